@@ -1,0 +1,347 @@
+// obs::snapshot: a point-in-time, plain-data copy of every metric in a
+// registry, and obs::snapshot_builder, which makes one.
+//
+// A snapshot is what every exporter reads. It never touches live atomics, so an
+// exporter is a pure function `snapshot -> bytes`, and a golden test can build
+// a snapshot by hand and pin the output down. To write a new exporter, walk
+// `families()`; nothing else in obs needs to change:
+//
+//   for (const obs::family_snapshot& f : snap.families())
+//     for (const obs::series_snapshot& s : f.series)
+//       emit(f.name, s.labels, s.value.as_double());
+//
+// Order is deterministic: families sorted by name, series within a family
+// sorted by label values (in the family's label-key order).
+//
+// Thread safety: a snapshot is immutable once built and may be read from any
+// number of threads. Every string_view and span in it points into memory the
+// snapshot owns or keeps alive, valid until the snapshot is destroyed.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "obs/detail/config.hpp"
+
+OBS_NAMESPACE_BEGIN
+
+/// The kind of a metric family, as the exposition formats name it.
+enum class metric_type : std::uint8_t {
+  counter,    ///< monotonic total; name conventionally ends in `_total`
+  gauge,      ///< a value that goes up and down
+  histogram,  ///< cumulative buckets with `le` bounds, plus sum and count
+  summary,    ///< quantiles, plus sum and count
+  info,       ///< constant 1 carrying labels (`*_info`, e.g. `*_build_info`)
+};
+
+/// The exposition name of a metric type: "counter", "gauge", ...
+constexpr std::string_view to_string(metric_type t) noexcept {
+  switch (t) {
+    case metric_type::counter: return "counter";
+    case metric_type::gauge: return "gauge";
+    case metric_type::histogram: return "histogram";
+    case metric_type::summary: return "summary";
+    case metric_type::info: return "info";
+  }
+  return "unknown";
+}
+
+/// A sample value: either an exact unsigned integer (u64 counters) or a double.
+///
+/// Integer counters stay exact past 2^53, which a double alone could not.
+class number {
+ public:
+  constexpr number() noexcept = default;
+  /// An exact integer value.
+  static constexpr number integer(std::uint64_t v) noexcept {
+    number n;
+    n.integer_ = v;
+    n.is_integer_ = true;
+    return n;
+  }
+  /// A floating-point value (may be NaN or infinite).
+  static constexpr number floating(double v) noexcept {
+    number n;
+    n.floating_ = v;
+    return n;
+  }
+  constexpr bool is_integer() const noexcept { return is_integer_; }
+  /// The integer value; meaningful only when is_integer().
+  constexpr std::uint64_t as_integer() const noexcept { return integer_; }
+  /// The value as a double (integers above 2^53 round).
+  constexpr double as_double() const noexcept {
+    return is_integer_ ? static_cast<double>(integer_) : floating_;
+  }
+
+ private:
+  std::uint64_t integer_ = 0;
+  double floating_ = 0;
+  bool is_integer_ = false;
+};
+
+/// One label of a series: `name="value"`. Values are raw (unescaped) UTF-8.
+struct label_view {
+  std::string_view name;
+  std::string_view value;
+};
+
+/// One histogram bucket: the count of observations `<= upper_bound`.
+/// Counts are cumulative, as both exposition formats want them.
+struct bucket_count {
+  double upper_bound;
+  std::uint64_t cumulative_count;
+};
+
+/// One summary quantile: `quantile` in [0, 1] and its estimated value.
+struct quantile_value {
+  double quantile;
+  double value;
+};
+
+/// One series (one label set) of a family, with its values.
+///
+/// Which fields mean something depends on the family's type:
+/// - counter, gauge, info: `value`;
+/// - histogram: `buckets` (ascending, the last one is `+Inf` and equals
+///   `count`), `sum`, `count`;
+/// - summary: `quantiles` (ascending), `sum`, `count`.
+struct series_snapshot {
+  std::span<const label_view> labels;
+  number value;
+  std::span<const bucket_count> buckets;
+  std::span<const quantile_value> quantiles;
+  double sum = 0;
+  std::uint64_t count = 0;
+  /// When the series was created, in seconds since the Unix epoch, for
+  /// OpenMetrics `_created` lines. Empty when unknown (hand-built, callbacks).
+  std::optional<double> created;
+};
+
+/// One metric family: a name, its metadata and all of its series.
+struct family_snapshot {
+  /// The metric name as registered, e.g. `http_requests_total`. Exporters
+  /// derive format-specific names (OpenMetrics drops `_total` and `_info` from
+  /// the family name in its metadata lines).
+  std::string_view name;
+  std::string_view help;  ///< may be empty
+  std::string_view unit;  ///< e.g. "seconds"; may be empty
+  metric_type type = metric_type::gauge;
+  std::span<const series_snapshot> series;
+};
+
+/// An immutable, self-contained copy of a registry's metrics at one moment.
+class snapshot {
+ public:
+  snapshot() = default;
+  snapshot(snapshot&&) noexcept = default;
+  snapshot& operator=(snapshot&&) noexcept = default;
+  snapshot(const snapshot&) = delete;
+  snapshot& operator=(const snapshot&) = delete;
+
+  /// All families, sorted by name.
+  std::span<const family_snapshot> families() const noexcept { return families_; }
+
+  /// The family called `name`, or nullptr. A binary search.
+  const family_snapshot* find(std::string_view name) const noexcept {
+    auto lo = families_.begin();
+    auto hi = families_.end();
+    while (lo < hi) {
+      auto mid = lo + (hi - lo) / 2;
+      if (mid->name < name) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo != families_.end() && lo->name == name ? &*lo : nullptr;
+  }
+
+ private:
+  friend class snapshot_builder;
+
+  std::vector<family_snapshot> families_;
+  std::vector<series_snapshot> series_;
+  std::vector<label_view> labels_;
+  std::vector<bucket_count> buckets_;
+  std::vector<quantile_value> quantiles_;
+  std::vector<std::unique_ptr<char[]>> owned_strings_;
+  std::vector<std::shared_ptr<const void>> keep_alive_;
+};
+
+/// Builds a snapshot one family and one series at a time.
+///
+/// Registries use it, and so do tests and custom collectors that need a
+/// snapshot by hand:
+///
+///   obs::snapshot_builder b;
+///   b.add_family("jobs_total", obs::metric_type::counter, "Jobs run.");
+///   b.add_series({{"queue", "mail"}}, obs::number::integer(3));
+///   obs::snapshot s = std::move(b).build();
+///
+/// Strings passed in are copied, unless the caller promises to keep them alive
+/// (`borrowed`) for as long as the snapshot lives, e.g. by `keep_alive`.
+/// Families may be added in any order; `build()` sorts them by name and their
+/// series by label values.
+class snapshot_builder {
+ public:
+  /// Whether a string argument is copied into the snapshot or referenced.
+  enum class strings : std::uint8_t { copied, borrowed };
+
+  explicit snapshot_builder(strings mode = strings::copied) : mode_(mode) {}
+
+  /// Reserves room for about this many series, labels and buckets in total.
+  void reserve(std::size_t series, std::size_t labels, std::size_t buckets) {
+    s_.series_.reserve(series);
+    s_.labels_.reserve(labels);
+    s_.buckets_.reserve(buckets);
+  }
+
+  /// Starts a new family; the series added next belong to it.
+  void add_family(std::string_view name, metric_type type, std::string_view help = {},
+                  std::string_view unit = {}) {
+    family_ranges_.push_back({s_.series_.size(), 0});
+    s_.families_.push_back({keep(name), keep(help), keep(unit), type, {}});
+  }
+
+  /// Adds a counter, gauge or info series to the current family.
+  void add_series(std::span<const label_view> labels, number value,
+                  std::optional<double> created = std::nullopt) {
+    series_snapshot& s = begin_series(labels);
+    s.value = value;
+    s.created = created;
+  }
+  void add_series(std::initializer_list<label_view> labels, number value,
+                  std::optional<double> created = std::nullopt) {
+    add_series(std::span<const label_view>(labels.begin(), labels.size()), value, created);
+  }
+
+  /// Adds a histogram series. `buckets` are cumulative and ascending; a final
+  /// `+Inf` bucket holding `count` is appended when missing.
+  void add_histogram_series(std::span<const label_view> labels,
+                            std::span<const bucket_count> buckets, double sum,
+                            std::uint64_t count,
+                            std::optional<double> created = std::nullopt);
+  void add_histogram_series(std::initializer_list<label_view> labels,
+                            std::initializer_list<bucket_count> buckets, double sum,
+                            std::uint64_t count,
+                            std::optional<double> created = std::nullopt) {
+    add_histogram_series(std::span<const label_view>(labels.begin(), labels.size()),
+                         std::span<const bucket_count>(buckets.begin(), buckets.size()), sum,
+                         count, created);
+  }
+
+  /// Adds a summary series with its quantiles (ascending by quantile).
+  void add_summary_series(std::span<const label_view> labels,
+                          std::span<const quantile_value> quantiles, double sum,
+                          std::uint64_t count,
+                          std::optional<double> created = std::nullopt);
+  void add_summary_series(std::initializer_list<label_view> labels,
+                          std::initializer_list<quantile_value> quantiles, double sum,
+                          std::uint64_t count,
+                          std::optional<double> created = std::nullopt) {
+    add_summary_series(std::span<const label_view>(labels.begin(), labels.size()),
+                       std::span<const quantile_value>(quantiles.begin(), quantiles.size()),
+                       sum, count, created);
+  }
+
+  /// Keeps `owner` alive as long as the snapshot, for borrowed strings.
+  void keep_alive(std::shared_ptr<const void> owner) { s_.keep_alive_.push_back(std::move(owner)); }
+
+  /// Finishes: sorts, fixes up spans, and hands the snapshot over.
+  snapshot build() &&;
+
+ private:
+  struct series_ranges {
+    std::size_t labels_begin, labels_size;
+    std::size_t buckets_begin, buckets_size;
+    std::size_t quantiles_begin, quantiles_size;
+  };
+  struct family_range {
+    std::size_t series_begin, series_size;
+  };
+
+  std::string_view keep(std::string_view text) {
+    if (mode_ == strings::borrowed || text.empty()) return text;
+    auto copy = std::make_unique<char[]>(text.size());
+    std::copy(text.begin(), text.end(), copy.get());
+    std::string_view view(copy.get(), text.size());
+    s_.owned_strings_.push_back(std::move(copy));
+    return view;
+  }
+
+  series_snapshot& begin_series(std::span<const label_view> labels) {
+    if (family_ranges_.empty()) add_family("unnamed", metric_type::gauge);
+    series_ranges r{s_.labels_.size(), labels.size(), s_.buckets_.size(), 0,
+                    s_.quantiles_.size(), 0};
+    for (const label_view& l : labels) s_.labels_.push_back({keep(l.name), keep(l.value)});
+    ranges_.push_back(r);
+    ++family_ranges_.back().series_size;
+    return s_.series_.emplace_back();
+  }
+
+  strings mode_;
+  snapshot s_;
+  std::vector<series_ranges> ranges_;
+  std::vector<family_range> family_ranges_;
+};
+
+inline void snapshot_builder::add_histogram_series(std::span<const label_view> labels,
+                                                   std::span<const bucket_count> buckets,
+                                                   double sum, std::uint64_t count,
+                                                   std::optional<double> created) {
+  series_snapshot& s = begin_series(labels);
+  s.sum = sum;
+  s.count = count;
+  s.created = created;
+  series_ranges& r = ranges_.back();
+  s_.buckets_.insert(s_.buckets_.end(), buckets.begin(), buckets.end());
+  if (buckets.empty() || buckets.back().upper_bound != std::numeric_limits<double>::infinity())
+    s_.buckets_.push_back({std::numeric_limits<double>::infinity(), count});
+  r.buckets_size = s_.buckets_.size() - r.buckets_begin;
+}
+
+inline void snapshot_builder::add_summary_series(std::span<const label_view> labels,
+                                                 std::span<const quantile_value> quantiles,
+                                                 double sum, std::uint64_t count,
+                                                 std::optional<double> created) {
+  series_snapshot& s = begin_series(labels);
+  s.sum = sum;
+  s.count = count;
+  s.created = created;
+  series_ranges& r = ranges_.back();
+  s_.quantiles_.insert(s_.quantiles_.end(), quantiles.begin(), quantiles.end());
+  r.quantiles_size = quantiles.size();
+}
+
+inline snapshot snapshot_builder::build() && {
+  // Spans are fixed up only now: until here the vectors may still reallocate.
+  for (std::size_t i = 0; i < s_.series_.size(); ++i) {
+    const series_ranges& r = ranges_[i];
+    series_snapshot& s = s_.series_[i];
+    s.labels = {s_.labels_.data() + r.labels_begin, r.labels_size};
+    s.buckets = {s_.buckets_.data() + r.buckets_begin, r.buckets_size};
+    s.quantiles = {s_.quantiles_.data() + r.quantiles_begin, r.quantiles_size};
+  }
+  auto label_less = [](const series_snapshot& a, const series_snapshot& b) {
+    return std::lexicographical_compare(
+        a.labels.begin(), a.labels.end(), b.labels.begin(), b.labels.end(),
+        [](const label_view& x, const label_view& y) {
+          return x.name != y.name ? x.name < y.name : x.value < y.value;
+        });
+  };
+  for (std::size_t i = 0; i < s_.families_.size(); ++i) {
+    const family_range& r = family_ranges_[i];
+    auto first = s_.series_.begin() + static_cast<std::ptrdiff_t>(r.series_begin);
+    std::sort(first, first + static_cast<std::ptrdiff_t>(r.series_size), label_less);
+    s_.families_[i].series = {s_.series_.data() + r.series_begin, r.series_size};
+  }
+  std::stable_sort(s_.families_.begin(), s_.families_.end(),
+                   [](const family_snapshot& a, const family_snapshot& b) { return a.name < b.name; });
+  return std::move(s_);
+}
+
+OBS_NAMESPACE_END
