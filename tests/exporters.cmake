@@ -1,0 +1,6 @@
+# Exporter tests: golden renderings of hand-built snapshots, and checks of
+# the same renderings by the real consumers (promtool, the Python
+# OpenMetrics parser, Python's json module).
+
+obs_add_test(prometheus_test SOURCES prometheus_test.cpp exposition/counting_new.cpp
+             LIBS obs::prometheus)
