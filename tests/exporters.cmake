@@ -4,3 +4,5 @@
 
 obs_add_test(prometheus_test SOURCES prometheus_test.cpp exposition/counting_new.cpp
              LIBS obs::prometheus)
+obs_add_test(openmetrics_test SOURCES openmetrics_test.cpp exposition/counting_new.cpp
+             LIBS obs::openmetrics)

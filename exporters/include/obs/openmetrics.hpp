@@ -1,0 +1,168 @@
+// obs::openmetrics: renders a snapshot in the OpenMetrics 1.0 text format.
+//
+// Use it when the scraper sends `Accept: application/openmetrics-text` (a
+// Prometheus server does by default), or when `_created` timestamps and
+// units must reach it; obs::prometheus covers older scrapers. The format is
+// specified at https://prometheus.io/docs/specs/om/open_metrics_spec/
+//
+// OpenMetrics names a family apart from its samples, so names are derived
+// from the registered one:
+// - counter `x_total` (or `x`): metadata for `x`, samples `x_total`;
+// - info `x_info` (or `x`): metadata for `x`, samples `x_info`;
+// - histogram `x`: `x_bucket{le=...}`, `x_count`, `x_sum`;
+// - summary `x`: `x{quantile=...}`, `x_count`, `x_sum`.
+// Metadata comes in the spec's order: `# TYPE`, then `# UNIT` when the unit
+// is set and the family name ends in `_<unit>` (a strict parser rejects any
+// other), then `# HELP` when set, escaping `\`, `"` and newline. `le` and
+// `quantile` values are canonical numbers (`1.0`, `0.25`, `1e+06`). The
+// body ends with `# EOF`.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "obs/detail/config.hpp"
+#include "obs/detail/exposition_numbers.hpp"
+#include "obs/detail/exposition_text.hpp"
+#include "obs/snapshot.hpp"
+
+OBS_NAMESPACE_BEGIN
+namespace detail {
+
+/// `name` without `suffix`, when it ends in it.
+constexpr std::string_view strip_suffix(std::string_view name, std::string_view suffix) noexcept {
+  return name.size() > suffix.size() && name.ends_with(suffix)
+             ? name.substr(0, name.size() - suffix.size())
+             : name;
+}
+
+/// The MetricFamily name OpenMetrics metadata lines use.
+constexpr std::string_view openmetrics_family_name(const family_snapshot& f) noexcept {
+  if (f.type == metric_type::counter) return strip_suffix(f.name, "_total");
+  if (f.type == metric_type::info) return strip_suffix(f.name, "_info");
+  return f.name;
+}
+
+/// Whether a `# UNIT` line may be written: the spec wants the unit as the
+/// name's suffix, and forbids units on info families.
+constexpr bool openmetrics_has_unit(const family_snapshot& f, std::string_view name) noexcept {
+  return !f.unit.empty() && f.type != metric_type::info && name.size() > f.unit.size() + 1 &&
+         name.ends_with(f.unit) && name[name.size() - f.unit.size() - 1] == '_';
+}
+
+inline void append_openmetrics_series(std::string& out, const family_snapshot& f,
+                                      std::string_view name, const series_snapshot& s,
+                                      bool created) {
+  label_set_writer labels(s.labels);
+  char buf[number_buffer_size];
+  switch (f.type) {
+    case metric_type::counter:
+    case metric_type::gauge:
+    case metric_type::info: {
+      std::string_view suffix;
+      if (f.type == metric_type::counter) suffix = "_total";
+      else if (f.type == metric_type::info) suffix = "_info";
+      append_sample_start(out, name, suffix, labels);
+      append_number(out, s.value);
+      out += '\n';
+      if (f.type != metric_type::counter) return;
+      break;
+    }
+    case metric_type::histogram:
+      for (const bucket_count& b : s.buckets) {
+        const std::string_view le(buf, format_canonical_float(b.upper_bound, buf));
+        append_sample_start(out, name, "_bucket", labels, "le", le);
+        append_uint(out, b.cumulative_count);
+        out += '\n';
+      }
+      break;
+    case metric_type::summary:
+      for (const quantile_value& q : s.quantiles) {
+        const std::string_view quantile(buf, format_canonical_float(q.quantile, buf));
+        append_sample_start(out, name, {}, labels, "quantile", quantile);
+        append_double(out, q.value);
+        out += '\n';
+      }
+      break;
+  }
+  if (f.type != metric_type::counter) {
+    append_sample_start(out, name, "_count", labels);
+    append_uint(out, s.count);
+    out += '\n';
+    append_sample_start(out, name, "_sum", labels);
+    append_double(out, s.sum);
+    out += '\n';
+  }
+  if (created && s.created) {
+    append_sample_start(out, name, "_created", labels);
+    append_double(out, *s.created);
+    out += '\n';
+  }
+}
+
+}  // namespace detail
+
+namespace openmetrics {
+
+/// What to include beyond the required samples.
+struct options {
+  /// Emit `_created` lines (seconds since the epoch) for the counter,
+  /// histogram and summary series whose snapshot knows `created`.
+  bool created = false;
+};
+
+/// The HTTP `Content-Type` of the bodies this namespace renders.
+inline constexpr std::string_view content_type =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Appends the OpenMetrics text of `s`, `# EOF` included, to `out`.
+///
+///   std::string body;
+///   obs::openmetrics::render_to(registry.snapshot(), body, {.created = true});
+inline void render_to(const snapshot& s, std::string& out, const options& opts = {}) {
+  out.reserve(out.size() + obs::detail::estimate_text_size(s));
+  for (const family_snapshot& f : s.families()) {
+    const std::string_view name = obs::detail::openmetrics_family_name(f);
+    out += "# TYPE ";
+    out += name;
+    out += ' ';
+    out += to_string(f.type);
+    out += '\n';
+    if (obs::detail::openmetrics_has_unit(f, name)) {
+      out += "# UNIT ";
+      out += name;
+      out += ' ';
+      out += f.unit;
+      out += '\n';
+    }
+    if (!f.help.empty()) {
+      out += "# HELP ";
+      out += name;
+      out += ' ';
+      obs::detail::append_escaped(out, f.help, true);
+      out += '\n';
+    }
+    for (const series_snapshot& series : f.series)
+      obs::detail::append_openmetrics_series(out, f, name, series, opts.created);
+  }
+  out += "# EOF\n";
+}
+
+/// Returns the OpenMetrics text of `s`.
+///
+///   obs::snapshot_builder b;
+///   b.add_family("jobs_total", obs::metric_type::counter, "Jobs run.");
+///   b.add_series({{"queue", "mail"}}, obs::number::integer(3));
+///   std::string text = obs::openmetrics::render(std::move(b).build());
+///   // # TYPE jobs counter
+///   // # HELP jobs Jobs run.
+///   // jobs_total{queue="mail"} 3
+///   // # EOF
+inline std::string render(const snapshot& s, const options& opts = {}) {
+  std::string out;
+  render_to(s, out, opts);
+  return out;
+}
+
+}  // namespace openmetrics
+OBS_NAMESPACE_END
