@@ -6,3 +6,4 @@ obs_add_test(prometheus_test SOURCES prometheus_test.cpp exposition/counting_new
              LIBS obs::prometheus)
 obs_add_test(openmetrics_test SOURCES openmetrics_test.cpp exposition/counting_new.cpp
              LIBS obs::openmetrics)
+obs_add_test(json_test SOURCES json_test.cpp exposition/counting_new.cpp LIBS obs::json)

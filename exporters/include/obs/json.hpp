@@ -1,0 +1,236 @@
+// obs::json: renders a snapshot as one JSON document, for dashboards,
+// debugging endpoints and log shippers that want metrics without a
+// Prometheus parser.
+//
+// Use it when the reader is a program that speaks JSON (RFC 8259,
+// https://www.rfc-editor.org/rfc/rfc8259); scrapers want obs::prometheus or
+// obs::openmetrics. The schema, with every key always present unless marked
+// optional, is documented with examples in docs/exporters.md:
+//
+//   {"metrics": [
+//     {"name": "http_requests_total", "type": "counter", "help": "...", "unit": "",
+//      "series": [
+//        {"labels": {"method": "GET"}, "value": 3, "created": 1700000000.5},
+//        ...]}]}
+//
+// - `type` is "counter", "gauge", "histogram", "summary" or "info";
+// - counter, gauge, info series: `labels`, `value`;
+// - histogram series: `labels`, `buckets` (`[{"le": 0.5, "count": 2}, ...]`,
+//   cumulative, ascending, the last `le` is "+Inf"), `sum`, `count`;
+// - summary series: `labels`, `quantiles` (`[{"quantile": 0.5, "value":
+//   1.2}, ...]`), `sum`, `count`;
+// - `created` (optional): seconds since the epoch, when known.
+// Numbers JSON cannot hold are strings: "NaN", "+Inf", "-Inf". Integers
+// (u64 counters, counts) are exact, even above 2^53; a reader that parses
+// numbers as doubles loses that, not the text. Strings are escaped in full;
+// bytes that are not valid UTF-8 become U+FFFD, so the output is always
+// valid JSON.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "obs/detail/config.hpp"
+#include "obs/detail/exposition_numbers.hpp"
+#include "obs/snapshot.hpp"
+
+OBS_NAMESPACE_BEGIN
+namespace detail {
+
+/// Length of the valid UTF-8 sequence starting `text[i]` (a byte >= 0x80),
+/// or 0 when it is not one (RFC 3629: no overlongs, surrogates or values
+/// past U+10FFFF).
+constexpr std::size_t utf8_sequence_length(std::string_view text, std::size_t i) noexcept {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char b0 = byte(i);
+  std::size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte
+  if (b0 >= 0xC2 && b0 <= 0xDF) n = 2;
+  else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    n = 3;
+    if (b0 == 0xE0) lo = 0xA0;
+    else if (b0 == 0xED) hi = 0x9F;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    n = 4;
+    if (b0 == 0xF0) lo = 0x90;
+    else if (b0 == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k)
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  return n;
+}
+
+/// Appends `text` as a quoted JSON string.
+inline void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t run = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      if (std::size_t n = utf8_sequence_length(text, i)) {
+        i += n;
+        continue;
+      }
+    }
+    out.append(text.data() + run, i - run);
+    if (c == '"') out += "\\\"";
+    else if (c == '\\') out += "\\\\";
+    else if (c < 0x20) {
+      const char escape[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+      out.append(escape, sizeof escape);
+    } else {
+      out += "\\ufffd";
+    }
+    run = ++i;
+  }
+  out.append(text.data() + run, text.size() - run);
+  out += '"';
+}
+
+/// Appends a double as a JSON number, or as "NaN", "+Inf", "-Inf".
+inline void append_json_double(std::string& out, double v) {
+  char buf[number_buffer_size];
+  char* end = format_double(v, buf);
+  if (std::isfinite(v)) {
+    out.append(buf, end);
+    return;
+  }
+  out += '"';
+  out.append(buf, end);
+  out += '"';
+}
+
+inline void append_json_number(std::string& out, number n) {
+  if (n.is_integer()) append_uint(out, n.as_integer());
+  else append_json_double(out, n.as_double());
+}
+
+inline void append_json_series(std::string& out, metric_type type, const series_snapshot& s) {
+  out += "{\"labels\":{";
+  bool first = true;
+  for (const label_view& l : s.labels) {
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, l.name);
+    out += ':';
+    append_json_string(out, l.value);
+  }
+  out += '}';
+  if (type == metric_type::histogram) {
+    out += ",\"buckets\":[";
+    first = true;
+    for (const bucket_count& b : s.buckets) {
+      out += first ? "{\"le\":" : ",{\"le\":";
+      first = false;
+      append_json_double(out, b.upper_bound);
+      out += ",\"count\":";
+      append_uint(out, b.cumulative_count);
+      out += '}';
+    }
+    out += ']';
+  } else if (type == metric_type::summary) {
+    out += ",\"quantiles\":[";
+    first = true;
+    for (const quantile_value& q : s.quantiles) {
+      out += first ? "{\"quantile\":" : ",{\"quantile\":";
+      first = false;
+      append_json_double(out, q.quantile);
+      out += ",\"value\":";
+      append_json_double(out, q.value);
+      out += '}';
+    }
+    out += ']';
+  } else {
+    out += ",\"value\":";
+    append_json_number(out, s.value);
+  }
+  if (type == metric_type::histogram || type == metric_type::summary) {
+    out += ",\"sum\":";
+    append_json_double(out, s.sum);
+    out += ",\"count\":";
+    append_uint(out, s.count);
+  }
+  if (s.created) {
+    out += ",\"created\":";
+    append_json_double(out, *s.created);
+  }
+  out += '}';
+}
+
+}  // namespace detail
+
+namespace json {
+
+/// The HTTP `Content-Type` of the bodies this namespace renders.
+inline constexpr std::string_view content_type = "application/json";
+
+/// Appends the JSON document for `s` to `out`.
+///
+///   std::string body;
+///   obs::json::render_to(registry.snapshot(), body);
+inline void render_to(const snapshot& s, std::string& out) {
+  std::size_t estimate = 16;
+  for (const family_snapshot& f : s.families()) {
+    std::size_t per_series = 48;
+    if (!f.series.empty()) {
+      const series_snapshot& first = f.series.front();
+      for (const label_view& l : first.labels) per_series += l.name.size() + l.value.size() + 8;
+      per_series += (first.buckets.size() + first.quantiles.size()) * 40;
+    }
+    estimate += f.name.size() + f.help.size() + f.unit.size() + 64 + f.series.size() * per_series;
+  }
+  out.reserve(out.size() + estimate + estimate / 8);
+
+  out += "{\"metrics\":[";
+  bool first_family = true;
+  for (const family_snapshot& f : s.families()) {
+    out += first_family ? "{\"name\":" : ",{\"name\":";
+    first_family = false;
+    obs::detail::append_json_string(out, f.name);
+    out += ",\"type\":\"";
+    out += to_string(f.type);
+    out += "\",\"help\":";
+    obs::detail::append_json_string(out, f.help);
+    out += ",\"unit\":";
+    obs::detail::append_json_string(out, f.unit);
+    out += ",\"series\":[";
+    bool first_series = true;
+    for (const series_snapshot& series : f.series) {
+      if (!first_series) out += ',';
+      first_series = false;
+      obs::detail::append_json_series(out, f.type, series);
+    }
+    out += "]}";
+  }
+  out += "]}";
+}
+
+/// Returns the JSON document for `s`.
+///
+///   obs::snapshot_builder b;
+///   b.add_family("jobs_total", obs::metric_type::counter, "Jobs run.");
+///   b.add_series({{"queue", "mail"}}, obs::number::integer(3));
+///   std::string text = obs::json::render(std::move(b).build());
+///   // {"metrics":[{"name":"jobs_total","type":"counter","help":"Jobs run.",
+///   //   "unit":"","series":[{"labels":{"queue":"mail"},"value":3}]}]}
+inline std::string render(const snapshot& s) {
+  std::string out;
+  render_to(s, out);
+  return out;
+}
+
+}  // namespace json
+OBS_NAMESPACE_END
