@@ -7,3 +7,5 @@ obs_add_test(prometheus_test SOURCES prometheus_test.cpp exposition/counting_new
 obs_add_test(openmetrics_test SOURCES openmetrics_test.cpp exposition/counting_new.cpp
              LIBS obs::openmetrics)
 obs_add_test(json_test SOURCES json_test.cpp exposition/counting_new.cpp LIBS obs::json)
+# Written against snapshot.hpp alone: a new format needs nothing else from obs.
+obs_add_test(custom_exporter_test SOURCES custom_exporter_test.cpp)
