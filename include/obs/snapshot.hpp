@@ -193,6 +193,9 @@ class snapshot_builder {
 
   explicit snapshot_builder(strings mode = strings::copied) : mode_(mode) {}
 
+  /// Changes how later string arguments are kept.
+  void set_strings(strings mode) noexcept { mode_ = mode; }
+
   /// Reserves room for about this many series, labels and buckets in total.
   void reserve(std::size_t series, std::size_t labels, std::size_t buckets) {
     s_.series_.reserve(series);

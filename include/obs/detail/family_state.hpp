@@ -1,0 +1,213 @@
+// detail::family_state: one metric name, its label keys and all its series;
+// and the lookup of a series by runtime label values.
+//
+// Lookup by values first tries this thread's lookup cache: a small direct-
+// mapped table of (family, hash) -> series that holds a reference to each
+// series it names. A hit costs a hash of the values and one comparison: no
+// lock, no shared write, no allocation. A miss takes the family's lock and
+// finds (or creates) the series in the family's map, then fills the cache.
+//
+// Thread safety: the series map, the overflow series and the idle-expiry
+// fields of series are guarded by `mutex`. `detached` is read without it: a
+// record racing with the removal of its series may land in the detached
+// series, as if it had happened just before the removal.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "obs/detail/cell_arena.hpp"
+#include "obs/detail/config.hpp"
+#include "obs/detail/histogram_layout.hpp"
+#include "obs/detail/series_state.hpp"
+#include "obs/error.hpp"
+#include "obs/snapshot.hpp"
+
+OBS_NAMESPACE_BEGIN
+namespace detail {
+
+/// FNV-1a over the values, with a separator so ("ab","c") != ("a","bc").
+inline std::uint64_t hash_label_values(std::span<const std::string_view> values) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (std::string_view v : values) {
+    for (char c : v) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 0x100000001b3ull;
+    }
+    h ^= 0xff;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+/// `text` with every invalid UTF-8 sequence replaced by U+FFFD, so an
+/// exposition stays valid whatever bytes a label value carried.
+inline std::string valid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    unsigned char c = byte(i);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool ok = len != 0 && i + len <= text.size();
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (byte(i + k) & 0xc0) == 0x80;
+    if (ok && len > 1) {
+      // Reject overlong forms, surrogates and code points above U+10FFFF.
+      std::uint32_t cp = c & (0x7f >> len);
+      for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (byte(i + k) & 0x3f);
+      static constexpr std::uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
+      ok = cp >= min_for_len[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+    }
+    if (ok) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out.append("\xef\xbf\xbd");
+      ++i;
+    }
+  }
+  return out;
+}
+
+/// The label value every key of the overflow series carries.
+inline constexpr std::string_view overflow_label_value = "__overflow__";
+
+struct family_state;
+
+/// This thread's runtime-label lookup cache. Entries hold a reference to
+/// their series, dropped on eviction and at thread exit.
+struct lookup_cache {
+  struct entry {
+    std::uint64_t family_id = 0;
+    std::uint64_t hash = 0;
+    series_state* series = nullptr;
+  };
+  static constexpr std::size_t size = 256;
+
+  std::array<entry, size> entries{};
+
+  lookup_cache() = default;
+  lookup_cache(const lookup_cache&) = delete;
+  lookup_cache& operator=(const lookup_cache&) = delete;
+  ~lookup_cache() {
+    for (entry& e : entries)
+      if (e.series) release(e.series);
+  }
+
+  entry& slot_for(std::uint64_t family_id, std::uint64_t hash) noexcept {
+    std::uint64_t mixed = (hash ^ (family_id * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+    return entries[mixed >> 56];
+  }
+};
+
+inline thread_local lookup_cache tls_lookup_cache;
+
+/// Creates the storage of a series; implemented by the registry.
+struct series_factory {
+  virtual series_state* create(family_state& family, std::span<const std::string_view> values,
+                               std::uint64_t hash) = 0;
+
+ protected:
+  ~series_factory() = default;
+};
+
+struct family_state {
+  std::uint64_t id = 0;
+  std::string name;
+  value_kind kind = value_kind::counter;
+  std::vector<std::string> keys;
+  histogram_layout layout;
+  std::size_t max_series = 0;
+  series_factory* factory = nullptr;
+
+  std::mutex mutex;
+  std::unordered_multimap<std::uint64_t, series_state*> series;  ///< registry references
+  series_state* overflow = nullptr;
+  std::atomic<std::uint64_t> overflow_rejections{0};
+
+  metric_type type() const noexcept {
+    switch (kind) {
+      case value_kind::counter:
+      case value_kind::float_counter:
+      case value_kind::callback_counter: return metric_type::counter;
+      case value_kind::histogram:
+        return layout.high_resolution ? metric_type::summary : metric_type::histogram;
+      case value_kind::info: return metric_type::info;
+      default: return metric_type::gauge;
+    }
+  }
+
+  /// The series with these label values (in key order), created if needed.
+  /// The result stays alive at least until this thread's next lookup: the
+  /// lookup cache or the family holds a reference. Throws obs::error if the
+  /// number of values is not the number of keys.
+  series_state* find_or_create(std::span<const std::string_view> values) {
+    std::uint64_t hash = hash_label_values(values);
+    lookup_cache::entry& e = tls_lookup_cache.slot_for(id, hash);
+    if (e.family_id == id && e.hash == hash) {
+      series_state* s = e.series;
+      // Ordering: relaxed; see the header comment on racing removals.
+      if (!s->detached.load(std::memory_order_relaxed) && s->matches(values)) return s;
+    }
+    return find_or_create_slow(values, hash, e);
+  }
+
+  /// Detaches `s` (which must be in `series`); caller holds `mutex`.
+  void detach_locked(series_state* s) noexcept {
+    auto [first, last] = series.equal_range(s->hash);
+    for (auto it = first; it != last; ++it) {
+      if (it->second == s) {
+        series.erase(it);
+        break;
+      }
+    }
+    // Ordering: release; pairs with nothing in particular, readers only skip.
+    s->detached.store(true, std::memory_order_release);
+    release(s);
+  }
+
+ private:
+  series_state* find_or_create_slow(std::span<const std::string_view> values, std::uint64_t hash,
+                                    lookup_cache::entry& e) {
+    if (values.size() != keys.size())
+      throw error(errc::label_keys_mismatch, "metric '" + name + "' takes " +
+                                                 std::to_string(keys.size()) + " label values, got " +
+                                                 std::to_string(values.size()));
+    std::unique_lock lock(mutex);
+    series_state* found = nullptr;
+    auto [first, last] = series.equal_range(hash);
+    for (auto it = first; it != last && !found; ++it)
+      if (it->second->matches(values)) found = it->second;
+    if (!found) {
+      if (series.size() >= max_series) {
+        if (!overflow) {
+          std::vector<std::string_view> overflow_values(keys.size(), overflow_label_value);
+          overflow = factory->create(*this, overflow_values, hash_label_values(overflow_values));
+        }
+        // Ordering: relaxed; a statistic.
+        overflow_rejections.fetch_add(1, std::memory_order_relaxed);
+        // Not cached: once series are removed, new label sets get in again.
+        return overflow;
+      }
+      found = factory->create(*this, values, hash);
+      series.emplace(hash, found);
+    }
+    retain(found);
+    if (e.series) release(e.series);
+    e = {id, hash, found};
+    return found;
+  }
+};
+
+}  // namespace detail
+OBS_NAMESPACE_END

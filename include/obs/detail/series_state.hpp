@@ -1,0 +1,107 @@
+// detail::series_state: the storage behind one series (one label set of one
+// metric), shared by the registry and every handle to it.
+//
+// A series is reference counted: the registry holds one reference while the
+// series is attached, each owning handle holds one, and so does each
+// thread's runtime-label lookup cache entry. Removing a series detaches it
+// (it leaves every later snapshot) but never frees it under a handle: a handle
+// to a removed series stays safe and records into the detached storage. The
+// last reference frees the cells through `destroy`, which the registry sets,
+// so this header needs nothing of the registry.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "obs/detail/cell_arena.hpp"
+#include "obs/detail/config.hpp"
+#include "obs/detail/histogram_layout.hpp"
+#include "obs/snapshot.hpp"
+
+OBS_NAMESPACE_BEGIN
+namespace detail {
+
+/// How a series stores and exports its value.
+enum class value_kind : std::uint8_t {
+  counter,         ///< u64 in one sharded cell
+  float_counter,   ///< double in one sharded cell
+  gauge,           ///< double in `gauge_value`
+  histogram,       ///< sharded cells: bucket counts, then the sum
+  info,            ///< constant 1
+  callback_gauge,  ///< `callback()` at snapshot time
+  callback_counter,
+};
+
+struct series_state {
+  using cell = std::atomic<std::uint64_t>;
+
+  std::atomic<std::uint32_t> refs{1};
+  std::atomic<bool> detached{false};
+  value_kind kind = value_kind::counter;
+  cell* cells = nullptr;  ///< slot-0 copy of the first cell; see thread_slot.hpp
+  std::size_t cell_count = 0;
+  const histogram_layout* layout = nullptr;  ///< histograms only; owned by the family
+  std::unique_ptr<cell[]> high_resolution_buckets;  ///< shared by all threads
+  std::atomic<double> gauge_value{0};
+  std::function<double()> callback;
+
+  std::uint64_t family_id = 0;
+  std::uint64_t hash = 0;
+  std::vector<std::string> values;      ///< label values, valid UTF-8
+  std::vector<std::string> raw_values;  ///< as given, when that differs from `values`
+  std::vector<label_view> labels;       ///< key/value views for snapshots
+  double created_seconds = 0;
+
+  // Idle-expiry bookkeeping, touched only under the family's lock.
+  std::uint64_t last_fingerprint = 0;
+  std::int64_t last_change_ns = 0;
+
+  /// Frees the series once the last reference is gone; set by the registry.
+  void (*destroy)(series_state*) noexcept = nullptr;
+  void* owner = nullptr;  ///< what `destroy` needs (the registry's core)
+  std::shared_ptr<const void> keep_owner;  ///< keeps `owner` alive
+
+  /// True if `given` are this series' label values, as the caller spelled them.
+  bool matches(std::span<const std::string_view> given) const noexcept {
+    const std::vector<std::string>& mine = raw_values.empty() ? values : raw_values;
+    if (mine.size() != given.size()) return false;
+    for (std::size_t i = 0; i < given.size(); ++i)
+      if (mine[i] != given[i]) return false;
+    return true;
+  }
+};
+
+inline void retain(series_state* s) noexcept {
+  // Ordering: relaxed; taking a reference needs no ordering, only the count.
+  s->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+inline void release(series_state* s) noexcept {
+  // Ordering: acq_rel; every holder's writes happen-before the destroy.
+  if (s->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) s->destroy(s);
+}
+
+/// A series that belongs to no registry: what default-constructed handles
+/// point at. Never freed (its count never drops to zero); records into it go
+/// nowhere visible.
+inline series_state* unbound_series() noexcept {
+  static series_state* unbound = [] {
+    static histogram_layout* empty_layout = new histogram_layout;
+    static cell_arena* arena = new cell_arena;
+    auto* s = new series_state;
+    s->layout = empty_layout;
+    s->cell_count = empty_layout->cell_count();
+    s->cells = arena->allocate(s->cell_count);
+    return s;
+  }();
+  return unbound;
+}
+
+}  // namespace detail
+OBS_NAMESPACE_END

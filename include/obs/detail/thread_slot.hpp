@@ -1,0 +1,188 @@
+// detail::thread_slot: which shard of every sharded cell this thread writes.
+//
+// Sharded storage keeps one copy of each cell per slot. A thread takes a slot
+// the first time it records and keeps it until it exits, so it is the only
+// writer of its slot's cells and can add with a plain load + store instead of
+// a locked read-modify-write. When the thread exits its slot goes back to a
+// free list with its values in place: the next owner keeps adding to the same
+// totals, so increments from exited threads are never lost.
+//
+// There are `slot_count()` exclusive slots (default max(16, 4 x hardware
+// threads), or the OBS_THREAD_SLOTS environment variable, read once). Threads
+// beyond that share one extra slot and add with fetch_add: still exact, just
+// slower.
+//
+// Thread safety / memory ordering: the free list is guarded by a mutex, so a
+// slot's previous owner's last store happens-before its next owner's first
+// load. Readers sum all slots with relaxed loads: a concurrent snapshot may see
+// one slot's newest value and another's older one (torn across slots), never a
+// torn or lost increment.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "obs/detail/config.hpp"
+
+OBS_NAMESPACE_BEGIN
+namespace detail {
+
+/// Cells per slot in one page of a cell arena: slot k of a cell lives
+/// `k * page_cells` cells after slot 0.
+inline constexpr std::size_t page_cells = 512;
+
+/// This thread's slot offset, in cells: >= 0 for an exclusive slot; for the
+/// shared slot, the bitwise complement of its offset; `slot_unassigned` before
+/// the first recording.
+inline constexpr std::intptr_t slot_unassigned = std::numeric_limits<std::intptr_t>::min();
+inline thread_local std::intptr_t tls_slot_offset = slot_unassigned;
+
+/// The process-wide allocator of exclusive slots. Never destroyed, so threads
+/// that exit during static destruction can still return their slot.
+class slot_table {
+ public:
+  static slot_table& instance() {
+    static slot_table* table = new slot_table;
+    return *table;
+  }
+
+  /// Exclusive slots; the shared slot has index `exclusive_slots()`.
+  std::size_t exclusive_slots() const noexcept { return exclusive_; }
+  /// Slots per cell, the shared one included.
+  std::size_t total_slots() const noexcept { return exclusive_ + 1; }
+
+  /// An exclusive slot, or `exclusive_slots()` when all are taken.
+  std::size_t acquire() {
+    std::lock_guard lock(mutex_);
+    if (free_.empty()) return exclusive_;
+    std::size_t slot = free_.back();
+    free_.pop_back();
+    return slot;
+  }
+
+  void release(std::size_t slot) {
+    std::lock_guard lock(mutex_);
+    free_.push_back(slot);
+  }
+
+ private:
+  slot_table() : exclusive_(configured_slots()) {
+    free_.reserve(exclusive_);
+    // Hand out low slots first: they are the ones snapshots read first.
+    for (std::size_t i = exclusive_; i-- > 0;) free_.push_back(i);
+  }
+
+  static std::size_t configured_slots() {
+    if (const char* env = std::getenv("OBS_THREAD_SLOTS")) {
+      long n = std::strtol(env, nullptr, 10);
+      if (n >= 1 && n <= 4096) return static_cast<std::size_t>(n);
+    }
+    std::size_t hw = std::max(1u, std::thread::hardware_concurrency());
+    return std::clamp<std::size_t>(4 * hw, 16, 1024);
+  }
+
+  std::size_t exclusive_;
+  std::mutex mutex_;
+  std::vector<std::size_t> free_;
+};
+
+/// Returns this thread's exclusive slot to the table when the thread exits.
+struct slot_owner {
+  std::size_t slot;
+  ~slot_owner() {
+    slot_table& table = slot_table::instance();
+    table.release(slot);
+    // Recording from a later thread_local destructor still works, through
+    // the shared slot.
+    tls_slot_offset = ~static_cast<std::intptr_t>(table.exclusive_slots() * page_cells);
+  }
+};
+
+/// Gives this thread a slot; the slow path of the first recording.
+inline std::intptr_t assign_thread_slot() {
+  slot_table& table = slot_table::instance();
+  std::size_t slot = table.acquire();
+  std::intptr_t offset = static_cast<std::intptr_t>(slot * page_cells);
+  if (slot == table.exclusive_slots()) {
+    offset = ~offset;
+  } else {
+    thread_local slot_owner owner{slot};
+  }
+  tls_slot_offset = offset;
+  return offset;
+}
+
+/// Adds `n` to this thread's shard of the u64 cell at `cell0` (slot 0).
+inline void add_u64(std::atomic<std::uint64_t>* cell0, std::uint64_t n) noexcept {
+  std::intptr_t offset = tls_slot_offset;
+  if (offset >= 0) [[likely]] {
+    std::atomic<std::uint64_t>& cell = cell0[offset];
+    // Ordering: relaxed; this thread is the slot's only writer and readers only sum.
+    cell.store(cell.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    return;
+  }
+  if (offset == slot_unassigned) offset = assign_thread_slot();
+  if (offset >= 0) {
+    add_u64(cell0, n);
+    return;
+  }
+  // Ordering: relaxed; a shared slot needs atomicity, not ordering.
+  cell0[~offset].fetch_add(n, std::memory_order_relaxed);
+}
+
+inline std::uint64_t double_bits(double v) noexcept { return std::bit_cast<std::uint64_t>(v); }
+inline double bits_double(std::uint64_t v) noexcept { return std::bit_cast<double>(v); }
+
+/// Adds `v` to this thread's shard of the double cell at `cell0` (stored as
+/// its bit pattern in a u64 cell).
+inline void add_f64(std::atomic<std::uint64_t>* cell0, double v) noexcept {
+  std::intptr_t offset = tls_slot_offset;
+  if (offset >= 0) [[likely]] {
+    std::atomic<std::uint64_t>& cell = cell0[offset];
+    // Ordering: relaxed; single writer, as in add_u64.
+    cell.store(double_bits(bits_double(cell.load(std::memory_order_relaxed)) + v),
+               std::memory_order_relaxed);
+    return;
+  }
+  if (offset == slot_unassigned) offset = assign_thread_slot();
+  if (offset >= 0) {
+    add_f64(cell0, v);
+    return;
+  }
+  std::atomic<std::uint64_t>& cell = cell0[~offset];
+  // Ordering: relaxed CAS loop; the shared slot has several writers.
+  std::uint64_t old = cell.load(std::memory_order_relaxed);
+  while (!cell.compare_exchange_weak(old, double_bits(bits_double(old) + v),
+                                     std::memory_order_relaxed)) {
+  }
+}
+
+/// Sums the u64 cell at `cell0` over all slots. Walks every slot.
+inline std::uint64_t sum_u64(const std::atomic<std::uint64_t>* cell0) noexcept {
+  std::size_t slots = slot_table::instance().total_slots();
+  std::uint64_t total = 0;
+  for (std::size_t s = 0; s < slots; ++s)
+    // Ordering: relaxed; a sum may be torn across slots, never within one.
+    total += cell0[s * page_cells].load(std::memory_order_relaxed);
+  return total;
+}
+
+/// Sums the double cell at `cell0` over all slots. Walks every slot.
+inline double sum_f64(const std::atomic<std::uint64_t>* cell0) noexcept {
+  std::size_t slots = slot_table::instance().total_slots();
+  double total = 0;
+  for (std::size_t s = 0; s < slots; ++s)
+    // Ordering: relaxed, as in sum_u64.
+    total += bits_double(cell0[s * page_cells].load(std::memory_order_relaxed));
+  return total;
+}
+
+}  // namespace detail
+OBS_NAMESPACE_END

@@ -1,0 +1,87 @@
+// obs::counter_family, gauge_family, histogram_family...: a metric with fixed
+// label keys, for recording with label values known only at run time.
+//
+// `with(values...)` finds the series for those values (in key order) and
+// returns a non-owning handle to record into. When the series exists this
+// is a hash and a compare in a per-thread cache: no lock, no allocation.
+// Keep an owning handle (obs::counter etc.) if you record into the same series
+// often; `with` is for values that vary:
+//
+//   auto requests = reg.counter_family("http_requests_total", {"method", "route", "status"});
+//   requests.with(method, route, status).increment();
+//
+// The handle `with` returns stays valid until this thread's next lookup;
+// convert it to an owning handle to keep it longer.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "obs/counter.hpp"
+#include "obs/detail/config.hpp"
+#include "obs/detail/family_state.hpp"
+#include "obs/gauge.hpp"
+#include "obs/histogram.hpp"
+
+OBS_NAMESPACE_BEGIN
+namespace detail {
+
+template <class Ref>
+class family_handle {
+ public:
+  family_handle(family_state* family, std::shared_ptr<const void> owner) noexcept
+      : family_(family), owner_(std::move(owner)) {}
+
+  /// The series for these label values, in the family's key order. Throws
+  /// obs::error if the count of values differs from the count of keys.
+  template <class... Values>
+  Ref with(const Values&... values) const {
+    std::array<std::string_view, sizeof...(Values)> views{std::string_view(values)...};
+    return Ref(family_->find_or_create(views));
+  }
+
+  /// As above, with the values in a span.
+  Ref with(std::span<const std::string_view> values) const {
+    return Ref(family_->find_or_create(values));
+  }
+
+  /// The metric name.
+  std::string_view name() const noexcept { return family_->name; }
+  /// The label keys, in the order `with` takes values.
+  std::span<const std::string> label_keys() const noexcept { return family_->keys; }
+
+ private:
+  family_state* family_;
+  std::shared_ptr<const void> owner_;  // keeps the registry's storage alive
+};
+
+}  // namespace detail
+
+/// A u64 counter with runtime label values. See the header comment.
+class counter_family final : public detail::family_handle<counter_ref> {
+ public:
+  using family_handle::family_handle;
+};
+
+/// A floating-point counter with runtime label values.
+class float_counter_family final : public detail::family_handle<float_counter_ref> {
+ public:
+  using family_handle::family_handle;
+};
+
+/// A gauge with runtime label values.
+class gauge_family final : public detail::family_handle<gauge_ref> {
+ public:
+  using family_handle::family_handle;
+};
+
+/// A histogram with runtime label values.
+class histogram_family final : public detail::family_handle<histogram_ref> {
+ public:
+  using family_handle::family_handle;
+};
+
+OBS_NAMESPACE_END

@@ -1,0 +1,48 @@
+// Validation of metric names, label names and units, usable at compile time.
+//
+// The facade macros check literal names with these in a constant expression,
+// so a typo in a metric name is a compile error; runtime registration checks
+// the same rules and throws obs::error. The rules are Prometheus's:
+// https://prometheus.io/docs/concepts/data_model/#metric-names-and-labels
+#pragma once
+
+#include <string_view>
+
+#include "obs/detail/config.hpp"
+
+OBS_NAMESPACE_BEGIN
+
+/// True if `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+constexpr bool is_valid_metric_name(std::string_view name) noexcept {
+  if (name.empty()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+    bool digit = c >= '0' && c <= '9';
+    if (!(alpha || (digit && i > 0))) return false;
+  }
+  return true;
+}
+
+/// True if `name` is a valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not
+/// starting with `__` (reserved for Prometheus internals).
+constexpr bool is_valid_label_name(std::string_view name) noexcept {
+  if (name.empty() || name.starts_with("__")) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    bool digit = c >= '0' && c <= '9';
+    if (!(alpha || (digit && i > 0))) return false;
+  }
+  return true;
+}
+
+/// True if `unit` is a valid unit: `[a-z0-9_]+` (e.g. "seconds", "bytes").
+constexpr bool is_valid_unit(std::string_view unit) noexcept {
+  if (unit.empty()) return false;
+  for (char c : unit)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
+OBS_NAMESPACE_END

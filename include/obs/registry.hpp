@@ -1,0 +1,749 @@
+// obs::registry: owns every metric family and series, hands out handles to
+// record into, and takes snapshots for exporters.
+//
+// Most programs use the one process-wide registry, `obs::global_registry()`,
+// which the OBS_* macros record into. Tests and libraries that want isolation
+// make their own `obs::registry` and use its methods directly:
+//
+//   obs::registry reg;
+//   obs::counter hits = reg.counter("pg_doorman_auth_query_cache_hits_total", {{"database", "mydb"}});
+//   hits.increment();
+//   obs::snapshot snap = reg.snapshot();  // hand to any exporter
+//
+// Registration (counter(), gauge(), ..., the families) validates names and
+// label keys and throws obs::error on a bad one; it may allocate and lock.
+// Recording through the handles it returns never does either.
+//
+// Thread safety: every method may be called from any thread. Series are
+// reference counted: removing one (remove(), remove_matching(), idle expiry)
+// takes it out of later snapshots, while handles to it stay valid. A registry
+// may be destroyed while handles to its series live on; they keep its storage
+// alive and record into detached series.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "obs/buckets.hpp"
+#include "obs/counter.hpp"
+#include "obs/detail/cell_arena.hpp"
+#include "obs/detail/config.hpp"
+#include "obs/detail/family_state.hpp"
+#include "obs/detail/series_state.hpp"
+#include "obs/error.hpp"
+#include "obs/family.hpp"
+#include "obs/gauge.hpp"
+#include "obs/histogram.hpp"
+#include "obs/histogram_config.hpp"
+#include "obs/names.hpp"
+#include "obs/snapshot.hpp"
+
+OBS_NAMESPACE_BEGIN
+
+namespace detail {
+class registry_core;
+}
+
+/// Keeps a callback metric or a collector registered; unregisters it when
+/// destroyed or reset. Once reset() returns, the callback is never called
+/// again, so it may capture objects that die right after. Move-only.
+///
+/// Do not destroy a registration from inside its own callback: that waits for
+/// the callback to finish.
+class callback_registration {
+ public:
+  callback_registration() noexcept = default;
+  callback_registration(callback_registration&& other) noexcept
+      : unregister_(std::exchange(other.unregister_, nullptr)) {}
+  callback_registration& operator=(callback_registration&& other) noexcept {
+    if (this != &other) {
+      reset();
+      unregister_ = std::exchange(other.unregister_, nullptr);
+    }
+    return *this;
+  }
+  callback_registration(const callback_registration&) = delete;
+  callback_registration& operator=(const callback_registration&) = delete;
+  ~callback_registration() { reset(); }
+
+  /// Unregisters now.
+  void reset() noexcept {
+    if (unregister_) std::exchange(unregister_, nullptr)();
+  }
+
+ private:
+  friend class registry;
+  explicit callback_registration(std::function<void()> unregister) noexcept
+      : unregister_(std::move(unregister)) {}
+  std::function<void()> unregister_;
+};
+
+namespace detail {
+
+/// What describe_*() recorded for a name.
+struct description {
+  metric_type type;
+  std::string unit;
+  std::string help;
+};
+
+/// The registry's shared state; kept alive by the registry and by every
+/// series (so handles outlive a registry safely).
+class registry_core final : public series_factory,
+                            public std::enable_shared_from_this<registry_core> {
+ public:
+  cell_arena arena;
+
+  // Guards everything below except the families' own contents.
+  std::mutex mutex;
+  std::map<std::string, std::unique_ptr<family_state>, std::less<>> families;
+  std::map<std::string, std::shared_ptr<const description>, std::less<>> descriptions;
+  std::vector<std::pair<matcher, histogram_config>> histogram_rules;
+  std::vector<std::pair<matcher, std::size_t>> cardinality_rules;
+  std::size_t default_cardinality_limit = 10000;
+  std::chrono::nanoseconds idle_timeout{0};
+
+  // Held while any callback or collector runs, and to unregister one.
+  std::mutex callback_mutex;
+  std::map<std::uint64_t, std::function<void(snapshot_builder&)>> collectors;
+  std::uint64_t next_collector_id = 0;
+
+  static std::uint64_t next_family_id() noexcept {
+    static std::atomic<std::uint64_t> next{1};
+    // Ordering: relaxed; only uniqueness matters.
+    return next.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  /// The family called `name`, created if needed; validates everything.
+  family_state& family(std::string_view name, value_kind kind,
+                       std::span<const std::string_view> keys) {
+    std::lock_guard lock(mutex);
+    auto it = families.find(name);
+    if (it != families.end()) {
+      family_state& f = *it->second;
+      if (f.kind != kind)
+        throw error(errc::type_mismatch, "metric '" + f.name + "' is already registered as another type");
+      // Same keys in any order: each of the family's keys given exactly once.
+      bool same = f.keys.size() == keys.size();
+      for (std::size_t i = 0; same && i < f.keys.size(); ++i)
+        same = std::count(keys.begin(), keys.end(), f.keys[i]) == 1;
+      if (!same) throw error(errc::label_keys_mismatch, "metric '" + f.name + "' has label keys " + joined(f.keys));
+      return f;
+    }
+    if (!is_valid_metric_name(name))
+      throw error(errc::invalid_metric_name, "invalid metric name '" + std::string(name) + "'");
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (!is_valid_label_name(keys[i]))
+        throw error(errc::invalid_label_name, "invalid label name '" + std::string(keys[i]) + "' on metric '" + std::string(name) + "'");
+      if ((kind == value_kind::histogram && (keys[i] == "le" || keys[i] == "quantile")))
+        throw error(errc::reserved_label_name, "label '" + std::string(keys[i]) + "' is reserved on histogram '" + std::string(name) + "'");
+      if (std::find(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(i), keys[i]) != keys.begin() + static_cast<std::ptrdiff_t>(i))
+        throw error(errc::duplicate_label_name, "label '" + std::string(keys[i]) + "' given twice on metric '" + std::string(name) + "'");
+    }
+    auto f = std::make_unique<family_state>();
+    f->id = next_family_id();
+    f->name = std::string(name);
+    f->kind = kind;
+    f->keys.assign(keys.begin(), keys.end());
+    f->factory = this;
+    f->max_series = cardinality_limit_locked(name);
+    if (kind == value_kind::histogram) {
+      const histogram_config* config = histogram_config_locked(name);
+      if (config && config->is_high_resolution())
+        f->layout = histogram_layout::high_resolution_range(config->min_exponent(), config->max_exponent(), config->quantiles());
+      else
+        f->layout = histogram_layout::explicit_buckets(config ? config->bounds() : default_buckets());
+    }
+    if (auto d = descriptions.find(name); d != descriptions.end() && !same_type(d->second->type, f->type()))
+      throw error(errc::type_mismatch, "metric '" + f->name + "' was described as " + std::string(to_string(d->second->type)));
+    return *families.emplace(f->name, std::move(f)).first->second;
+  }
+
+  series_state* create(family_state& f, std::span<const std::string_view> values,
+                       std::uint64_t hash) override {
+    auto s = std::make_unique<series_state>();
+    s->kind = f.kind;
+    s->family_id = f.id;
+    s->hash = hash;
+    s->values.reserve(values.size());
+    bool rewritten = false;
+    for (std::string_view v : values) {
+      s->values.push_back(valid_utf8(v));
+      rewritten = rewritten || s->values.back() != v;
+    }
+    if (rewritten) s->raw_values.assign(values.begin(), values.end());
+    for (std::size_t i = 0; i < values.size(); ++i) s->labels.push_back({f.keys[i], s->values[i]});
+    s->layout = &f.layout;
+    if (f.kind == value_kind::counter || f.kind == value_kind::float_counter) s->cell_count = 1;
+    if (f.kind == value_kind::histogram) s->cell_count = f.layout.cell_count();
+    if (s->cell_count) s->cells = arena.allocate(s->cell_count);
+    if (f.layout.high_resolution)
+      s->high_resolution_buckets = std::make_unique<series_state::cell[]>(f.layout.high_resolution_buckets());
+    s->created_seconds = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    s->last_change_ns = steady_ns();
+    s->destroy = &destroy_series;
+    s->owner = this;
+    s->keep_owner = shared_from_this();
+    return s.release();
+  }
+
+  static void destroy_series(series_state* s) noexcept {
+    auto* core = static_cast<registry_core*>(s->owner);
+    try {
+      if (s->cells) core->arena.release(s->cells, s->cell_count);
+    } catch (...) {
+      // Out of memory for the free list: the cells stay reserved, nothing breaks.
+    }
+    std::shared_ptr<const void> keep = std::move(s->keep_owner);
+    delete s;
+  }
+
+  static std::int64_t steady_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  static bool same_type(metric_type described, metric_type actual) noexcept {
+    // A high-resolution histogram exports as a summary but is described as a histogram.
+    return described == actual || (described == metric_type::histogram && actual == metric_type::summary);
+  }
+
+  static std::string joined(const std::vector<std::string>& keys) {
+    std::string out = "(";
+    for (const std::string& k : keys) out += (out.size() > 1 ? ", " : "") + k;
+    return out + ")";
+  }
+
+ private:
+  template <class Rules>
+  static auto best_match(const Rules& rules, std::string_view name) -> decltype(&rules.front().second) {
+    decltype(&rules.front().second) best = nullptr;
+    std::size_t best_rank = 0;
+    for (const auto& [m, value] : rules) {
+      if (m.matches(name) && (!best || m.specificity() >= best_rank)) {
+        best = &value;
+        best_rank = m.specificity();
+      }
+    }
+    return best;
+  }
+
+  const histogram_config* histogram_config_locked(std::string_view name) const {
+    return best_match(histogram_rules, name);
+  }
+  std::size_t cardinality_limit_locked(std::string_view name) const {
+    const std::size_t* limit = best_match(cardinality_rules, name);
+    return limit ? *limit : default_cardinality_limit;
+  }
+};
+
+}  // namespace detail
+
+/// See the header comment.
+class registry {
+ public:
+  registry() : core_(std::make_shared<detail::registry_core>()) {}
+  registry(const registry&) = delete;
+  registry& operator=(const registry&) = delete;
+
+  /// Detaches every series; handles stay valid.
+  ~registry() {
+    std::lock_guard lock(core_->mutex);
+    for (auto& [name, f] : core_->families) {
+      std::lock_guard family_lock(f->mutex);
+      while (!f->series.empty()) f->detach_locked(f->series.begin()->second);
+      if (f->overflow) {
+        f->overflow->detached.store(true, std::memory_order_release);
+        detail::release(std::exchange(f->overflow, nullptr));
+      }
+    }
+  }
+
+  // --- Series with labels given as key/value pairs -------------------------
+
+  /// The u64 counter series `name{labels}`, created at zero if new.
+  ///
+  ///   reg.counter("pgcache_queries_total", {{"status", "cache_hit"}}).increment();
+  obs::counter counter(std::string_view name, std::initializer_list<label_view> labels = {}) {
+    return obs::counter(counter_ref(series(name, detail::value_kind::counter, as_span(labels))));
+  }
+  obs::counter counter(std::string_view name, std::span<const label_view> labels) {
+    return obs::counter(counter_ref(series(name, detail::value_kind::counter, labels)));
+  }
+
+  /// The floating-point counter series `name{labels}` (e.g. `*_seconds_total`).
+  obs::float_counter float_counter(std::string_view name, std::initializer_list<label_view> labels = {}) {
+    return obs::float_counter(float_counter_ref(series(name, detail::value_kind::float_counter, as_span(labels))));
+  }
+  obs::float_counter float_counter(std::string_view name, std::span<const label_view> labels) {
+    return obs::float_counter(float_counter_ref(series(name, detail::value_kind::float_counter, labels)));
+  }
+
+  /// The gauge series `name{labels}`, created at zero if new.
+  obs::gauge gauge(std::string_view name, std::initializer_list<label_view> labels = {}) {
+    return obs::gauge(gauge_ref(series(name, detail::value_kind::gauge, as_span(labels))));
+  }
+  obs::gauge gauge(std::string_view name, std::span<const label_view> labels) {
+    return obs::gauge(gauge_ref(series(name, detail::value_kind::gauge, labels)));
+  }
+
+  /// The histogram series `name{labels}`; its buckets come from
+  /// set_histogram_config (default: obs::default_buckets()).
+  obs::histogram histogram(std::string_view name, std::initializer_list<label_view> labels = {}) {
+    return obs::histogram(histogram_ref(series(name, detail::value_kind::histogram, as_span(labels))));
+  }
+  obs::histogram histogram(std::string_view name, std::span<const label_view> labels) {
+    return obs::histogram(histogram_ref(series(name, detail::value_kind::histogram, labels)));
+  }
+
+  /// Sets the info metric `name{labels} 1`, e.g. `obs_build_info{version="0.1.0"}`.
+  void info(std::string_view name, std::initializer_list<label_view> labels) {
+    series(name, detail::value_kind::info, as_span(labels));
+  }
+
+  // --- Families with fixed label keys and runtime values -------------------
+
+  /// A counter with label keys `keys`; record with `.with(values...)`.
+  obs::counter_family counter_family(std::string_view name, std::initializer_list<std::string_view> keys) {
+    return {&core_->family(name, detail::value_kind::counter, as_span(keys)), core_};
+  }
+  obs::float_counter_family float_counter_family(std::string_view name, std::initializer_list<std::string_view> keys) {
+    return {&core_->family(name, detail::value_kind::float_counter, as_span(keys)), core_};
+  }
+  obs::gauge_family gauge_family(std::string_view name, std::initializer_list<std::string_view> keys) {
+    return {&core_->family(name, detail::value_kind::gauge, as_span(keys)), core_};
+  }
+  obs::histogram_family histogram_family(std::string_view name, std::initializer_list<std::string_view> keys) {
+    return {&core_->family(name, detail::value_kind::histogram, as_span(keys)), core_};
+  }
+  /// The families above, with keys from a span (what the OBS_*_FAMILY macros use).
+  obs::counter_family counter_family(std::string_view name, std::span<const std::string_view> keys) {
+    return {&core_->family(name, detail::value_kind::counter, keys), core_};
+  }
+  obs::float_counter_family float_counter_family(std::string_view name, std::span<const std::string_view> keys) {
+    return {&core_->family(name, detail::value_kind::float_counter, keys), core_};
+  }
+  obs::gauge_family gauge_family(std::string_view name, std::span<const std::string_view> keys) {
+    return {&core_->family(name, detail::value_kind::gauge, keys), core_};
+  }
+  obs::histogram_family histogram_family(std::string_view name, std::span<const std::string_view> keys) {
+    return {&core_->family(name, detail::value_kind::histogram, keys), core_};
+  }
+
+  // --- Values computed at snapshot time -------------------------------------
+
+  /// A gauge series whose value is `read()`, called at each snapshot (pool
+  /// sizes, queue depths). Keep the registration alive as long as `read` is
+  /// safe to call.
+  ///
+  ///   auto reg_idle = reg.gauge_callback("db_pool_connections",
+  ///       {{"service", "auth"}, {"state", "idle"}}, [&pool] { return pool.idle(); });
+  [[nodiscard]] callback_registration gauge_callback(std::string_view name, std::initializer_list<label_view> labels,
+                                                     std::function<double()> read) {
+    return attach_callback(name, detail::value_kind::gauge, as_span(labels), std::move(read));
+  }
+
+  /// A counter series whose total is `read()` at each snapshot (for totals
+  /// another component keeps, e.g. bytes a socket library counted).
+  [[nodiscard]] callback_registration counter_callback(std::string_view name, std::initializer_list<label_view> labels,
+                                                       std::function<double()> read) {
+    return attach_callback(name, detail::value_kind::float_counter, as_span(labels), std::move(read));
+  }
+
+  /// Adds families of your own to every snapshot: `collect` gets the builder
+  /// (strings are copied) and adds whole families with names of their own.
+  [[nodiscard]] callback_registration add_collector(std::function<void(snapshot_builder&)> collect) {
+    std::lock_guard lock(core_->callback_mutex);
+    std::uint64_t id = core_->next_collector_id++;
+    core_->collectors.emplace(id, std::move(collect));
+    return callback_registration([core = core_, id] {
+      std::lock_guard unregister_lock(core->callback_mutex);
+      core->collectors.erase(id);
+    });
+  }
+
+  // --- Metadata and configuration ------------------------------------------
+
+  /// HELP text and unit for counter `name`. `unit` may be empty; when given it
+  /// must end the name (before `_total`), e.g. "bytes" for `sent_bytes_total`.
+  void describe_counter(std::string_view name, std::string_view unit, std::string_view help) {
+    describe(metric_type::counter, name, unit, help);
+  }
+  void describe_gauge(std::string_view name, std::string_view unit, std::string_view help) {
+    describe(metric_type::gauge, name, unit, help);
+  }
+  void describe_histogram(std::string_view name, std::string_view unit, std::string_view help) {
+    describe(metric_type::histogram, name, unit, help);
+  }
+
+  /// Bucketing for histograms whose name `m` matches. Must come before the
+  /// first histogram of such a name, else throws errc::already_configured.
+  void set_histogram_config(const matcher& m, histogram_config config) {
+    std::lock_guard lock(core_->mutex);
+    for (const auto& [name, f] : core_->families)
+      if (f->kind == detail::value_kind::histogram && m.matches(name))
+        throw error(errc::already_configured, "histogram '" + name + "' exists already; configure buckets before first use");
+    core_->histogram_rules.emplace_back(m, std::move(config));
+  }
+
+  /// Explicit bucket bounds for histograms whose name `m` matches.
+  void set_buckets_for_metric(const matcher& m, std::vector<double> bounds) {
+    set_histogram_config(m, histogram_config::explicit_buckets(std::move(bounds)));
+  }
+
+  /// At most `limit` series per metric (default 10,000). Label sets beyond it
+  /// record into one overflow series whose label values are all
+  /// `__overflow__`; `obs_cardinality_overflow_total{metric}` counts them.
+  void set_cardinality_limit(std::size_t limit) {
+    std::lock_guard lock(core_->mutex);
+    core_->default_cardinality_limit = limit;
+    apply_cardinality_locked();
+  }
+  /// As above, for metrics whose name `m` matches.
+  void set_cardinality_limit(const matcher& m, std::size_t limit) {
+    std::lock_guard lock(core_->mutex);
+    core_->cardinality_rules.emplace_back(m, limit);
+    apply_cardinality_locked();
+  }
+
+  /// Removes series whose value has not changed for `timeout`, checked at
+  /// each snapshot; zero (the default) keeps series forever. Meant for series
+  /// with runtime labels: a literal call site keeps recording into its
+  /// detached series, unseen.
+  void set_idle_timeout(std::chrono::nanoseconds timeout) {
+    std::lock_guard lock(core_->mutex);
+    core_->idle_timeout = timeout;
+  }
+
+  // --- Series lifecycle ----------------------------------------------------
+
+  /// Removes the series `name{labels}`; returns whether it existed.
+  bool remove(std::string_view name, std::initializer_list<label_view> labels) {
+    std::size_t removed = remove_if(name, as_span(labels), true);
+    return removed > 0;
+  }
+
+  /// Removes every series of `name` whose labels include all of `labels`
+  /// (e.g. every series of a destroyed pool); returns how many.
+  std::size_t remove_matching(std::string_view name, std::initializer_list<label_view> labels) {
+    return remove_if(name, as_span(labels), false);
+  }
+
+  // --- Reading -------------------------------------------------------------
+
+  /// A consistent-per-series copy of every metric, for exporters. Locks each
+  /// family briefly; recording goes on meanwhile.
+  obs::snapshot snapshot();
+
+ private:
+  template <class T>
+  static std::span<const T> as_span(std::initializer_list<T> list) noexcept {
+    return {list.begin(), list.size()};
+  }
+
+  static constexpr std::size_t max_labels = 32;
+
+  detail::series_state* series(std::string_view name, detail::value_kind kind, std::span<const label_view> labels) {
+    if (labels.size() > max_labels)
+      throw error(errc::invalid_argument, "metric '" + std::string(name) + "' has more than 32 labels");
+    std::array<std::string_view, max_labels> keys;
+    for (std::size_t i = 0; i < labels.size(); ++i) keys[i] = labels[i].name;
+    detail::family_state& f = core_->family(name, kind, {keys.data(), labels.size()});
+    std::array<std::string_view, max_labels> values;
+    order_values(f, labels, values);
+    return f.find_or_create({values.data(), labels.size()});
+  }
+
+  // Puts label values in the family's key order.
+  static void order_values(const detail::family_state& f, std::span<const label_view> labels,
+                           std::array<std::string_view, max_labels>& values) {
+    for (std::size_t i = 0; i < f.keys.size(); ++i)
+      for (const label_view& l : labels)
+        if (l.name == f.keys[i]) values[i] = l.value;
+  }
+
+  callback_registration attach_callback(std::string_view name, detail::value_kind kind,
+                                        std::span<const label_view> labels, std::function<double()> read) {
+    detail::series_state* s = series(name, kind, labels);
+    detail::retain(s);
+    {
+      std::lock_guard lock(core_->callback_mutex);
+      s->callback = std::move(read);
+    }
+    return callback_registration([core = core_, s, name = std::string(name)] {
+      {
+        std::lock_guard lock(core->callback_mutex);
+        s->callback = nullptr;
+      }
+      {
+        std::lock_guard lock(core->mutex);
+        auto it = core->families.find(name);
+        std::lock_guard family_lock(it->second->mutex);
+        if (!s->detached.load(std::memory_order_relaxed)) it->second->detach_locked(s);
+      }
+      detail::release(s);
+    });
+  }
+
+  void describe(metric_type type, std::string_view name, std::string_view unit, std::string_view help) {
+    if (!is_valid_metric_name(name))
+      throw error(errc::invalid_metric_name, "invalid metric name '" + std::string(name) + "'");
+    if (!unit.empty()) {
+      std::string suffix = "_" + std::string(unit);
+      bool ok = is_valid_unit(unit) && (name.ends_with(suffix) || (type == metric_type::counter && name.ends_with(suffix + "_total")));
+      if (!ok)
+        throw error(errc::invalid_unit, "unit '" + std::string(unit) + "' must be [a-z0-9_]+ and end the name '" + std::string(name) + "'");
+    }
+    std::lock_guard lock(core_->mutex);
+    if (auto it = core_->families.find(name); it != core_->families.end() &&
+                                              !detail::registry_core::same_type(type, it->second->type()))
+      throw error(errc::type_mismatch, "metric '" + std::string(name) + "' is registered as " + std::string(to_string(it->second->type())));
+    core_->descriptions[std::string(name)] =
+        std::make_shared<const detail::description>(detail::description{type, std::string(unit), std::string(help)});
+  }
+
+  void apply_cardinality_locked() {
+    for (auto& [name, f] : core_->families) {
+      std::lock_guard family_lock(f->mutex);
+      f->max_series = limit_for_locked(name);
+    }
+  }
+
+  std::size_t limit_for_locked(std::string_view name) const {
+    std::size_t limit = core_->default_cardinality_limit;
+    std::size_t best = 0;
+    bool found = false;
+    for (const auto& [m, value] : core_->cardinality_rules)
+      if (m.matches(name) && (!found || m.specificity() >= best)) {
+        limit = value;
+        best = m.specificity();
+        found = true;
+      }
+    return limit;
+  }
+
+  std::size_t remove_if(std::string_view name, std::span<const label_view> labels, bool exact) {
+    detail::family_state* f = nullptr;
+    {
+      std::lock_guard lock(core_->mutex);
+      auto it = core_->families.find(name);
+      if (it == core_->families.end()) return 0;
+      f = it->second.get();
+    }
+    // Index of each given label among the family's keys.
+    std::array<std::size_t, max_labels> index;
+    if (labels.size() > max_labels || (exact && labels.size() != f->keys.size())) return 0;
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      auto k = std::find(f->keys.begin(), f->keys.end(), labels[i].name);
+      if (k == f->keys.end()) return 0;
+      index[i] = static_cast<std::size_t>(k - f->keys.begin());
+    }
+    std::lock_guard family_lock(f->mutex);
+    std::vector<detail::series_state*> doomed;
+    for (const auto& [hash, s] : f->series) {
+      bool match = true;
+      for (std::size_t i = 0; match && i < labels.size(); ++i) {
+        const std::vector<std::string>& values = s->raw_values.empty() ? s->values : s->raw_values;
+        match = values[index[i]] == labels[i].value;
+      }
+      if (match) doomed.push_back(s);
+    }
+    for (detail::series_state* s : doomed) f->detach_locked(s);
+    return doomed.size();
+  }
+
+  std::shared_ptr<detail::registry_core> core_;
+};
+
+inline obs::snapshot registry::snapshot() {
+  using detail::value_kind;
+  struct family_entry {
+    detail::family_state* family;
+    std::shared_ptr<const detail::description> description;
+  };
+  std::vector<family_entry> families;
+  std::chrono::nanoseconds idle_timeout;
+  std::size_t series_estimate = 0;
+  {
+    std::lock_guard lock(core_->mutex);
+    families.reserve(core_->families.size());
+    for (auto& [name, f] : core_->families) {
+      auto d = core_->descriptions.find(name);
+      families.push_back({f.get(), d == core_->descriptions.end() ? nullptr : d->second});
+      series_estimate += f->series.size() + 1;
+    }
+    idle_timeout = core_->idle_timeout;
+  }
+
+  snapshot_builder b(snapshot_builder::strings::borrowed);
+  b.reserve(series_estimate, series_estimate * 2, series_estimate * 4);
+  // Every series read is pinned until the snapshot dies: its labels are borrowed.
+  struct pin_release {
+    void operator()(std::vector<detail::series_state*>* v) const noexcept {
+      for (detail::series_state* s : *v) detail::release(s);
+      delete v;
+    }
+  };
+  std::shared_ptr<std::vector<detail::series_state*>> pinned(new std::vector<detail::series_state*>, pin_release{});
+  pinned->reserve(series_estimate);
+  std::vector<detail::series_state*> callbacks;
+  std::vector<bucket_count> buckets;
+  std::vector<quantile_value> quantiles;
+  std::vector<std::uint64_t> counts;
+  const std::int64_t now_ns = detail::registry_core::steady_ns();
+
+  auto emit = [&](detail::family_state& f, detail::series_state& s) -> std::uint64_t {
+    std::span<const label_view> labels = s.labels;
+    switch (s.kind) {
+      case value_kind::counter: {
+        std::uint64_t v = detail::sum_u64(s.cells);
+        b.add_series(labels, number::integer(v), s.created_seconds);
+        return v;
+      }
+      case value_kind::float_counter: {
+        double v = detail::sum_f64(s.cells);
+        b.add_series(labels, number::floating(v), s.created_seconds);
+        return detail::double_bits(v);
+      }
+      case value_kind::gauge: {
+        double v = s.gauge_value.load(std::memory_order_relaxed);
+        b.add_series(labels, number::floating(v));
+        return detail::double_bits(v);
+      }
+      case value_kind::info: b.add_series(labels, number::integer(1)); return 1;
+      case value_kind::histogram: break;
+      default: return 0;
+    }
+    const detail::histogram_layout& layout = f.layout;
+    double sum = detail::sum_f64(s.cells + layout.sum_cell());
+    std::uint64_t total = 0;
+    if (!layout.high_resolution) {
+      buckets.clear();
+      for (std::size_t i = 0; i <= layout.bounds.size(); ++i) {
+        total += detail::sum_u64(s.cells + i);
+        double bound = i < layout.bounds.size() ? layout.bounds[i] : std::numeric_limits<double>::infinity();
+        buckets.push_back({bound, total});
+      }
+      b.add_histogram_series(labels, buckets, sum, total, s.created_seconds);
+    } else {
+      counts.resize(layout.high_resolution_buckets());
+      for (std::size_t i = 0; i < counts.size(); ++i) {
+        // Ordering: relaxed; a snapshot may be torn across buckets.
+        counts[i] = s.high_resolution_buckets[i].load(std::memory_order_relaxed);
+        total += counts[i];
+      }
+      quantiles.clear();
+      for (double q : layout.quantiles) {
+        double value = std::numeric_limits<double>::quiet_NaN();
+        if (total > 0) {
+          // Nearest rank: the smallest value with at least q * total at or below it.
+          auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total)));
+          rank = std::max<std::uint64_t>(rank, 1);
+          std::uint64_t seen = 0;
+          for (std::size_t i = 0; i < counts.size(); ++i) {
+            seen += counts[i];
+            if (seen >= rank) {
+              value = layout.high_resolution_value(i);
+              break;
+            }
+          }
+        }
+        quantiles.push_back({q, value});
+      }
+      b.add_summary_series(labels, quantiles, sum, total, s.created_seconds);
+    }
+    return total ^ detail::double_bits(sum);
+  };
+
+  std::size_t overflowed = 0;
+  for (const family_entry& entry : families) {
+    detail::family_state& f = *entry.family;
+    std::string_view help = entry.description ? std::string_view(entry.description->help) : std::string_view();
+    std::string_view unit = entry.description ? std::string_view(entry.description->unit) : std::string_view();
+    b.add_family(f.name, f.type(), help, unit);
+    callbacks.clear();
+    {
+      std::lock_guard lock(f.mutex);
+      std::vector<detail::series_state*> expired;
+      for (const auto& [hash, s] : f.series) {
+        if (s->callback) {
+          detail::retain(s);
+          pinned->push_back(s);
+          callbacks.push_back(s);
+          continue;
+        }
+        std::uint64_t fingerprint = emit(f, *s);
+        if (fingerprint != s->last_fingerprint) {
+          s->last_fingerprint = fingerprint;
+          s->last_change_ns = now_ns;
+        } else if (idle_timeout.count() > 0 && now_ns - s->last_change_ns > idle_timeout.count()) {
+          expired.push_back(s);
+        }
+        detail::retain(s);
+        pinned->push_back(s);
+      }
+      if (f.overflow) {
+        emit(f, *f.overflow);
+        detail::retain(f.overflow);
+        pinned->push_back(f.overflow);
+      }
+      for (detail::series_state* s : expired) f.detach_locked(s);
+      if (f.overflow_rejections.load(std::memory_order_relaxed) > 0) ++overflowed;
+    }
+    if (!callbacks.empty()) {
+      std::lock_guard lock(core_->callback_mutex);
+      for (detail::series_state* s : callbacks) {
+        if (s->callback) {
+          double v = s->callback();
+          b.add_series(std::span<const label_view>(s->labels), number::floating(v));
+        }
+      }
+    }
+  }
+
+  if (overflowed > 0) {
+    b.add_family("obs_cardinality_overflow_total", metric_type::counter,
+                 "Label sets a metric's cardinality limit sent to its overflow series.");
+    for (const family_entry& entry : families) {
+      std::uint64_t n = entry.family->overflow_rejections.load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      label_view label{"metric", entry.family->name};
+      b.add_series({&label, 1}, number::integer(n));
+    }
+  }
+
+  {
+    std::lock_guard lock(core_->callback_mutex);
+    if (!core_->collectors.empty()) {
+      b.set_strings(snapshot_builder::strings::copied);
+      for (auto& [id, collect] : core_->collectors) collect(b);
+    }
+  }
+
+  b.keep_alive(std::move(pinned));
+  for (const family_entry& entry : families)
+    if (entry.description) b.keep_alive(entry.description);
+  b.keep_alive(core_);
+  return std::move(b).build();
+}
+
+/// The process-wide registry the OBS_* macros record into. Never destroyed,
+/// so handles cached in function-local statics stay valid through static
+/// destruction.
+inline registry& global_registry() {
+  static registry* global = new registry;
+  return *global;
+}
+
+OBS_NAMESPACE_END
