@@ -16,7 +16,7 @@ TEST_CASE("json: an empty snapshot is an empty metrics array") {
   CHECK(render(obs::snapshot()) == R"({"metrics":[]})");
 }
 
-TEST_CASE("json: strings escape quotes, backslashes and control characters; UTF-8 passes") {
+TEST_CASE("json: strings escape quotes, backslashes and control characters, UTF-8 passes") {
   CHECK(render(obs_test::escaping()) ==
         R"x({"metrics":[{"name":"escape_value","type":"gauge",)x"
         R"x("help":"Path \"C:\\tmp\" with\u000anewline; Größe ✓","unit":"","series":[)x"
@@ -73,7 +73,7 @@ TEST_CASE("json: summaries list quantiles, sum and count") {
         R"("sum":17.5,"count":1000,"created":1600000000.5}]}]})");
 }
 
-TEST_CASE("json: u64 integers stay exact; families without series keep their metadata") {
+TEST_CASE("json: u64 integers stay exact, families without series keep their metadata") {
   CHECK(render(obs_test::big_integers()) ==
         R"({"metrics":[{"name":"sent_bytes_total","type":"counter","help":"Bytes sent.",)"
         R"("unit":"bytes","series":[{"labels":{"peer":"a"},"value":9007199254740993},)"

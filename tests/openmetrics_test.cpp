@@ -23,7 +23,7 @@ TEST_CASE("openmetrics: an empty snapshot is just the EOF marker") {
   CHECK(render(obs::snapshot()) == "# EOF\n");
 }
 
-TEST_CASE("openmetrics: help escapes quotes too; metadata order is TYPE, UNIT, HELP") {
+TEST_CASE("openmetrics: help escapes quotes too, metadata order is TYPE, UNIT, HELP") {
   CHECK(render(obs_test::escaping()) == R"x(# TYPE escape_value gauge
 # HELP escape_value Path \"C:\\tmp\" with\nnewline; Größe ✓
 escape_value{path="C:\\dir\\\"q\"\nend",word="日本 ü"} 1
@@ -129,7 +129,7 @@ rpc_latency_seconds_created{service="auth"} 1600000000.5
 )");
 }
 
-TEST_CASE("openmetrics: info drops _info from metadata; UNIT only when the name ends in it") {
+TEST_CASE("openmetrics: info drops _info from metadata, UNIT only when the name ends in it") {
   CHECK(render(obs_test::info_and_units()) == R"(# TYPE build info
 # HELP build Build facts.
 build_info{revision="abc123",version="1.2.3"} 1
