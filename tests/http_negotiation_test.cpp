@@ -1,0 +1,84 @@
+#include "obs/http/negotiation.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "obs/json.hpp"
+#include "obs/openmetrics.hpp"
+#include "obs/prometheus.hpp"
+
+using obs::http::accepts_gzip;
+using obs::http::format;
+using obs::http::negotiate;
+
+TEST_CASE("content types match the exporters' own") {
+  CHECK(obs::http::content_type(format::prometheus_text) == obs::prometheus::content_type);
+  CHECK(obs::http::content_type(format::openmetrics) == obs::openmetrics::content_type);
+  CHECK(obs::http::content_type(format::json) == obs::json::content_type);
+}
+
+TEST_CASE("no or unknown Accept gets the text format") {
+  CHECK(negotiate("") == format::prometheus_text);
+  CHECK(negotiate("*/*") == format::prometheus_text);
+  CHECK(negotiate("image/png") == format::prometheus_text);
+  CHECK(negotiate("text/html,application/xhtml+xml") == format::prometheus_text);
+}
+
+TEST_CASE("Prometheus 2.x Accept headers get OpenMetrics") {
+  // What Prometheus 2.42 sends by default.
+  CHECK(negotiate("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+                  "text/plain;version=0.0.4;q=0.5,*/*;q=0.1") == format::openmetrics);
+  CHECK(negotiate("application/openmetrics-text") == format::openmetrics);
+  CHECK(negotiate("Application/OpenMetrics-Text; Version=\"1.0.0\"") == format::openmetrics);
+}
+
+TEST_CASE("q-values decide") {
+  CHECK(negotiate("application/openmetrics-text;q=0.4, text/plain;q=0.5") == format::prometheus_text);
+  CHECK(negotiate("text/plain;q=0.5, application/openmetrics-text;q=0.6") == format::openmetrics);
+  CHECK(negotiate("text/plain;version=0.0.4;q=0.9, application/json") == format::json);
+  // Equal weights: the more specific range, then the first listed.
+  CHECK(negotiate("*/*, application/openmetrics-text") == format::openmetrics);
+  CHECK(negotiate("application/openmetrics-text, text/plain") == format::openmetrics);
+  CHECK(negotiate("text/plain, application/openmetrics-text") == format::prometheus_text);
+}
+
+TEST_CASE("versions we do not produce are skipped") {
+  CHECK(negotiate("application/openmetrics-text;version=0.0.1") == format::prometheus_text);
+  CHECK(negotiate("text/plain;version=0.0.5;q=1, application/openmetrics-text;q=0.1") == format::openmetrics);
+}
+
+TEST_CASE("q=0 refuses a format") {
+  CHECK(negotiate("text/plain;q=0, */*") == format::openmetrics);
+  CHECK(negotiate("application/openmetrics-text;q=0, */*;q=0.1") == format::prometheus_text);
+  CHECK_FALSE(negotiate("text/plain;q=0").has_value());
+  CHECK_FALSE(negotiate("*/*;q=0").has_value());
+  CHECK_FALSE(negotiate("text/plain;q=0, application/openmetrics-text;q=0").has_value());
+}
+
+TEST_CASE("malformed weights are ignored, not guessed") {
+  CHECK(negotiate("application/openmetrics-text;q=abc, text/plain") == format::prometheus_text);
+  CHECK(negotiate("application/openmetrics-text;q=2") == format::prometheus_text);
+  CHECK(negotiate(",,;;,") == format::prometheus_text);
+}
+
+TEST_CASE("format names for ?format=") {
+  CHECK(obs::http::format_from_name("json") == format::json);
+  CHECK(obs::http::format_from_name("openmetrics") == format::openmetrics);
+  CHECK(obs::http::format_from_name("prometheus") == format::prometheus_text);
+  CHECK(obs::http::format_from_name("text") == format::prometheus_text);
+  CHECK_FALSE(obs::http::format_from_name("xml").has_value());
+  CHECK(obs::http::format_from_name(obs::http::to_string(format::openmetrics)) == format::openmetrics);
+}
+
+TEST_CASE("Accept-Encoding gzip rules") {
+  CHECK(accepts_gzip("gzip"));
+  CHECK(accepts_gzip("deflate, gzip;q=0.5"));
+  CHECK(accepts_gzip("x-gzip"));
+  CHECK(accepts_gzip("*"));
+  CHECK(accepts_gzip("GZIP"));
+  CHECK_FALSE(accepts_gzip(""));
+  CHECK_FALSE(accepts_gzip("identity"));
+  CHECK_FALSE(accepts_gzip("gzip;q=0"));
+  CHECK_FALSE(accepts_gzip("gzip;q=0, *"));
+  CHECK_FALSE(accepts_gzip("*;q=0"));
+  CHECK_FALSE(accepts_gzip("br, deflate"));
+}
