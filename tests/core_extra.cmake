@@ -1,0 +1,2 @@
+# Core tests beyond core.cmake: opt-in collectors.
+obs_add_test(process_metrics_test SOURCES process_metrics_test.cpp)
