@@ -1,0 +1,20 @@
+# obs_bench: the recording, render and memory benchmarks in one binary, with
+# prometheus-cpp (when installed) and hardware baselines measured alongside.
+# prometheus-cpp is linked only here; without it the obs-only cases still build.
+find_package(prometheus-cpp CONFIG QUIET)
+
+add_executable(obs_bench
+  alloc_counter.cpp
+  recording_bench.cpp
+  render_bench.cpp
+  memory_bench.cpp)
+target_link_libraries(obs_bench PRIVATE
+  obs::obs obs::prometheus obs::openmetrics obs::json benchmark::benchmark_main)
+
+if(prometheus-cpp_FOUND)
+  target_link_libraries(obs_bench PRIVATE prometheus-cpp::core)
+  target_compile_definitions(obs_bench PRIVATE OBS_BENCH_PROMETHEUS_CPP=1)
+else()
+  message(STATUS "obs_bench: prometheus-cpp not found, building the obs-only cases")
+  target_compile_definitions(obs_bench PRIVATE OBS_BENCH_PROMETHEUS_CPP=0)
+endif()

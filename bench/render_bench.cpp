@@ -1,0 +1,151 @@
+// Scrape cost: snapshot + render of 10,000 counter series (10 metrics of
+// 1,000 series, two labels each) and 1,000 histogram series (11 default
+// buckets), in every obs format and through prometheus-cpp's Collect +
+// TextSerializer on the same data.
+//
+// Each case reports the time per render, MB/s of output (`bytes_per_second`),
+// the output size (`bytes`) and heap allocations per render (`allocs/op`).
+#include <benchmark/benchmark.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "alloc_counter.hpp"
+#include "bench_values.hpp"
+#include "obs/json.hpp"
+#include "obs/openmetrics.hpp"
+#include "obs/prometheus.hpp"
+#include "obs/registry.hpp"
+
+#if OBS_BENCH_PROMETHEUS_CPP
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#endif
+
+namespace {
+
+constexpr int counter_metrics = 10;
+constexpr int series_per_metric = 1000;
+constexpr int histogram_series = 1000;
+constexpr int observations_per_histogram = 8;
+
+std::string counter_name(int metric) { return "app_requests_" + std::to_string(metric) + "_total"; }
+std::string route(int i) { return "/api/v1/resource/" + std::to_string(i); }
+std::uint64_t counter_value(int metric, int i) { return static_cast<std::uint64_t>(metric * 7919 + i * 31 + 1); }
+
+const char* const counter_help = "Requests served, by route and status.";
+const char* const histogram_name = "app_request_duration_seconds";
+const char* const histogram_help = "Time to serve a request, by route.";
+
+obs::registry& obs_data() {
+  static obs::registry* reg = [] {
+    auto* r = new obs::registry;
+    for (int m = 0; m < counter_metrics; ++m) {
+      std::string name = counter_name(m);
+      r->describe_counter(name, "", counter_help);
+      obs::counter_family family = r->counter_family(name, {"route", "status"});
+      for (int i = 0; i < series_per_metric; ++i) family.with(route(i), "200").increment(counter_value(m, i));
+    }
+    r->describe_histogram(histogram_name, "seconds", histogram_help);
+    obs::histogram_family family = r->histogram_family(histogram_name, {"route"});
+    for (int i = 0; i < histogram_series; ++i)
+      for (int k = 0; k < observations_per_histogram; ++k)
+        family.with(route(i)).record(obs_bench::latency_seconds(static_cast<std::size_t>(i * observations_per_histogram + k)));
+    return r;
+  }();
+  return *reg;
+}
+
+/// Runs `render` (which returns the rendered body) once to warm up, then
+/// per iteration, and reports size, throughput and allocations.
+template <class Render>
+void run_render(benchmark::State& state, Render render) {
+  std::size_t bytes = render().size();
+  obs_bench::alloc_meter meter;
+  for (auto _ : state) {
+    std::string body = render();
+    benchmark::DoNotOptimize(body.data());
+  }
+  meter.report(state);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(bytes));
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+
+void obs_prometheus(benchmark::State& state) {
+  obs::registry& reg = obs_data();
+  run_render(state, [&] { return obs::prometheus::render(reg.snapshot()); });
+}
+
+void obs_openmetrics(benchmark::State& state) {
+  obs::registry& reg = obs_data();
+  run_render(state, [&] { return obs::openmetrics::render(reg.snapshot()); });
+}
+
+void obs_json(benchmark::State& state) {
+  obs::registry& reg = obs_data();
+  run_render(state, [&] { return obs::json::render(reg.snapshot()); });
+}
+
+// The snapshot alone, to split a render's cost between reading the live
+// series and formatting.
+void obs_snapshot(benchmark::State& state) {
+  obs::registry& reg = obs_data();
+  reg.snapshot();
+  obs_bench::alloc_meter meter;
+  for (auto _ : state) {
+    obs::snapshot snap = reg.snapshot();
+    benchmark::DoNotOptimize(snap.families().data());
+  }
+  meter.report(state);
+}
+
+#if OBS_BENCH_PROMETHEUS_CPP
+
+prometheus::Registry& promcpp_data() {
+  static prometheus::Registry* reg = [] {
+    auto* r = new prometheus::Registry;
+    for (int m = 0; m < counter_metrics; ++m) {
+      auto& family = prometheus::BuildCounter().Name(counter_name(m)).Help(counter_help).Register(*r);
+      for (int i = 0; i < series_per_metric; ++i)
+        family.Add({{"route", route(i)}, {"status", "200"}}).Increment(static_cast<double>(counter_value(m, i)));
+    }
+    auto& family = prometheus::BuildHistogram().Name(histogram_name).Help(histogram_help).Register(*r);
+    const prometheus::Histogram::BucketBoundaries bounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    for (int i = 0; i < histogram_series; ++i) {
+      prometheus::Histogram& h = family.Add({{"route", route(i)}}, bounds);
+      for (int k = 0; k < observations_per_histogram; ++k)
+        h.Observe(obs_bench::latency_seconds(static_cast<std::size_t>(i * observations_per_histogram + k)));
+    }
+    return r;
+  }();
+  return *reg;
+}
+
+void promcpp_text(benchmark::State& state) {
+  prometheus::Registry& reg = promcpp_data();
+  const prometheus::TextSerializer serializer;
+  run_render(state, [&] { return serializer.Serialize(reg.Collect()); });
+}
+
+#endif
+
+[[maybe_unused]] const bool registered = [] {
+  auto add = [](const char* name, void (*fn)(benchmark::State&)) {
+    benchmark::RegisterBenchmark(name, fn)->Unit(benchmark::kMillisecond);
+  };
+  add("render_text/obs_prometheus", obs_prometheus);
+#if OBS_BENCH_PROMETHEUS_CPP
+  add("render_text/promcpp_text", promcpp_text);
+#endif
+  add("render_openmetrics/obs", obs_openmetrics);
+  add("render_json/obs", obs_json);
+  add("render_snapshot/obs", obs_snapshot);
+  return true;
+}();
+
+}  // namespace
