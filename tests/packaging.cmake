@@ -71,11 +71,17 @@ function(obs_add_consumer_test name)
   set_tests_properties("consumer: ${name}" PROPERTIES TIMEOUT 600)
 endfunction()
 
-# find_package after `cmake --install` of this very build tree.
+# find_package after `cmake --install` of this very build tree; the installed
+# package must offer every target this build defines.
+set(obs_exported_targets obs::obs)
+foreach(target IN LISTS OBS_EXPORTER_TARGETS)
+  string(REGEX REPLACE "^obs_" "obs::" target ${target})
+  string(APPEND obs_exported_targets ",${target}")
+endforeach()
 obs_add_consumer_test(find_package
   -DINSTALL_FROM=${CMAKE_BINARY_DIR}
   -DINSTALL_PREFIX=${obs_consumer_root}/prefix
-  -DCONSUMER_ARGS=-DCMAKE_PREFIX_PATH=${obs_consumer_root}/prefix|-DOBS_EXPECTED_VERSION=${obs_VERSION})
+  "-DCONSUMER_ARGS=-DCMAKE_PREFIX_PATH=${obs_consumer_root}/prefix|-DOBS_EXPECTED_VERSION=${obs_VERSION}|-DOBS_EXPECTED_TARGETS=${obs_exported_targets}")
 obs_add_consumer_test(add_subdirectory
   -DCONSUMER_ARGS=-DOBS_SOURCE_DIR=${obs_SOURCE_DIR})
 obs_add_consumer_test(fetch_content
