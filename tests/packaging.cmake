@@ -46,9 +46,9 @@ target_include_directories(layering_test PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/lay
 # --- Consumers ----------------------------------------------------------------
 # Each test configures, builds and runs a tiny project from tests/consumers/
 # with the compiler and flags of this build, then checks what it prints
-# (tests/consumers/expected_output.txt). Sanitizer flags are left out: the
-# consumer would need the matching runtime options, and these tests are about
-# CMake packaging, which a sanitizer build does not exercise any differently.
+# (tests/consumers/expected_output.txt). Sanitizer presets skip them: the
+# consumer would need the matching runtime options, and CMake packaging is
+# exercised no differently by a sanitizer build.
 if(CMAKE_CXX_FLAGS MATCHES "-fsanitize")
   return()
 endif()
