@@ -7,7 +7,8 @@ add_executable(obs_bench
   alloc_counter.cpp
   recording_bench.cpp
   render_bench.cpp
-  memory_bench.cpp)
+  memory_bench.cpp
+  experiment_bench.cpp)
 target_link_libraries(obs_bench PRIVATE
   obs::obs obs::prometheus obs::openmetrics obs::json benchmark::benchmark_main)
 
