@@ -146,10 +146,13 @@ class snapshot {
   snapshot& operator=(const snapshot&) = delete;
 
   /// All families, sorted by name.
-  std::span<const family_snapshot> families() const noexcept { return families_; }
+  std::span<const family_snapshot> families() const& noexcept { return families_; }
+  // Views into a temporary snapshot would dangle: keep the snapshot in a variable.
+  std::span<const family_snapshot> families() const&& = delete;
 
   /// The family called `name`, or nullptr. A binary search.
-  const family_snapshot* find(std::string_view name) const noexcept {
+  const family_snapshot* find(std::string_view name) const&& = delete;
+  const family_snapshot* find(std::string_view name) const& noexcept {
     auto lo = families_.begin();
     auto hi = families_.end();
     while (lo < hi) {

@@ -1,0 +1,25 @@
+# Core tests: tests/X_test.cpp tests include/obs/X.hpp.
+foreach(name registry counter gauge histogram buckets family snapshot names metrics disabled)
+  obs_add_test(${name}_test SOURCES ${name}_test.cpp)
+endforeach()
+obs_add_test(concurrency_test SOURCES concurrency_test.cpp)
+obs_add_test(alloc_test SOURCES alloc_test.cpp)
+obs_add_test(odr_test SOURCES odr_a.cpp odr_b.cpp)
+
+# Misuse of the macros must not compile, with a message that names the misuse.
+# Compiled straight with the compiler (syntax only) so ctest can run them in parallel.
+function(obs_compile_fail_test name pattern)
+  set(src ${CMAKE_CURRENT_SOURCE_DIR}/compile_fail/${name}.cpp)
+  add_test(NAME "compile_fail: ${name}"
+           COMMAND ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only -I${PROJECT_SOURCE_DIR}/include ${src})
+  if(pattern)
+    set_tests_properties("compile_fail: ${name}" PROPERTIES PASS_REGULAR_EXPRESSION "${pattern}")
+  endif()
+endfunction()
+obs_compile_fail_test(control "")
+obs_compile_fail_test(runtime_label_value "captur")
+obs_compile_fail_test(invalid_metric_name "OBS_error_invalid_metric_name")
+obs_compile_fail_test(invalid_label_name "OBS_error_invalid_label_name")
+obs_compile_fail_test(reserved_label_name "OBS_error_reserved_label_name")
+obs_compile_fail_test(odd_label_arguments "labels come in key, value pairs")
+obs_compile_fail_test(disabled_still_type_checks "string_view")

@@ -1,0 +1,127 @@
+#include "obs/histogram.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "obs/registry.hpp"
+
+namespace {
+const obs::series_snapshot& only_series(const obs::snapshot& s, std::string_view name) {
+  const obs::family_snapshot* f = s.find(name);
+  REQUIRE(f != nullptr);
+  REQUIRE(f->series.size() == 1);
+  return f->series[0];
+}
+}  // namespace
+
+TEST_CASE("explicit buckets count values <= their bound, cumulatively") {
+  obs::registry reg;
+  reg.set_buckets_for_metric(obs::matcher::full("size_bytes"), {1, 10, 100});
+  obs::histogram h = reg.histogram("size_bytes");
+  for (double v : {0.5, 1.0, 5.0, 10.0, 50.0, 1000.0}) h.record(v);
+  obs::snapshot s = reg.snapshot();
+  const auto& series = only_series(s, "size_bytes");
+  REQUIRE(series.buckets.size() == 4);
+  CHECK(series.buckets[0].upper_bound == 1);
+  CHECK(series.buckets[0].cumulative_count == 2);
+  CHECK(series.buckets[1].cumulative_count == 4);
+  CHECK(series.buckets[2].cumulative_count == 5);
+  CHECK(std::isinf(series.buckets[3].upper_bound));
+  CHECK(series.buckets[3].cumulative_count == 6);
+  CHECK(series.count == 6);
+  CHECK(series.sum == Approx(1066.5));
+  CHECK(h.count() == 6);
+  CHECK(h.sum() == Approx(1066.5));
+}
+
+TEST_CASE("many bounds use the binary search and agree with a linear scan") {
+  obs::registry reg;
+  std::vector<double> bounds = obs::linear_buckets(0, 1, 100);
+  reg.set_buckets_for_metric(obs::matcher::full("many"), bounds);
+  obs::histogram h = reg.histogram("many");
+  for (int i = 0; i < 1000; ++i) h.record(i * 0.123);
+  obs::snapshot snap_47 = reg.snapshot();
+  const auto& series = only_series(snap_47, "many");
+  for (std::size_t b = 0; b < bounds.size(); ++b) {
+    std::uint64_t expected = 0;
+    for (int i = 0; i < 1000; ++i) expected += (i * 0.123 <= bounds[b]);
+    CHECK(series.buckets[b].cumulative_count == expected);
+  }
+}
+
+TEST_CASE("NaN and infinities land in the +Inf bucket") {
+  obs::registry reg;
+  obs::histogram h = reg.histogram("odd_seconds");
+  h.record(std::numeric_limits<double>::quiet_NaN());
+  h.record(std::numeric_limits<double>::infinity());
+  h.record(-std::numeric_limits<double>::infinity());
+  obs::snapshot snap_61 = reg.snapshot();
+  const auto& series = only_series(snap_61, "odd_seconds");
+  CHECK(series.buckets.front().cumulative_count == 1);  // -Inf <= every bound
+  CHECK(series.buckets.back().cumulative_count == 3);
+  CHECK(std::isnan(series.sum));
+}
+
+TEST_CASE("durations record as seconds") {
+  obs::registry reg;
+  obs::histogram h = reg.histogram("wait_seconds");
+  h.record(std::chrono::milliseconds(250));
+  CHECK(h.sum() == Approx(0.25));
+}
+
+TEST_CASE("high-resolution histograms answer quantiles within 1% and export as summaries") {
+  obs::registry reg;
+  reg.set_histogram_config(obs::matcher::full("latency_seconds"), obs::histogram_config::high_resolution());
+  obs::histogram h = reg.histogram("latency_seconds");
+  std::mt19937_64 rng(42);
+  std::lognormal_distribution<double> dist(-6, 1.5);  // ~2.5 ms median, wide tail
+  std::vector<double> values(100000);
+  for (double& v : values) {
+    v = dist(rng);
+    h.record(v);
+  }
+  std::sort(values.begin(), values.end());
+  obs::snapshot s = reg.snapshot();
+  const auto& series = only_series(s, "latency_seconds");
+  CHECK(s.find("latency_seconds")->type == obs::metric_type::summary);
+  REQUIRE(series.quantiles.size() == 3);
+  CHECK(series.count == values.size());
+  for (const obs::quantile_value& q : series.quantiles) {
+    auto rank = static_cast<std::size_t>(std::ceil(q.quantile * static_cast<double>(values.size())));
+    double exact = values[rank - 1];
+    INFO("q=" << q.quantile << " exact=" << exact << " estimate=" << q.value);
+    CHECK(std::abs(q.value - exact) / exact <= 0.01);
+  }
+}
+
+TEST_CASE("high-resolution bucket edges keep the 1% bound across the whole range") {
+  for (double v = 1.1e-6; v < 1e6; v *= 1.37) {
+    obs::registry one;
+    one.set_histogram_config(obs::matcher::full("edges"),
+                             obs::histogram_config::high_resolution(1e-6, 1e6, {1.0}));
+    one.histogram("edges").record(v);
+    double estimate = only_series(one.snapshot(), "edges").quantiles[0].value;
+    INFO("v=" << v << " estimate=" << estimate);
+    CHECK(std::abs(estimate - v) / v <= 0.01);
+  }
+}
+
+TEST_CASE("an empty high-resolution histogram reports NaN quantiles") {
+  obs::registry reg;
+  reg.set_histogram_config(obs::matcher::prefix("hr_"), obs::histogram_config::high_resolution());
+  reg.histogram("hr_seconds");
+  obs::snapshot snap_115 = reg.snapshot();
+  const auto& series = only_series(snap_115, "hr_seconds");
+  CHECK(series.count == 0);
+  CHECK(std::isnan(series.quantiles[0].value));
+}
+
+TEST_CASE("high_resolution validates its range and quantiles") {
+  CHECK_THROWS_AS(obs::histogram_config::high_resolution(0, 1), obs::error);
+  CHECK_THROWS_AS(obs::histogram_config::high_resolution(1, 1), obs::error);
+  CHECK_THROWS_AS(obs::histogram_config::high_resolution(1e-9, 1, {1.5}), obs::error);
+}
