@@ -100,10 +100,11 @@ TEST_CASE("process_cpu_seconds_total grows while the process spins") {
 TEST_CASE("resetting the registration removes the process families") {
   obs::registry reg;
   obs::callback_registration process = obs::register_process_metrics(reg);
-  REQUIRE(reg.snapshot().find("process_open_fds") != nullptr);
+  const obs::snapshot registered = reg.snapshot();
+  REQUIRE(registered.find("process_open_fds") != nullptr);
 
   process.reset();
-  obs::snapshot snap = reg.snapshot();
+  const obs::snapshot snap = reg.snapshot();
   for (std::string_view name : {"process_cpu_seconds_total", "process_resident_memory_bytes",
                                 "process_virtual_memory_bytes", "process_open_fds", "process_max_fds",
                                 "process_start_time_seconds"}) {
