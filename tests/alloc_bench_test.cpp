@@ -27,31 +27,37 @@ std::uint64_t allocations_in(F&& f) {
 }
 }  // namespace
 
-void* operator new(std::size_t size) {
+// Not inlined: GCC would otherwise pair the malloc inside `new` with the free
+// inside `delete` at each call site and warn about a mismatch.
+[[gnu::noinline]] void* operator new(std::size_t size) {
   ++tls_allocations;
   if (void* p = std::malloc(size ? size : 1)) return p;
   throw std::bad_alloc();
 }
-void* operator new[](std::size_t size) { return ::operator new(size); }
-void* operator new(std::size_t size, std::align_val_t align) {
+[[gnu::noinline]] void* operator new[](std::size_t size) { return ::operator new(size); }
+[[gnu::noinline]] void* operator new(std::size_t size, std::align_val_t align) {
   ++tls_allocations;
   auto a = static_cast<std::size_t>(align);
   if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
   throw std::bad_alloc();
 }
-void* operator new[](std::size_t size, std::align_val_t align) { return ::operator new(size, align); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+[[gnu::noinline]] void* operator new[](std::size_t size, std::align_val_t align) { return ::operator new(size, align); }
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 TEST_CASE("the allocation counter sees allocations") {
-  // Guards every zero below against a counter that never counts.
-  CHECK(allocations_in([] { delete new int(1); }) == 1);
+  // Guards every zero below against a counter that never counts. A volatile
+  // pointer, so the optimiser cannot elide the pair.
+  CHECK(allocations_in([] {
+          void* volatile p = ::operator new(16);
+          ::operator delete(p);
+        }) == 1);
 }
 
 TEST_CASE("recording into an existing series never allocates") {
