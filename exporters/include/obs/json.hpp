@@ -35,6 +35,7 @@
 
 #include "obs/detail/config.hpp"
 #include "obs/detail/exposition_numbers.hpp"
+#include "obs/detail/exposition_writer.hpp"
 #include "obs/snapshot.hpp"
 
 OBS_NAMESPACE_BEGIN
@@ -67,10 +68,10 @@ constexpr std::size_t utf8_sequence_length(std::string_view text, std::size_t i)
   return n;
 }
 
-/// Appends `text` as a quoted JSON string.
-inline void append_json_string(std::string& out, std::string_view text) {
+/// Writes `text` as a quoted JSON string.
+inline void put_json_string(output_writer& out, std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
+  out.put('"');
   std::size_t run = 0;
   std::size_t i = 0;
   while (i < text.size()) {
@@ -85,89 +86,87 @@ inline void append_json_string(std::string& out, std::string_view text) {
         continue;
       }
     }
-    out.append(text.data() + run, i - run);
-    if (c == '"') out += "\\\"";
-    else if (c == '\\') out += "\\\\";
+    out.put(text.substr(run, i - run));
+    if (c == '"') out.put("\\\"");
+    else if (c == '\\') out.put("\\\\");
     else if (c < 0x20) {
       const char escape[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-      out.append(escape, sizeof escape);
+      out.put(std::string_view(escape, sizeof escape));
     } else {
-      out += "\\ufffd";
+      out.put("\\ufffd");
     }
     run = ++i;
   }
-  out.append(text.data() + run, text.size() - run);
-  out += '"';
+  out.put(text.substr(run));
+  out.put('"');
 }
 
-/// Appends a double as a JSON number, or as "NaN", "+Inf", "-Inf".
-inline void append_json_double(std::string& out, double v) {
-  char buf[number_buffer_size];
-  char* end = format_double(v, buf);
+/// Writes a double as a JSON number, or as "NaN", "+Inf", "-Inf".
+inline void put_json_double(output_writer& out, double v) {
   if (std::isfinite(v)) {
-    out.append(buf, end);
+    out.put_double(v);
     return;
   }
-  out += '"';
-  out.append(buf, end);
-  out += '"';
+  out.put('"');
+  out.put_double(v);
+  out.put('"');
 }
 
-inline void append_json_number(std::string& out, number n) {
-  if (n.is_integer()) append_uint(out, n.as_integer());
-  else append_json_double(out, n.as_double());
+inline void put_json_number(output_writer& out, number n) {
+  if (n.is_integer()) out.put_uint(n.as_integer());
+  else put_json_double(out, n.as_double());
 }
 
-inline void append_json_series(std::string& out, metric_type type, const series_snapshot& s) {
-  out += "{\"labels\":{";
+inline void put_json_series(output_writer& out, metric_type type, const series_snapshot& s) {
+  out.put("{\"labels\":{");
   bool first = true;
   for (const label_view& l : s.labels) {
-    if (!first) out += ',';
+    if (!first) out.put(',');
     first = false;
-    append_json_string(out, l.name);
-    out += ':';
-    append_json_string(out, l.value);
+    put_json_string(out, l.name);
+    out.put(':');
+    put_json_string(out, l.value);
   }
-  out += '}';
+  out.put('}');
   if (type == metric_type::histogram) {
-    out += ",\"buckets\":[";
+    out.put(",\"buckets\":[");
     first = true;
     for (const bucket_count& b : s.buckets) {
-      out += first ? "{\"le\":" : ",{\"le\":";
+      out.put(first ? "{\"le\":" : ",{\"le\":");
       first = false;
-      append_json_double(out, b.upper_bound);
-      out += ",\"count\":";
-      append_uint(out, b.cumulative_count);
-      out += '}';
+      put_json_double(out, b.upper_bound);
+      out.put(",\"count\":");
+      out.put_uint(b.cumulative_count);
+      out.put('}');
     }
-    out += ']';
+    out.put(']');
   } else if (type == metric_type::summary) {
-    out += ",\"quantiles\":[";
+    out.put(",\"quantiles\":[");
     first = true;
     for (const quantile_value& q : s.quantiles) {
-      out += first ? "{\"quantile\":" : ",{\"quantile\":";
+      out.put(first ? "{\"quantile\":" : ",{\"quantile\":");
       first = false;
-      append_json_double(out, q.quantile);
-      out += ",\"value\":";
-      append_json_double(out, q.value);
-      out += '}';
+      put_json_double(out, q.quantile);
+      out.put(",\"value\":");
+      put_json_double(out, q.value);
+      out.put('}');
     }
-    out += ']';
+    out.put(']');
   } else {
-    out += ",\"value\":";
-    append_json_number(out, s.value);
+    out.put(",\"value\":");
+    put_json_number(out, s.value);
   }
   if (type == metric_type::histogram || type == metric_type::summary) {
-    out += ",\"sum\":";
-    append_json_double(out, s.sum);
-    out += ",\"count\":";
-    append_uint(out, s.count);
+    out.put(",\"sum\":");
+    put_json_double(out, s.sum);
+    out.put(",\"count\":");
+    out.put_uint(s.count);
   }
   if (s.created) {
-    out += ",\"created\":";
-    append_json_double(out, *s.created);
+    out.put(",\"created\":");
+    put_json_double(out, *s.created);
   }
-  out += '}';
+  out.put('}');
 }
 
 }  // namespace detail
@@ -192,30 +191,30 @@ inline void render_to(const snapshot& s, std::string& out) {
     }
     estimate += f.name.size() + f.help.size() + f.unit.size() + 64 + f.series.size() * per_series;
   }
-  out.reserve(out.size() + estimate + estimate / 8);
+  obs::detail::output_writer w(out, estimate + estimate / 8);
 
-  out += "{\"metrics\":[";
+  w.put("{\"metrics\":[");
   bool first_family = true;
   for (const family_snapshot& f : s.families()) {
-    out += first_family ? "{\"name\":" : ",{\"name\":";
+    w.put(first_family ? "{\"name\":" : ",{\"name\":");
     first_family = false;
-    obs::detail::append_json_string(out, f.name);
-    out += ",\"type\":\"";
-    out += to_string(f.type);
-    out += "\",\"help\":";
-    obs::detail::append_json_string(out, f.help);
-    out += ",\"unit\":";
-    obs::detail::append_json_string(out, f.unit);
-    out += ",\"series\":[";
+    obs::detail::put_json_string(w, f.name);
+    w.put(",\"type\":\"");
+    w.put(to_string(f.type));
+    w.put("\",\"help\":");
+    obs::detail::put_json_string(w, f.help);
+    w.put(",\"unit\":");
+    obs::detail::put_json_string(w, f.unit);
+    w.put(",\"series\":[");
     bool first_series = true;
     for (const series_snapshot& series : f.series) {
-      if (!first_series) out += ',';
+      if (!first_series) w.put(',');
       first_series = false;
-      obs::detail::append_json_series(out, f.type, series);
+      obs::detail::put_json_series(w, f.type, series);
     }
-    out += "]}";
+    w.put("]}");
   }
-  out += "]}";
+  w.put("]}");
 }
 
 /// Returns the JSON document for `s`.

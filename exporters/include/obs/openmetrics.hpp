@@ -22,8 +22,8 @@
 #include <string_view>
 
 #include "obs/detail/config.hpp"
-#include "obs/detail/exposition_numbers.hpp"
 #include "obs/detail/exposition_text.hpp"
+#include "obs/detail/exposition_writer.hpp"
 #include "obs/snapshot.hpp"
 
 OBS_NAMESPACE_BEGIN
@@ -50,11 +50,10 @@ constexpr bool openmetrics_has_unit(const family_snapshot& f, std::string_view n
          name.ends_with(f.unit) && name[name.size() - f.unit.size() - 1] == '_';
 }
 
-inline void append_openmetrics_series(std::string& out, const family_snapshot& f,
-                                      std::string_view name, const series_snapshot& s,
-                                      bool created) {
+inline void put_openmetrics_series(output_writer& out, const family_snapshot& f,
+                                   std::string_view name, const series_snapshot& s,
+                                   bool created) {
   label_set_writer labels(s.labels);
-  char buf[number_buffer_size];
   switch (f.type) {
     case metric_type::counter:
     case metric_type::gauge:
@@ -62,41 +61,41 @@ inline void append_openmetrics_series(std::string& out, const family_snapshot& f
       std::string_view suffix;
       if (f.type == metric_type::counter) suffix = "_total";
       else if (f.type == metric_type::info) suffix = "_info";
-      append_sample_start(out, name, suffix, labels);
-      append_number(out, s.value);
-      out += '\n';
+      put_sample_start(out, name, suffix, labels);
+      out.put_number(s.value);
+      out.put('\n');
       if (f.type != metric_type::counter) return;
       break;
     }
     case metric_type::histogram:
       for (const bucket_count& b : s.buckets) {
-        const std::string_view le(buf, format_canonical_float(b.upper_bound, buf));
-        append_sample_start(out, name, "_bucket", labels, "le", le);
-        append_uint(out, b.cumulative_count);
-        out += '\n';
+        put_bound_sample_start(out, name, "_bucket", labels, "le", b.upper_bound,
+                               &output_writer::put_canonical_float);
+        out.put_uint(b.cumulative_count);
+        out.put('\n');
       }
       break;
     case metric_type::summary:
       for (const quantile_value& q : s.quantiles) {
-        const std::string_view quantile(buf, format_canonical_float(q.quantile, buf));
-        append_sample_start(out, name, {}, labels, "quantile", quantile);
-        append_double(out, q.value);
-        out += '\n';
+        put_bound_sample_start(out, name, {}, labels, "quantile", q.quantile,
+                               &output_writer::put_canonical_float);
+        out.put_double(q.value);
+        out.put('\n');
       }
       break;
   }
   if (f.type != metric_type::counter) {
-    append_sample_start(out, name, "_count", labels);
-    append_uint(out, s.count);
-    out += '\n';
-    append_sample_start(out, name, "_sum", labels);
-    append_double(out, s.sum);
-    out += '\n';
+    put_sample_start(out, name, "_count", labels);
+    out.put_uint(s.count);
+    out.put('\n');
+    put_sample_start(out, name, "_sum", labels);
+    out.put_double(s.sum);
+    out.put('\n');
   }
   if (created && s.created) {
-    append_sample_start(out, name, "_created", labels);
-    append_double(out, *s.created);
-    out += '\n';
+    put_sample_start(out, name, "_created", labels);
+    out.put_double(*s.created);
+    out.put('\n');
   }
 }
 
@@ -120,32 +119,32 @@ inline constexpr std::string_view content_type =
 ///   std::string body;
 ///   obs::openmetrics::render_to(registry.snapshot(), body, {.created = true});
 inline void render_to(const snapshot& s, std::string& out, const options& opts = {}) {
-  out.reserve(out.size() + obs::detail::estimate_text_size(s));
+  obs::detail::output_writer w(out, obs::detail::estimate_text_size(s));
   for (const family_snapshot& f : s.families()) {
     const std::string_view name = obs::detail::openmetrics_family_name(f);
-    out += "# TYPE ";
-    out += name;
-    out += ' ';
-    out += to_string(f.type);
-    out += '\n';
+    w.put("# TYPE ");
+    w.put(name);
+    w.put(' ');
+    w.put(to_string(f.type));
+    w.put('\n');
     if (obs::detail::openmetrics_has_unit(f, name)) {
-      out += "# UNIT ";
-      out += name;
-      out += ' ';
-      out += f.unit;
-      out += '\n';
+      w.put("# UNIT ");
+      w.put(name);
+      w.put(' ');
+      w.put(f.unit);
+      w.put('\n');
     }
     if (!f.help.empty()) {
-      out += "# HELP ";
-      out += name;
-      out += ' ';
-      obs::detail::append_escaped(out, f.help, true);
-      out += '\n';
+      w.put("# HELP ");
+      w.put(name);
+      w.put(' ');
+      obs::detail::put_escaped(w, f.help, true);
+      w.put('\n');
     }
     for (const series_snapshot& series : f.series)
-      obs::detail::append_openmetrics_series(out, f, name, series, opts.created);
+      obs::detail::put_openmetrics_series(w, f, name, series, opts.created);
   }
-  out += "# EOF\n";
+  w.put("# EOF\n");
 }
 
 /// Returns the OpenMetrics text of `s`.

@@ -22,8 +22,8 @@
 #include <string_view>
 
 #include "obs/detail/config.hpp"
-#include "obs/detail/exposition_numbers.hpp"
 #include "obs/detail/exposition_text.hpp"
+#include "obs/detail/exposition_writer.hpp"
 #include "obs/snapshot.hpp"
 
 OBS_NAMESPACE_BEGIN
@@ -33,41 +33,40 @@ inline std::string_view prometheus_type_name(metric_type t) noexcept {
   return t == metric_type::info ? "gauge" : to_string(t);
 }
 
-inline void append_prometheus_series(std::string& out, const family_snapshot& f,
-                                     const series_snapshot& s) {
+inline void put_prometheus_series(output_writer& out, const family_snapshot& f,
+                                  const series_snapshot& s) {
   label_set_writer labels(s.labels);
-  char buf[number_buffer_size];
   switch (f.type) {
     case metric_type::counter:
     case metric_type::gauge:
     case metric_type::info:
-      append_sample_start(out, f.name, {}, labels);
-      append_number(out, s.value);
-      out += '\n';
+      put_sample_start(out, f.name, {}, labels);
+      out.put_number(s.value);
+      out.put('\n');
       return;
     case metric_type::histogram:
       for (const bucket_count& b : s.buckets) {
-        const std::string_view le(buf, format_go_float(b.upper_bound, buf));
-        append_sample_start(out, f.name, "_bucket", labels, "le", le);
-        append_uint(out, b.cumulative_count);
-        out += '\n';
+        put_bound_sample_start(out, f.name, "_bucket", labels, "le", b.upper_bound,
+                               &output_writer::put_go_float);
+        out.put_uint(b.cumulative_count);
+        out.put('\n');
       }
       break;
     case metric_type::summary:
       for (const quantile_value& q : s.quantiles) {
-        const std::string_view quantile(buf, format_go_float(q.quantile, buf));
-        append_sample_start(out, f.name, {}, labels, "quantile", quantile);
-        append_double(out, q.value);
-        out += '\n';
+        put_bound_sample_start(out, f.name, {}, labels, "quantile", q.quantile,
+                               &output_writer::put_go_float);
+        out.put_double(q.value);
+        out.put('\n');
       }
       break;
   }
-  append_sample_start(out, f.name, "_sum", labels);
-  append_double(out, s.sum);
-  out += '\n';
-  append_sample_start(out, f.name, "_count", labels);
-  append_uint(out, s.count);
-  out += '\n';
+  put_sample_start(out, f.name, "_sum", labels);
+  out.put_double(s.sum);
+  out.put('\n');
+  put_sample_start(out, f.name, "_count", labels);
+  out.put_uint(s.count);
+  out.put('\n');
 }
 
 }  // namespace detail
@@ -85,21 +84,21 @@ inline constexpr std::string_view content_type = "text/plain; version=0.0.4; cha
 ///   body.clear();
 ///   obs::prometheus::render_to(registry.snapshot(), body);
 inline void render_to(const snapshot& s, std::string& out) {
-  out.reserve(out.size() + obs::detail::estimate_text_size(s));
+  obs::detail::output_writer w(out, obs::detail::estimate_text_size(s));
   for (const family_snapshot& f : s.families()) {
     if (!f.help.empty()) {
-      out += "# HELP ";
-      out += f.name;
-      out += ' ';
-      obs::detail::append_escaped(out, f.help, false);
-      out += '\n';
+      w.put("# HELP ");
+      w.put(f.name);
+      w.put(' ');
+      obs::detail::put_escaped(w, f.help, false);
+      w.put('\n');
     }
-    out += "# TYPE ";
-    out += f.name;
-    out += ' ';
-    out += obs::detail::prometheus_type_name(f.type);
-    out += '\n';
-    for (const series_snapshot& series : f.series) obs::detail::append_prometheus_series(out, f, series);
+    w.put("# TYPE ");
+    w.put(f.name);
+    w.put(' ');
+    w.put(obs::detail::prometheus_type_name(f.type));
+    w.put('\n');
+    for (const series_snapshot& series : f.series) obs::detail::put_prometheus_series(w, f, series);
   }
 }
 

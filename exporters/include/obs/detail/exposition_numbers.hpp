@@ -1,9 +1,10 @@
-// Number formatting shared by the text exporters: sample values, `le` and
-// `quantile` label values, written straight into an output string.
+// Number formatting shared by the exporters: sample values, `le` and
+// `quantile` label values, written into a caller's buffer of at least
+// `number_buffer_size` bytes.
 //
 // Use it from an exporter, never from instrumented code. Every function here
 // is independent of the process locale (fmt's `{}` ignores it; no iostreams)
-// and allocates nothing beyond growing `out`.
+// and allocates nothing.
 //
 // Three spellings exist because the formats ask for different things:
 // - sample values: shortest round-trip text (`0.1`, `1e+22`, `3`), exact
@@ -18,14 +19,12 @@
 
 #include <cmath>
 #include <cstddef>
-#include <cstdint>
-#include <string>
 #include <string_view>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include "obs/detail/config.hpp"
-#include "obs/snapshot.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
@@ -48,7 +47,7 @@ inline char* format_non_finite(double v, char* buf) noexcept {
 /// Writes the shortest text that reads back as `v` and returns the end.
 inline char* format_double(double v, char* buf) {
   if (char* end = format_non_finite(v, buf)) return end;
-  return fmt::format_to(buf, "{}", v);
+  return fmt::format_to(buf, FMT_COMPILE("{}"), v);
 }
 
 /// Writes `v` as Go's `FormatFloat(v, 'g', -1, 64)` does and returns the end.
@@ -83,7 +82,7 @@ inline char* format_go_float(double v, char* buf) {
     *out++ = '.';
     for (std::size_t i = 1; i < n; ++i) *out++ = digits[i];
   }
-  return fmt::format_to(out, "e+{:02}", exponent);
+  return fmt::format_to(out, FMT_COMPILE("e+{:02}"), exponent);
 }
 
 /// Writes an OpenMetrics canonical number for `le`/`quantile` and returns the
@@ -96,24 +95,6 @@ inline char* format_canonical_float(double v, char* buf) {
   *end++ = '.';
   *end++ = '0';
   return end;
-}
-
-/// Appends the shortest round-trip text of `v` (`+Inf`, `-Inf`, `NaN` too).
-inline void append_double(std::string& out, double v) {
-  char buf[number_buffer_size];
-  out.append(buf, format_double(v, buf));
-}
-
-/// Appends `v` in decimal.
-inline void append_uint(std::string& out, std::uint64_t v) {
-  fmt::format_int text(v);
-  out.append(text.data(), text.size());
-}
-
-/// Appends a sample value: exact digits for an integer, else as a double.
-inline void append_number(std::string& out, number n) {
-  if (n.is_integer()) append_uint(out, n.as_integer());
-  else append_double(out, n.as_double());
 }
 
 }  // namespace detail

@@ -13,13 +13,14 @@
 #include <string_view>
 
 #include "obs/detail/config.hpp"
+#include "obs/detail/exposition_writer.hpp"
 #include "obs/snapshot.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
 
-/// Appends `text` with `\` and newline escaped, and `"` too when asked.
-inline void append_escaped(std::string& out, std::string_view text, bool escape_quote) {
+/// Writes `text` with `\` and newline escaped, and `"` too when asked.
+inline void put_escaped(output_writer& out, std::string_view text, bool escape_quote) {
   std::size_t run = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
@@ -28,73 +29,88 @@ inline void append_escaped(std::string& out, std::string_view text, bool escape_
     else if (c == '\n') replacement = 'n';
     else if (c == '"' && escape_quote) replacement = '"';
     else continue;
-    out.append(text.data() + run, i - run);
-    out += '\\';
-    out += replacement;
+    out.put(text.substr(run, i - run));
+    const char escape[] = {'\\', replacement};
+    out.put(std::string_view(escape, 2));
     run = i + 1;
   }
-  out.append(text.data() + run, text.size() - run);
+  out.put(text.substr(run));
 }
 
 /// The `{...}` part of one series' sample lines.
 ///
 /// A histogram writes the same labels on every bucket line, so the escaped
-/// labels are written once and later lines copy them from `out` itself.
+/// labels are written once and later lines copy them from the output.
 class label_set_writer {
  public:
   explicit label_set_writer(std::span<const label_view> labels) noexcept : labels_(labels) {}
 
-  /// Appends `{a="x",b="y"}`, with `extra_name="extra_value"` last when
-  /// `extra_name` is non-empty; appends nothing when there are no labels.
-  /// `extra_value` is written as is: it is a number, never needing escapes.
-  void append(std::string& out, std::string_view extra_name = {},
-              std::string_view extra_value = {}) {
-    const bool extra = !extra_name.empty();
-    if (labels_.empty() && !extra) return;
-    out += '{';
+  /// Writes `{a="x",b="y"}`, or nothing when there are no labels.
+  void put(output_writer& out) {
+    if (labels_.empty()) return;
+    out.put('{');
+    put_labels(out);
+    out.put('}');
+  }
+
+  /// Writes `{a="x",b="y",extra_name="` (the caller writes the extra value
+  /// and then `"}`); the extra label comes last, as `le` and `quantile` must.
+  void put_with_extra(output_writer& out, std::string_view extra_name) {
+    out.put('{');
     if (!labels_.empty()) {
-      if (written_) {
-        out.append(out, pos_, size_);
-      } else {
-        pos_ = out.size();
-        bool first = true;
-        for (const label_view& l : labels_) {
-          if (!first) out += ',';
-          first = false;
-          out += l.name;
-          out += "=\"";
-          append_escaped(out, l.value, true);
-          out += '"';
-        }
-        size_ = out.size() - pos_;
-        written_ = true;
-      }
-      if (extra) out += ',';
+      put_labels(out);
+      out.put(',');
     }
-    if (extra) {
-      out += extra_name;
-      out += "=\"";
-      out += extra_value;
-      out += '"';
-    }
-    out += '}';
+    out.put(extra_name);
+    out.put("=\"");
   }
 
  private:
+  void put_labels(output_writer& out) {
+    if (written_) {
+      out.repeat(pos_, size_);
+      return;
+    }
+    pos_ = out.size();
+    bool first = true;
+    for (const label_view& l : labels_) {
+      if (!first) out.put(',');
+      first = false;
+      out.put(l.name);
+      out.put("=\"");
+      put_escaped(out, l.value, true);
+      out.put('"');
+    }
+    size_ = out.size() - pos_;
+    written_ = true;
+  }
+
   std::span<const label_view> labels_;
   std::size_t pos_ = 0;
   std::size_t size_ = 0;
   bool written_ = false;
 };
 
-/// Appends `name` `suffix` `{labels}` and the space before the value.
-inline void append_sample_start(std::string& out, std::string_view name, std::string_view suffix,
-                                label_set_writer& labels, std::string_view extra_name = {},
-                                std::string_view extra_value = {}) {
-  out += name;
-  out += suffix;
-  labels.append(out, extra_name, extra_value);
-  out += ' ';
+/// Writes `name` `suffix` `{labels}` and the space before the value.
+inline void put_sample_start(output_writer& out, std::string_view name, std::string_view suffix,
+                             label_set_writer& labels) {
+  out.put(name);
+  out.put(suffix);
+  labels.put(out);
+  out.put(' ');
+}
+
+/// Writes a `_bucket` or quantile line's start: `name` `suffix`
+/// `{labels,extra_name="` `bound` `"} `, with `bound` written by `format`.
+inline void put_bound_sample_start(output_writer& out, std::string_view name,
+                                   std::string_view suffix, label_set_writer& labels,
+                                   std::string_view extra_name, double bound,
+                                   void (output_writer::*format)(double)) {
+  out.put(name);
+  out.put(suffix);
+  labels.put_with_extra(out, extra_name);
+  (out.*format)(bound);
+  out.put("\"} ");
 }
 
 /// A generous guess at the text size of `s`, so rendering grows the output
