@@ -300,10 +300,12 @@ TEST_CASE("collectors add whole families and can be removed") {
 
 TEST_CASE("info metrics export 1 with their labels") {
   obs::registry reg;
+  reg.describe_info("obs_build_info", "Version of obs.");
   reg.info("obs_build_info", {{"version", "0.1.0"}});
   obs::snapshot snap_289 = reg.snapshot();
   const auto& f = family(snap_289, "obs_build_info");
   CHECK(f.type == obs::metric_type::info);
+  CHECK(f.help == "Version of obs.");
   CHECK(f.series[0].value.as_integer() == 1);
 }
 
@@ -329,4 +331,22 @@ TEST_CASE("histogram configuration by full name, prefix and suffix") {
 
 TEST_CASE("the global registry is one object") {
   CHECK(&obs::global_registry() == &obs::global_registry());
+}
+
+TEST_CASE("series order stays sorted as series come and go between snapshots") {
+  obs::registry reg;
+  auto fam = reg.gauge_family("ordered", {"k"});
+  fam.with("m").set(1);
+  fam.with("c").set(1);
+  obs::snapshot first = reg.snapshot();
+  fam.with("a").set(1);
+  fam.with("z").set(1);
+  reg.remove("ordered", {{"k", "m"}});
+  obs::snapshot second = reg.snapshot();
+  const auto& f = family(second, "ordered");
+  REQUIRE(f.series.size() == 3);
+  CHECK(f.series[0].labels[0].value == "a");
+  CHECK(f.series[1].labels[0].value == "c");
+  CHECK(f.series[2].labels[0].value == "z");
+  CHECK(family(first, "ordered").series.size() == 2);
 }

@@ -323,12 +323,8 @@ int main(int argc, char** argv) try {
 
   configure_histograms();
   describe_metrics();
-  // Build info through a collector rather than registry::info(), which has no
-  // way to set HELP text; promtool wants it on every family.
-  obs::callback_registration build_info = obs::global_registry().add_collector([](obs::snapshot_builder& b) {
-    b.add_family("obs_demo_build_info", obs::metric_type::info, "Version of obs this demo was built with.");
-    b.add_series({{"version", OBS_VERSION_STRING}}, obs::number::integer(1));
-  });
+  obs::describe_info("obs_demo_build_info", "Version of obs this demo was built with.");
+  obs::global_registry().info("obs_demo_build_info", {{"version", OBS_VERSION_STRING}});
   obs::callback_registration process = obs::register_process_metrics();
   connection_pool auth("auth-service", 20);
   connection_pool billing("billing-service", 10);

@@ -85,5 +85,8 @@ inline void describe_gauge(std::string_view name, std::string_view unit, std::st
 inline void describe_histogram(std::string_view name, std::string_view unit, std::string_view help) {
   global_registry().describe_histogram(name, unit, help);
 }
+inline void describe_info(std::string_view name, std::string_view help) {
+  global_registry().describe_info(name, help);
+}
 
 OBS_NAMESPACE_END

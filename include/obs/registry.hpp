@@ -386,6 +386,10 @@ class registry {
   void describe_histogram(std::string_view name, std::string_view unit, std::string_view help) {
     describe(metric_type::histogram, name, unit, help);
   }
+  /// HELP text for info metric `name` (info metrics have no unit).
+  void describe_info(std::string_view name, std::string_view help) {
+    describe(metric_type::info, name, {}, help);
+  }
 
   /// Bucketing for histograms whose name `m` matches. Must come before the
   /// first histogram of such a name, else throws errc::already_configured.
@@ -676,7 +680,7 @@ inline obs::snapshot registry::snapshot() {
     {
       std::lock_guard lock(f.mutex);
       std::vector<detail::series_state*> expired;
-      for (const auto& [hash, s] : f.series) {
+      for (detail::series_state* s : f.sorted_locked()) {
         if (s->callback) {
           detail::retain(s);
           pinned->push_back(s);
@@ -693,6 +697,7 @@ inline obs::snapshot registry::snapshot() {
         detail::retain(s);
         pinned->push_back(s);
       }
+      if (callbacks.empty() && !f.overflow) b.series_already_sorted();
       if (f.overflow) {
         emit(f, *f.overflow);
         detail::retain(f.overflow);

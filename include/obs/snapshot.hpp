@@ -209,7 +209,7 @@ class snapshot_builder {
   /// Starts a new family; the series added next belong to it.
   void add_family(std::string_view name, metric_type type, std::string_view help = {},
                   std::string_view unit = {}) {
-    family_ranges_.push_back({s_.series_.size(), 0});
+    family_ranges_.push_back({s_.series_.size(), 0, false});
     s_.families_.push_back({keep(name), keep(help), keep(unit), type, {}});
   }
 
@@ -254,6 +254,10 @@ class snapshot_builder {
                        sum, count, created);
   }
 
+  /// Promises that the current family's series were added in label order,
+  /// so build() need not sort them (registries keep that order cached).
+  void series_already_sorted() noexcept { family_ranges_.back().sorted = true; }
+
   /// Keeps `owner` alive as long as the snapshot, for borrowed strings.
   void keep_alive(std::shared_ptr<const void> owner) { s_.keep_alive_.push_back(std::move(owner)); }
 
@@ -268,6 +272,7 @@ class snapshot_builder {
   };
   struct family_range {
     std::size_t series_begin, series_size;
+    bool sorted = false;
   };
 
   std::string_view keep(std::string_view text) {
@@ -342,7 +347,7 @@ inline snapshot snapshot_builder::build() && {
   for (std::size_t i = 0; i < s_.families_.size(); ++i) {
     const family_range& r = family_ranges_[i];
     auto first = s_.series_.begin() + static_cast<std::ptrdiff_t>(r.series_begin);
-    std::sort(first, first + static_cast<std::ptrdiff_t>(r.series_size), label_less);
+    if (!r.sorted) std::sort(first, first + static_cast<std::ptrdiff_t>(r.series_size), label_less);
     s_.families_[i].series = {s_.series_.data() + r.series_begin, r.series_size};
   }
   std::stable_sort(s_.families_.begin(), s_.families_.end(),

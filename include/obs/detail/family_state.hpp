@@ -13,10 +13,12 @@
 // series, as if it had happened just before the removal.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -35,16 +37,27 @@
 OBS_NAMESPACE_BEGIN
 namespace detail {
 
-/// FNV-1a over the values, with a separator so ("ab","c") != ("a","bc").
+/// A hash of label values, eight bytes per multiply: it runs on every
+/// runtime-label lookup. Each value's length is mixed in, so ("ab","c") and
+/// ("a","bc") differ.
 inline std::uint64_t hash_label_values(std::span<const std::string_view> values) noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ull;
+  std::uint64_t h = 0x9e3779b97f4a7c15ull;
+  auto mix = [&h](std::uint64_t word) {
+    h = (h ^ word) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+  };
   for (std::string_view v : values) {
-    for (char c : v) {
-      h ^= static_cast<unsigned char>(c);
-      h *= 0x100000001b3ull;
+    const char* p = v.data();
+    std::size_t n = v.size();
+    for (; n > 8; p += 8, n -= 8) {
+      std::uint64_t word;
+      std::memcpy(&word, p, 8);
+      mix(word);
     }
-    h ^= 0xff;
-    h *= 0x100000001b3ull;
+    std::uint64_t tail = 0;
+    for (std::size_t i = 0; i < n; ++i) tail |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+    mix(tail);
+    mix(v.size());
   }
   return h;
 }
@@ -132,6 +145,10 @@ struct family_state {
 
   std::mutex mutex;
   std::unordered_multimap<std::uint64_t, series_state*> series;  ///< registry references
+  /// `series` in label-value order, rebuilt by snapshots after a change, so
+  /// a steady-state scrape does not sort.
+  std::vector<series_state*> sorted;
+  bool sorted_valid = false;
   series_state* overflow = nullptr;
   std::atomic<std::uint64_t> overflow_rejections{0};
 
@@ -162,12 +179,26 @@ struct family_state {
     return find_or_create_slow(values, hash, e);
   }
 
+  /// `series` in label-value order; caller holds `mutex`.
+  const std::vector<series_state*>& sorted_locked() {
+    if (!sorted_valid) {
+      sorted.clear();
+      sorted.reserve(series.size());
+      for (const auto& entry : series) sorted.push_back(entry.second);
+      std::sort(sorted.begin(), sorted.end(),
+                [](const series_state* a, const series_state* b) { return a->values < b->values; });
+      sorted_valid = true;
+    }
+    return sorted;
+  }
+
   /// Detaches `s` (which must be in `series`); caller holds `mutex`.
   void detach_locked(series_state* s) noexcept {
     auto [first, last] = series.equal_range(s->hash);
     for (auto it = first; it != last; ++it) {
       if (it->second == s) {
         series.erase(it);
+        sorted_valid = false;
         break;
       }
     }
@@ -201,6 +232,7 @@ struct family_state {
       }
       found = factory->create(*this, values, hash);
       series.emplace(hash, found);
+      sorted_valid = false;
     }
     retain(found);
     if (e.series) release(e.series);
