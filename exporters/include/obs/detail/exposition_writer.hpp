@@ -46,6 +46,9 @@ class output_writer {
     out_[used_++] = c;
   }
   void put(std::string_view text) {
+    // memcpy wants a valid pointer even for zero bytes; an empty view may
+    // hold null.
+    if (text.empty()) return;
     reserve(text.size());
     std::memcpy(out_.data() + used_, text.data(), text.size());
     used_ += text.size();
