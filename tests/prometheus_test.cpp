@@ -127,15 +127,21 @@ TEST_CASE("prometheus: empty help writes no HELP line") {
 TEST_CASE("prometheus: le values are spelled as Go spells them") {
   obs::snapshot_builder b;
   b.add_family("spread", obs::metric_type::histogram);
-  b.add_histogram_series({}, {{1e-10, 0}, {0.0001, 0}, {100000, 0}, {1234567, 0}, {1e16, 0},
+  b.add_histogram_series({}, {{-1e7, 0}, {-0.5, 0}, {1e-10, 0}, {0.0001, 0}, {100000, 0},
+                              {999999.5, 0}, {1234567, 0}, {1234567.5, 0}, {1e15, 0}, {1e16, 0},
                               {1.5e23, 0}},
                          0, 0);
   const std::string text = render(std::move(b).build());
   CHECK(text == R"(# TYPE spread histogram
+spread_bucket{le="-1e+07"} 0
+spread_bucket{le="-0.5"} 0
 spread_bucket{le="1e-10"} 0
 spread_bucket{le="0.0001"} 0
 spread_bucket{le="100000"} 0
+spread_bucket{le="999999.5"} 0
 spread_bucket{le="1.234567e+06"} 0
+spread_bucket{le="1.2345675e+06"} 0
+spread_bucket{le="1e+15"} 0
 spread_bucket{le="1e+16"} 0
 spread_bucket{le="1.5e+23"} 0
 spread_bucket{le="+Inf"} 0

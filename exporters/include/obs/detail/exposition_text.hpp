@@ -9,7 +9,6 @@
 
 #include <cstddef>
 #include <span>
-#include <string>
 #include <string_view>
 
 #include "obs/detail/config.hpp"
