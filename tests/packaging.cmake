@@ -1,15 +1,6 @@
 # Packaging tests: the core stays standard-library only, and a separate CMake
 # project can use obs the three ways projects pull in a dependency.
 
-# --- The shared test main under the asan preset ---------------------------------
-# g++ 12 at -O2 with -fsanitize=address,undefined reports false
-# -Wmaybe-uninitialized inside libstdc++'s <regex>, which Catch2's main
-# instantiates; -Werror would then stop every sanitizer build. Only that
-# third-party translation unit is exempted.
-if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_FLAGS MATCHES "-fsanitize=[^ ]*address")
-  set_source_files_properties(test_main.cpp PROPERTIES COMPILE_OPTIONS -Wno-maybe-uninitialized)
-endif()
-
 # --- Layering ---------------------------------------------------------------
 # One generated header includes every core header, so the layering test sees
 # all of them; CONFIGURE_DEPENDS re-globs when a header is added or removed.

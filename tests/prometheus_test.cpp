@@ -7,7 +7,7 @@
 #include <string>
 
 #include "exposition/cases.hpp"
-#include "exposition/counting_new.hpp"
+#include "support/counting_new.hpp"
 
 using obs::prometheus::render;
 
