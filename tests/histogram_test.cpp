@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 
+#include "obs/detail/histogram_layout.hpp"
 #include "obs/registry.hpp"
 
 namespace {
@@ -124,4 +125,36 @@ TEST_CASE("high_resolution validates its range and quantiles") {
   CHECK_THROWS_AS(obs::histogram_config::high_resolution(0, 1), obs::error);
   CHECK_THROWS_AS(obs::histogram_config::high_resolution(1, 1), obs::error);
   CHECK_THROWS_AS(obs::histogram_config::high_resolution(1e-9, 1, {1.5}), obs::error);
+}
+
+TEST_CASE("the explicit bucket lookup agrees with a plain search everywhere") {
+  const std::vector<std::vector<double>> bound_sets = {
+      obs::default_buckets(),
+      obs::linear_buckets(0, 1, 100),
+      obs::exponential_buckets(1e-6, 1.5, 60),
+      {1, 1.001, 1.002, 2},   // bounds closer than one log-linear bucket
+      {-5, -1, 0, 1e-12, 1e12},  // outside the lookup's range
+      {},
+  };
+  auto plain = [](const std::vector<double>& bounds, double v) {
+    std::size_t i = 0;
+    while (i < bounds.size() && !(v <= bounds[i])) ++i;
+    return i;
+  };
+  for (const auto& bounds : bound_sets) {
+    auto layout = obs::detail::histogram_layout::explicit_buckets(bounds);
+    std::vector<double> probes = {0.0, -0.0, -1.0, 1e-300, 1e300, std::numeric_limits<double>::infinity(),
+                                  -std::numeric_limits<double>::infinity(),
+                                  std::numeric_limits<double>::quiet_NaN(), 0x1p-32, 0x1p32};
+    for (double b : bounds)
+      for (double v : {b, std::nextafter(b, -1e308), std::nextafter(b, 1e308), b * 1.01, b / 1.01})
+        probes.push_back(v);
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> exponent(-40, 40);
+    for (int i = 0; i < 20000; ++i) probes.push_back(std::pow(2.0, exponent(rng)));
+    for (double v : probes) {
+      INFO("bounds=" << bounds.size() << " v=" << v);
+      REQUIRE(layout.bucket_index(v) == plain(bounds, v));
+    }
+  }
 }

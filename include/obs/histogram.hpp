@@ -5,8 +5,9 @@
 // quantiles within 1% and export as a summary); the registry decides per
 // metric name (registry::set_histogram_config). Either way `record` is
 // lock-free and allocation-free: explicit mode is two plain adds into this
-// thread's shard (bucket, sum); high-resolution mode one shared atomic add and
-// one plain add.
+// thread's shard (bucket, sum); high-resolution mode is the same, with the
+// bucket in a stripe of counts this thread owns (an atomic add when it owns
+// none, see detail/histogram_layout.hpp).
 //
 //   obs::histogram latency = reg.histogram("db_query_duration_seconds");
 //   latency.record(0.0042);
@@ -27,19 +28,18 @@ OBS_NAMESPACE_BEGIN
 class histogram_ref {
  public:
   explicit histogram_ref(detail::series_state* state) noexcept
-      : state_(state), cells_(state->cells), layout_(state->layout) {}
+      : cells_(state->cells), state_(state), layout_(state->layout) {}
 
   /// Records one observation. NaN counts in the top bucket and makes the sum
   /// NaN, as in other Prometheus clients. Never throws.
   void record(double v) const noexcept {
+    const std::intptr_t offset = detail::current_slot_offset();
     if (!layout_->high_resolution) [[likely]] {
-      detail::add_u64(cells_ + layout_->bucket_index(v), 1);
+      detail::add_u64_at(cells_ + layout_->bucket_index(v), offset, 1);
     } else {
-      // Ordering: relaxed; a bucket count orders nothing else.
-      state_->high_resolution_buckets[layout_->high_resolution_index(v)].fetch_add(
-          1, std::memory_order_relaxed);
+      record_high_resolution(v, offset);
     }
-    detail::add_f64(cells_ + layout_->sum_cell(), v);
+    detail::add_f64_at(cells_ + layout_->sum_cell(), offset, v);
   }
 
   /// Records a duration, in seconds.
@@ -52,7 +52,8 @@ class histogram_ref {
   std::uint64_t count() const noexcept {
     std::uint64_t total = 0;
     if (layout_->high_resolution) {
-      for (std::size_t i = 0; i < layout_->high_resolution_buckets(); ++i)
+      for (std::size_t i = 0; i < layout_->high_resolution_cells(); ++i)
+        // Ordering: relaxed; a count may be torn across stripes.
         total += state_->high_resolution_buckets[i].load(std::memory_order_relaxed);
     } else {
       for (std::size_t i = 0; i <= layout_->bounds.size(); ++i) total += detail::sum_u64(cells_ + i);
@@ -64,8 +65,25 @@ class histogram_ref {
   double sum() const noexcept { return detail::sum_f64(cells_ + layout_->sum_cell()); }
 
  protected:
-  detail::series_state* state_;
+  void record_high_resolution(double v, std::intptr_t offset) const noexcept {
+    const std::size_t buckets = layout_->high_resolution_buckets();
+    const std::size_t index = layout_->high_resolution_index(v);
+    detail::series_state::cell* counts = state_->high_resolution_buckets.get();
+    // A slot offset is a multiple of page_cells; the first `stripes` slots
+    // own a stripe each.
+    const auto slot = static_cast<std::size_t>(offset) / detail::page_cells;
+    if (offset >= 0 && slot < layout_->stripes) {
+      detail::series_state::cell& count = counts[slot * buckets + index];
+      // Ordering: relaxed; this thread is the stripe's only writer.
+      count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    } else {
+      // Ordering: relaxed; the shared stripe needs atomicity, not ordering.
+      counts[layout_->stripes * buckets + index].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
   detail::series_state::cell* cells_;
+  detail::series_state* state_;
   const detail::histogram_layout* layout_;
 };
 

@@ -65,8 +65,10 @@ class histogram_config {
 
   /// Log-linear buckets over [min_value, max_value) answering quantiles within
   /// 1% relative error, exported as a summary with `quantiles`. Memory is
-  /// fixed per series: 512 bytes per power of two in the range (the default
-  /// range, about 1 ns to 500 years in seconds, costs 32 KiB).
+  /// fixed per series and independent of traffic: 512 bytes per power of two
+  /// in the range, for each of up to 5 stripes of counts (the default range,
+  /// about 1 ns to 500 years in seconds, costs 160 KiB). Narrow the range to
+  /// save memory; values outside it count at its edges.
   static histogram_config high_resolution(double min_value = 1e-9, double max_value = 1.7e10,
                                           std::vector<double> quantiles = {0.5, 0.9, 0.99}) {
     if (!(min_value > 0) || !(max_value > min_value) || !std::isfinite(max_value))

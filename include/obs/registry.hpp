@@ -160,7 +160,9 @@ class registry_core final : public series_factory,
     if (kind == value_kind::histogram) {
       const histogram_config* config = histogram_config_locked(name);
       if (config && config->is_high_resolution())
-        f->layout = histogram_layout::high_resolution_range(config->min_exponent(), config->max_exponent(), config->quantiles());
+        f->layout = histogram_layout::high_resolution_range(
+            config->min_exponent(), config->max_exponent(), config->quantiles(),
+            std::min<std::size_t>(4, slot_table::instance().exclusive_slots()));
       else
         f->layout = histogram_layout::explicit_buckets(config ? config->bounds() : default_buckets());
     }
@@ -188,7 +190,7 @@ class registry_core final : public series_factory,
     if (f.kind == value_kind::histogram) s->cell_count = f.layout.cell_count();
     if (s->cell_count) s->cells = arena.allocate(s->cell_count);
     if (f.layout.high_resolution)
-      s->high_resolution_buckets = std::make_unique<series_state::cell[]>(f.layout.high_resolution_buckets());
+      s->high_resolution_buckets = std::make_unique<series_state::cell[]>(f.layout.high_resolution_cells());
     s->created_seconds = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     s->last_change_ns = steady_ns();
     s->destroy = &destroy_series;
@@ -641,12 +643,13 @@ inline obs::snapshot registry::snapshot() {
       }
       b.add_histogram_series(labels, buckets, sum, total, s.created_seconds);
     } else {
-      counts.resize(layout.high_resolution_buckets());
-      for (std::size_t i = 0; i < counts.size(); ++i) {
-        // Ordering: relaxed; a snapshot may be torn across buckets.
-        counts[i] = s.high_resolution_buckets[i].load(std::memory_order_relaxed);
-        total += counts[i];
-      }
+      const std::size_t n = layout.high_resolution_buckets();
+      counts.assign(n, 0);
+      for (std::size_t stripe = 0; stripe <= layout.stripes; ++stripe)
+        for (std::size_t i = 0; i < n; ++i)
+          // Ordering: relaxed; a snapshot may be torn across buckets.
+          counts[i] += s.high_resolution_buckets[stripe * n + i].load(std::memory_order_relaxed);
+      for (std::uint64_t c : counts) total += c;
       quantiles.clear();
       for (double q : layout.quantiles) {
         double value = std::numeric_limits<double>::quiet_NaN();

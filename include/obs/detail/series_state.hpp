@@ -92,7 +92,7 @@ inline void release(series_state* s) noexcept {
 /// nowhere visible.
 inline series_state* unbound_series() noexcept {
   static series_state* unbound = [] {
-    static histogram_layout* empty_layout = new histogram_layout;
+    static histogram_layout* empty_layout = new histogram_layout(histogram_layout::explicit_buckets({}));
     static cell_arena* arena = new cell_arena;
     auto* s = new series_state;
     s->layout = empty_layout;

@@ -106,7 +106,7 @@ struct slot_owner {
 };
 
 /// Gives this thread a slot; the slow path of the first recording.
-inline std::intptr_t assign_thread_slot() {
+inline std::intptr_t assign_thread_slot() noexcept {
   slot_table& table = slot_table::instance();
   std::size_t slot = table.acquire();
   std::intptr_t offset = static_cast<std::intptr_t>(slot * page_cells);
@@ -119,49 +119,53 @@ inline std::intptr_t assign_thread_slot() {
   return offset;
 }
 
-/// Adds `n` to this thread's shard of the u64 cell at `cell0` (slot 0).
-inline void add_u64(std::atomic<std::uint64_t>* cell0, std::uint64_t n) noexcept {
+/// This thread's slot offset, taking a slot on the first call.
+inline std::intptr_t current_slot_offset() noexcept {
   std::intptr_t offset = tls_slot_offset;
-  if (offset >= 0) [[likely]] {
-    std::atomic<std::uint64_t>& cell = cell0[offset];
-    // Ordering: relaxed; this thread is the slot's only writer and readers only sum.
-    cell.store(cell.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-    return;
-  }
-  if (offset == slot_unassigned) offset = assign_thread_slot();
-  if (offset >= 0) {
-    add_u64(cell0, n);
-    return;
-  }
-  // Ordering: relaxed; a shared slot needs atomicity, not ordering.
-  cell0[~offset].fetch_add(n, std::memory_order_relaxed);
+  if (offset == slot_unassigned) [[unlikely]] offset = assign_thread_slot();
+  return offset;
 }
 
 inline std::uint64_t double_bits(double v) noexcept { return std::bit_cast<std::uint64_t>(v); }
 inline double bits_double(std::uint64_t v) noexcept { return std::bit_cast<double>(v); }
 
-/// Adds `v` to this thread's shard of the double cell at `cell0` (stored as
-/// its bit pattern in a u64 cell).
-inline void add_f64(std::atomic<std::uint64_t>* cell0, double v) noexcept {
-  std::intptr_t offset = tls_slot_offset;
+/// Adds `n` to the shard at `offset` (from current_slot_offset) of the u64
+/// cell whose slot-0 copy is `cell0`.
+inline void add_u64_at(std::atomic<std::uint64_t>* cell0, std::intptr_t offset, std::uint64_t n) noexcept {
   if (offset >= 0) [[likely]] {
     std::atomic<std::uint64_t>& cell = cell0[offset];
-    // Ordering: relaxed; single writer, as in add_u64.
-    cell.store(double_bits(bits_double(cell.load(std::memory_order_relaxed)) + v),
-               std::memory_order_relaxed);
-    return;
+    // Ordering: relaxed; this thread is the slot's only writer and readers only sum.
+    cell.store(cell.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  } else {
+    // Ordering: relaxed; a shared slot needs atomicity, not ordering.
+    cell0[~offset].fetch_add(n, std::memory_order_relaxed);
   }
-  if (offset == slot_unassigned) offset = assign_thread_slot();
-  if (offset >= 0) {
-    add_f64(cell0, v);
+}
+
+/// Adds `v` to the shard at `offset` of a double cell (its bit pattern is
+/// stored in a u64 cell).
+inline void add_f64_at(std::atomic<std::uint64_t>* cell0, std::intptr_t offset, double v) noexcept {
+  if (offset >= 0) [[likely]] {
+    std::atomic<std::uint64_t>& cell = cell0[offset];
+    // Ordering: relaxed; single writer, as in add_u64_at.
+    cell.store(double_bits(bits_double(cell.load(std::memory_order_relaxed)) + v), std::memory_order_relaxed);
     return;
   }
   std::atomic<std::uint64_t>& cell = cell0[~offset];
   // Ordering: relaxed CAS loop; the shared slot has several writers.
   std::uint64_t old = cell.load(std::memory_order_relaxed);
-  while (!cell.compare_exchange_weak(old, double_bits(bits_double(old) + v),
-                                     std::memory_order_relaxed)) {
+  while (!cell.compare_exchange_weak(old, double_bits(bits_double(old) + v), std::memory_order_relaxed)) {
   }
+}
+
+/// Adds `n` to this thread's shard of the u64 cell at `cell0` (slot 0).
+inline void add_u64(std::atomic<std::uint64_t>* cell0, std::uint64_t n) noexcept {
+  add_u64_at(cell0, current_slot_offset(), n);
+}
+
+/// Adds `v` to this thread's shard of the double cell at `cell0`.
+inline void add_f64(std::atomic<std::uint64_t>* cell0, double v) noexcept {
+  add_f64_at(cell0, current_slot_offset(), v);
 }
 
 /// Sums the u64 cell at `cell0` over all slots. Walks every slot.
