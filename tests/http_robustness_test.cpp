@@ -72,6 +72,7 @@ TEST_CASE("survives hostile and careless clients") {
     }
     still_healthy(srv);  // served while the slow ones are pending
     for (auto& c : slow) CHECK(c->closed_by_peer());
+    CHECK(events->wait_for_errors(obs::http::error_cause::timeout, 20));
     CHECK(events->errors(obs::http::error_cause::timeout) == 20);
   }
 

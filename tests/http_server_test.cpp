@@ -237,6 +237,7 @@ TEST_CASE("header timeout closes a request that never finishes") {
   connection c(r.port());
   c.send_raw("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ");
   CHECK(c.closed_by_peer());
+  CHECK(r.events->wait_for_errors(error_cause::timeout, 1));
   CHECK(r.events->errors(error_cause::timeout) == 1);
   CHECK(connection(r.port()).get("/metrics").result() == bh::status::ok);
 }
@@ -248,6 +249,7 @@ TEST_CASE("idle keep-alive connections are closed after idle_timeout") {
   connection c(r.port());
   CHECK(c.get("/metrics").result() == bh::status::ok);
   CHECK(c.closed_by_peer());
+  r.server.stop();  // joins the I/O threads: every handler has run
   // An idle close is routine, not an error.
   CHECK(r.events->errors(error_cause::timeout) == 0);
 }

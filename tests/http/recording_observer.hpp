@@ -1,6 +1,8 @@
 // An obs::http::observer that keeps every event, for tests to inspect.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -22,8 +24,11 @@ class recording_observer final : public obs::http::observer {
     responses_.push_back({std::string(route), status, bytes});
   }
   void on_error(obs::http::error_cause cause) override {
-    std::lock_guard lock(mutex_);
-    errors_.push_back(cause);
+    {
+      std::lock_guard lock(mutex_);
+      errors_.push_back(cause);
+    }
+    changed_.notify_all();
   }
   void on_scrape(obs::http::format f, double seconds) override {
     std::lock_guard lock(mutex_);
@@ -36,6 +41,18 @@ class recording_observer final : public obs::http::observer {
     for (auto c : errors_) n += c == cause;
     return n;
   }
+  /// Waits until `cause` was seen `n` times, for events that the server
+  /// records after the client can already observe their effect (a timeout
+  /// closes the socket before its handler runs). False after 10 s.
+  bool wait_for_errors(obs::http::error_cause cause, std::size_t n) const {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds(10), [&] {
+      std::size_t seen = 0;
+      for (auto c : errors_) seen += c == cause;
+      return seen >= n;
+    });
+  }
+
   std::vector<response_event> responses() const {
     std::lock_guard lock(mutex_);
     return responses_;
@@ -47,6 +64,7 @@ class recording_observer final : public obs::http::observer {
 
  private:
   mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
   std::vector<response_event> responses_;
   std::vector<obs::http::error_cause> errors_;
   std::vector<std::pair<obs::http::format, double>> scrapes_;

@@ -319,13 +319,18 @@ class server {
       state->acceptor.close(ignored);
       state->retry.cancel();
     });
+    std::vector<std::shared_ptr<detail::session>> open;
     {
       std::lock_guard lock(state_->sessions_mutex);
       for (detail::session* s : state_->sessions)
         // A session whose destructor is waiting on the lock is already
         // expired: lock() returns null and it is skipped.
-        if (auto alive = s->weak_from_this().lock()) alive->abort();
+        if (auto alive = s->weak_from_this().lock()) open.push_back(std::move(alive));
     }
+    // Outside the lock: dropping the last reference runs a session's
+    // destructor, which takes the lock.
+    for (auto& s : open) s->abort();
+    open.clear();
     work_.reset();
     for (std::thread& t : threads_) t.join();
     threads_.clear();
