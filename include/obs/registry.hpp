@@ -115,6 +115,7 @@ class registry_core final : public series_factory,
 
   // Held while any callback or collector runs, and to unregister one.
   std::mutex callback_mutex;
+  std::map<const series_state*, std::function<double()>> callbacks;
   std::map<std::uint64_t, std::function<void(snapshot_builder&)>> collectors;
   std::uint64_t next_collector_id = 0;
 
@@ -485,12 +486,14 @@ class registry {
     detail::retain(s);
     {
       std::lock_guard lock(core_->callback_mutex);
-      s->callback = std::move(read);
+      core_->callbacks[s] = std::move(read);
+      // Ordering: relaxed; the function itself is read under callback_mutex.
+      s->has_callback.store(true, std::memory_order_relaxed);
     }
     return callback_registration([core = core_, s, name = std::string(name)] {
       {
         std::lock_guard lock(core->callback_mutex);
-        s->callback = nullptr;
+        core->callbacks.erase(s);
       }
       {
         std::lock_guard lock(core->mutex);
@@ -587,7 +590,7 @@ inline obs::snapshot registry::snapshot() {
     for (auto& [name, f] : core_->families) {
       auto d = core_->descriptions.find(name);
       families.push_back({f.get(), d == core_->descriptions.end() ? nullptr : d->second});
-      series_estimate += f->series.size() + 1;
+      series_estimate += f->series_count.load(std::memory_order_relaxed) + 1;
     }
     idle_timeout = core_->idle_timeout;
   }
@@ -684,7 +687,8 @@ inline obs::snapshot registry::snapshot() {
       std::lock_guard lock(f.mutex);
       std::vector<detail::series_state*> expired;
       for (detail::series_state* s : f.sorted_locked()) {
-        if (s->callback) {
+        // Ordering: relaxed; see attach_callback.
+        if (s->has_callback.load(std::memory_order_relaxed)) {
           detail::retain(s);
           pinned->push_back(s);
           callbacks.push_back(s);
@@ -712,8 +716,8 @@ inline obs::snapshot registry::snapshot() {
     if (!callbacks.empty()) {
       std::lock_guard lock(core_->callback_mutex);
       for (detail::series_state* s : callbacks) {
-        if (s->callback) {
-          double v = s->callback();
+        if (auto it = core_->callbacks.find(s); it != core_->callbacks.end()) {
+          double v = it->second();
           b.add_series(std::span<const label_view>(s->labels), number::floating(v));
         }
       }

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "obs/detail/config.hpp"
+#include "obs/label.hpp"
 
 OBS_NAMESPACE_BEGIN
 
@@ -84,12 +85,6 @@ class number {
   std::uint64_t integer_ = 0;
   double floating_ = 0;
   bool is_integer_ = false;
-};
-
-/// One label of a series: `name="value"`. Values are raw (unescaped) UTF-8.
-struct label_view {
-  std::string_view name;
-  std::string_view value;
 };
 
 /// One histogram bucket: the count of observations `<= upper_bound`.

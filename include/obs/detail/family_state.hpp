@@ -151,12 +151,13 @@ struct family_state {
   bool sorted_valid = false;
   series_state* overflow = nullptr;
   std::atomic<std::uint64_t> overflow_rejections{0};
+  /// `series.size()`, readable without the lock (snapshots size buffers by it).
+  std::atomic<std::size_t> series_count{0};
 
   metric_type type() const noexcept {
     switch (kind) {
       case value_kind::counter:
-      case value_kind::float_counter:
-      case value_kind::callback_counter: return metric_type::counter;
+      case value_kind::float_counter: return metric_type::counter;
       case value_kind::histogram:
         return layout.high_resolution ? metric_type::summary : metric_type::histogram;
       case value_kind::info: return metric_type::info;
@@ -198,6 +199,8 @@ struct family_state {
     for (auto it = first; it != last; ++it) {
       if (it->second == s) {
         series.erase(it);
+        // Ordering: relaxed; only an estimate.
+        series_count.store(series.size(), std::memory_order_relaxed);
         sorted_valid = false;
         break;
       }
@@ -232,6 +235,8 @@ struct family_state {
       }
       found = factory->create(*this, values, hash);
       series.emplace(hash, found);
+      // Ordering: relaxed; only an estimate.
+      series_count.store(series.size(), std::memory_order_relaxed);
       sorted_valid = false;
     }
     retain(found);

@@ -12,17 +12,16 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "obs/detail/cell_arena.hpp"
 #include "obs/detail/config.hpp"
 #include "obs/detail/histogram_layout.hpp"
-#include "obs/snapshot.hpp"
+#include "obs/detail/thread_slot.hpp"
+#include "obs/label.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
@@ -34,8 +33,6 @@ enum class value_kind : std::uint8_t {
   gauge,           ///< double in `gauge_value`
   histogram,       ///< sharded cells: bucket counts, then the sum
   info,            ///< constant 1
-  callback_gauge,  ///< `callback()` at snapshot time
-  callback_counter,
 };
 
 struct series_state {
@@ -49,7 +46,8 @@ struct series_state {
   const histogram_layout* layout = nullptr;  ///< histograms only; owned by the family
   std::unique_ptr<cell[]> high_resolution_buckets;  ///< shared by all threads
   std::atomic<double> gauge_value{0};
-  std::function<double()> callback;
+  /// Its value comes from a callback the registry keeps (gauge_callback).
+  std::atomic<bool> has_callback{false};
 
   std::uint64_t family_id = 0;
   std::uint64_t hash = 0;
@@ -92,12 +90,12 @@ inline void release(series_state* s) noexcept {
 /// nowhere visible.
 inline series_state* unbound_series() noexcept {
   static series_state* unbound = [] {
-    static histogram_layout* empty_layout = new histogram_layout(histogram_layout::explicit_buckets({}));
-    static cell_arena* arena = new cell_arena;
+    static const histogram_layout* empty_layout = new histogram_layout(histogram_layout::explicit_buckets({}));
     auto* s = new series_state;
     s->layout = empty_layout;
     s->cell_count = empty_layout->cell_count();
-    s->cells = arena->allocate(s->cell_count);
+    // One page of cells for every slot, as a cell arena would lay them out.
+    s->cells = new series_state::cell[slot_table::instance().total_slots() * page_cells]();
     return s;
   }();
   return unbound;
