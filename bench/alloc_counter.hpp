@@ -1,6 +1,7 @@
-// The benchmarks' heap-allocation counter: every `operator new` in the
-// benchmark binary bumps a per-thread count, so a case can report exactly how
-// many allocations one operation costs.
+// The benchmarks' heap-allocation meter, on the tests' counting operator new
+// (tests/support/counting_new.cpp): every allocation in the benchmark binary
+// bumps a per-thread count, so a case can report exactly how many
+// allocations one operation costs.
 //
 // Use an `alloc_meter` around a benchmark loop; it reports the user counter
 // `allocs/op`. Per-thread counts keep the counting itself off the contended
@@ -16,10 +17,12 @@
 
 #include <cstdint>
 
+#include "support/counting_new.hpp"
+
 namespace obs_bench {
 
 /// Heap allocations made by this thread so far (operator new, all forms).
-std::uint64_t thread_allocations() noexcept;
+inline std::uint64_t thread_allocations() noexcept { return obs_test::thread_allocation_count(); }
 
 /// Counts this thread's allocations from construction to `report`.
 class alloc_meter {

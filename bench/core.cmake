@@ -4,11 +4,12 @@
 find_package(prometheus-cpp CONFIG QUIET)
 
 add_executable(obs_bench
-  alloc_counter.cpp
+  ${PROJECT_SOURCE_DIR}/tests/support/counting_new.cpp
   recording_bench.cpp
   render_bench.cpp
   memory_bench.cpp
   experiment_bench.cpp)
+target_include_directories(obs_bench PRIVATE ${PROJECT_SOURCE_DIR}/tests)
 target_link_libraries(obs_bench PRIVATE
   obs::obs obs::prometheus obs::openmetrics obs::json benchmark::benchmark_main)
 

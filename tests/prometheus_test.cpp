@@ -171,14 +171,14 @@ TEST_CASE("prometheus: output ignores the global C and C++ locales") {
 TEST_CASE("prometheus: 10,000 counters and 1,000 histograms render in few allocations") {
   const obs::snapshot s = obs_test::large();
   std::string out;
-  const std::size_t before = obs_test::allocation_count();
+  const std::size_t before = obs_test::thread_allocation_count();
   obs::prometheus::render_to(s, out);
-  const std::size_t first = obs_test::allocation_count() - before;
+  const std::size_t first = obs_test::thread_allocation_count() - before;
   CHECK(first <= 100);
   CHECK(out.size() > 500000);
   // Rendering again into the cleared string reuses its buffer.
   out.clear();
-  const std::size_t again = obs_test::allocation_count();
+  const std::size_t again = obs_test::thread_allocation_count();
   obs::prometheus::render_to(s, out);
-  CHECK(obs_test::allocation_count() - again == 0);
+  CHECK(obs_test::thread_allocation_count() - again == 0);
 }
