@@ -60,3 +60,28 @@ TEST_CASE("gauge and float counter families") {
   CHECK(s.find("channel_queue_depth")->series[0].value.as_double() == 5);
   CHECK(s.find("busy_seconds_total")->series[0].value.as_double() == 0.5);
 }
+
+TEST_CASE("values differing in one byte, at any position and length, are distinct series") {
+  obs::registry reg;
+  auto fam = reg.counter_family("bytes_total", {"v"});
+  std::size_t expected = 0;
+  for (std::size_t length = 0; length <= 20; ++length) {
+    std::string base(length, 'a');
+    fam.with(base).increment();
+    ++expected;
+    for (std::size_t pos = 0; pos < length; ++pos) {
+      std::string changed = base;
+      changed[pos] = 'b';
+      fam.with(changed).increment();
+      fam.with(changed).increment();
+      ++expected;
+    }
+  }
+  obs::snapshot snap = reg.snapshot();
+  const obs::family_snapshot* f = snap.find("bytes_total");
+  REQUIRE(f->series.size() == expected);
+  for (const auto& s : f->series) {
+    bool all_a = s.labels[0].value.find('b') == std::string_view::npos;
+    CHECK(s.value.as_integer() == (all_a ? 1u : 2u));
+  }
+}

@@ -37,29 +37,30 @@
 OBS_NAMESPACE_BEGIN
 namespace detail {
 
-/// A hash of label values, eight bytes per multiply: it runs on every
-/// runtime-label lookup. Each value's length is mixed in, so ("ab","c") and
-/// ("a","bc") differ.
+/// A hash of label values, one multiply per eight bytes: it runs on every
+/// runtime-label lookup. Each value's length is mixed into its last word, so
+/// ("ab","c") and ("a","bc") differ. Collisions cost only speed: a lookup
+/// compares the values themselves.
 inline std::uint64_t hash_label_values(std::span<const std::string_view> values) noexcept {
-  std::uint64_t h = 0x9e3779b97f4a7c15ull;
-  auto mix = [&h](std::uint64_t word) {
-    h = (h ^ word) * 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 31;
-  };
+  constexpr std::uint64_t k = 0x9e3779b97f4a7c15ull;
+  std::uint64_t h = 0;
   for (std::string_view v : values) {
     const char* p = v.data();
     std::size_t n = v.size();
+    std::uint64_t word = 0;
     for (; n > 8; p += 8, n -= 8) {
-      std::uint64_t word;
       std::memcpy(&word, p, 8);
-      mix(word);
+      h = (h ^ word) * k;
     }
-    std::uint64_t tail = 0;
-    for (std::size_t i = 0; i < n; ++i) tail |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
-    mix(tail);
-    mix(v.size());
+    word = 0;
+    if (v.size() >= 8) {
+      std::memcpy(&word, v.data() + v.size() - 8, 8);  // the last 8 bytes, overlapping
+    } else {
+      for (std::size_t i = 0; i < n; ++i) word |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+    }
+    h = (h ^ word ^ (std::uint64_t{v.size()} << 56)) * k;
   }
-  return h;
+  return h ^ (h >> 32);
 }
 
 /// `text` with every invalid UTF-8 sequence replaced by U+FFFD, so an
@@ -98,7 +99,9 @@ inline constexpr std::string_view overflow_label_value = "__overflow__";
 struct family_state;
 
 /// This thread's runtime-label lookup cache. Entries hold a reference to
-/// their series, dropped on eviction and at thread exit.
+/// their series, dropped on eviction and at thread exit (lookup_cache_owner).
+/// Trivially destructible and constant-initialised, so reaching it is one
+/// thread-pointer-relative address, with no initialisation check.
 struct lookup_cache {
   struct entry {
     std::uint64_t family_id = 0;
@@ -109,14 +112,6 @@ struct lookup_cache {
 
   std::array<entry, size> entries{};
 
-  lookup_cache() = default;
-  lookup_cache(const lookup_cache&) = delete;
-  lookup_cache& operator=(const lookup_cache&) = delete;
-  ~lookup_cache() {
-    for (entry& e : entries)
-      if (e.series) release(e.series);
-  }
-
   entry& slot_for(std::uint64_t family_id, std::uint64_t hash) noexcept {
     std::uint64_t mixed = (hash ^ (family_id * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
     return entries[mixed >> 56];
@@ -124,6 +119,22 @@ struct lookup_cache {
 };
 
 inline thread_local lookup_cache tls_lookup_cache;
+
+/// Drops the references this thread's lookup cache holds when the thread
+/// exits; the first fill of the cache creates it.
+struct lookup_cache_owner {
+  ~lookup_cache_owner() {
+    for (lookup_cache::entry& e : tls_lookup_cache.entries) {
+      if (e.series) release(e.series);
+      e = {};
+    }
+  }
+};
+
+inline void own_lookup_cache() noexcept {
+  thread_local lookup_cache_owner owner;
+  (void)owner;
+}
 
 /// Creates the storage of a series; implemented by the registry.
 struct series_factory {
@@ -239,6 +250,7 @@ struct family_state {
       series_count.store(series.size(), std::memory_order_relaxed);
       sorted_valid = false;
     }
+    own_lookup_cache();
     retain(found);
     if (e.series) release(e.series);
     e = {id, hash, found};
