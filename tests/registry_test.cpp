@@ -69,6 +69,10 @@ TEST_CASE("bad names and clashes throw obs::error with a code") {
   CHECK(error_code([&] { reg.counter_family("jobs_total", {"queue"}).with("a", "b"); }) ==
         obs::errc::label_keys_mismatch);
   CHECK(error_code([&] { reg.describe_gauge("jobs_total", "", "x"); }) == obs::errc::type_mismatch);
+  std::vector<std::string> many_keys;
+  for (int i = 0; i < 33; ++i) many_keys.push_back("k" + std::to_string(i));
+  std::vector<std::string_view> key_views(many_keys.begin(), many_keys.end());
+  CHECK(error_code([&] { reg.counter_family("wide_total", key_views); }) == obs::errc::invalid_argument);
 }
 
 TEST_CASE("an error loses nothing already recorded and leaves no half-made family") {

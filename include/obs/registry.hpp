@@ -143,6 +143,8 @@ class registry_core final : public series_factory,
     }
     if (!is_valid_metric_name(name))
       throw error(errc::invalid_metric_name, "invalid metric name '" + std::string(name) + "'");
+    if (keys.size() > max_label_keys)
+      throw error(errc::invalid_argument, "metric '" + std::string(name) + "' has more than 32 label keys");
     for (std::size_t i = 0; i < keys.size(); ++i) {
       if (!is_valid_label_name(keys[i]))
         throw error(errc::invalid_label_name, "invalid label name '" + std::string(keys[i]) + "' on metric '" + std::string(name) + "'");
@@ -185,7 +187,6 @@ class registry_core final : public series_factory,
       rewritten = rewritten || s->values.back() != v;
     }
     if (rewritten) s->raw_values.assign(values.begin(), values.end());
-    for (std::size_t i = 0; i < values.size(); ++i) s->labels.push_back({f.keys[i], s->values[i]});
     s->layout = &f.layout;
     if (f.kind == value_kind::counter || f.kind == value_kind::float_counter) s->cell_count = 1;
     if (f.kind == value_kind::histogram) s->cell_count = f.layout.cell_count();
@@ -459,7 +460,7 @@ class registry {
     return {list.begin(), list.size()};
   }
 
-  static constexpr std::size_t max_labels = 32;
+  static constexpr std::size_t max_labels = detail::max_label_keys;
 
   detail::series_state* series(std::string_view name, detail::value_kind kind, std::span<const label_view> labels) {
     if (labels.size() > max_labels)
@@ -611,9 +612,17 @@ inline obs::snapshot registry::snapshot() {
   std::vector<quantile_value> quantiles;
   std::vector<std::uint64_t> counts;
   const std::int64_t now_ns = detail::registry_core::steady_ns();
+  // A series' labels, built from its family's keys and its values; the
+  // builder copies the views, so one buffer serves every series.
+  std::array<label_view, detail::max_label_keys> label_buffer;
+  auto label_views = [](const detail::family_state& f, const detail::series_state& s,
+                        std::array<label_view, detail::max_label_keys>& buffer) {
+    for (std::size_t i = 0; i < s.values.size(); ++i) buffer[i] = {f.keys[i], s.values[i]};
+    return std::span<const label_view>(buffer.data(), s.values.size());
+  };
 
   auto emit = [&](detail::family_state& f, detail::series_state& s) -> std::uint64_t {
-    std::span<const label_view> labels = s.labels;
+    std::span<const label_view> labels = label_views(f, s, label_buffer);
     switch (s.kind) {
       case value_kind::counter: {
         std::uint64_t v = detail::sum_u64(s.cells);
@@ -718,7 +727,7 @@ inline obs::snapshot registry::snapshot() {
       for (detail::series_state* s : callbacks) {
         if (auto it = core_->callbacks.find(s); it != core_->callbacks.end()) {
           double v = it->second();
-          b.add_series(std::span<const label_view>(s->labels), number::floating(v));
+          b.add_series(label_views(f, *s, label_buffer), number::floating(v));
         }
       }
     }

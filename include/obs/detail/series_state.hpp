@@ -22,10 +22,12 @@
 #include "obs/detail/config.hpp"
 #include "obs/detail/histogram_layout.hpp"
 #include "obs/detail/thread_slot.hpp"
-#include "obs/label.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
+
+/// The most label keys a metric may have.
+inline constexpr std::size_t max_label_keys = 32;
 
 /// How a series stores and exports its value.
 enum class value_kind : std::uint8_t {
@@ -54,7 +56,6 @@ struct series_state {
   std::uint64_t hash = 0;
   std::vector<std::string> values;      ///< label values, valid UTF-8
   std::vector<std::string> raw_values;  ///< as given, when that differs from `values`
-  std::vector<label_view> labels;       ///< key/value views for snapshots
   double created_seconds = 0;
 
   // Idle-expiry bookkeeping, touched only under the family's lock.
