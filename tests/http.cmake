@@ -12,7 +12,8 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_FLAGS MATCHES "-fsanitize=
   set(obs_http_test_options -Wno-tsan)
 endif()
 
-foreach(t negotiation auth gzip health handler server robustness self_metrics registry_source umbrella)
+foreach(t options observer negotiation auth gzip health handler server robustness self_metrics
+          registry_source umbrella)
   obs_add_test(http_${t}_test SOURCES http_${t}_test.cpp LIBS obs::http)
   target_include_directories(http_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_compile_options(http_${t}_test PRIVATE ${obs_http_test_options})

@@ -21,7 +21,6 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
-#include <boost/beast/version.hpp>
 
 #include <atomic>
 #include <chrono>

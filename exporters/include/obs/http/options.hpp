@@ -43,7 +43,8 @@ struct options {
   std::size_t max_inflight_scrapes = 4;
 
   /// Time allowed to receive a request's headers (and body) once its first
-  /// byte arrived. Bounds slowloris clients that trickle header bytes.
+  /// byte arrived, and for a new connection to send that first byte. Bounds
+  /// slowloris clients that trickle header bytes.
   std::chrono::milliseconds header_timeout{5000};
   /// Time an open connection may sit without starting a request.
   std::chrono::milliseconds idle_timeout{30000};
