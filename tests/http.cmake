@@ -4,26 +4,16 @@ if(NOT TARGET obs::http)
   return()
 endif()
 
-# GCC 12 warns (-Wtsan) that ThreadSanitizer does not model the
-# atomic_thread_fence Asio uses in its handler allocator; the warning is about
-# Boost's headers, not ours, and would stop the tsan preset under -Werror.
-set(obs_http_test_options "")
-if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_FLAGS MATCHES "-fsanitize=thread")
-  set(obs_http_test_options -Wno-tsan)
-endif()
-
 foreach(t options observer negotiation auth gzip health handler server robustness self_metrics
           registry_source umbrella)
   obs_add_test(http_${t}_test SOURCES http_${t}_test.cpp LIBS obs::http)
   target_include_directories(http_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-  target_compile_options(http_${t}_test PRIVATE ${obs_http_test_options})
 endforeach()
 
 # A real Prometheus scrapes a target with known values and answers queries
 # about them; promtool lints a live scrape.
 add_executable(http_prom_target http/prom_target.cpp)
 target_link_libraries(http_prom_target PRIVATE obs::http)
-target_compile_options(http_prom_target PRIVATE ${obs_http_test_options})
 find_program(OBS_PROMETHEUS prometheus)
 find_program(OBS_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)
 if(OBS_PROMETHEUS AND OBS_PYTHON3)
