@@ -33,14 +33,12 @@ class cell_arena {
  public:
   using cell = std::atomic<std::uint64_t>;
 
-  /// The longest run one allocation may ask for.
-  static constexpr std::size_t max_run = page_cells;
-
   cell_arena() : slots_(slot_table::instance().total_slots()) {}
   cell_arena(const cell_arena&) = delete;
   cell_arena& operator=(const cell_arena&) = delete;
 
-  /// A zeroed run of `n` cells (1 <= n <= max_run); returns its slot-0 copy.
+  /// A zeroed run of `n` cells (1 <= n <= page_cells; a histogram's 256
+  /// bounds at most need 258); returns its slot-0 copy.
   cell* allocate(std::size_t n) {
     std::lock_guard lock(mutex_);
     auto& reusable = free_[n];
@@ -68,12 +66,6 @@ class cell_arena {
     free_[n].push_back(run);
   }
 
-  /// Bytes of cell memory reserved so far.
-  std::size_t reserved_bytes() const {
-    std::lock_guard lock(mutex_);
-    return pages_.size() * slots_ * page_cells * sizeof(cell);
-  }
-
  private:
   struct page_deleter {
     void operator()(cell* p) const noexcept {
@@ -92,7 +84,7 @@ class cell_arena {
   }
 
   const std::size_t slots_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::vector<page> pages_;
   std::size_t used_ = 0;
   std::map<std::size_t, std::vector<cell*>> free_;
