@@ -36,37 +36,11 @@
 #include "obs/detail/config.hpp"
 #include "obs/detail/exposition_numbers.hpp"
 #include "obs/detail/exposition_writer.hpp"
+#include "obs/detail/utf8.hpp"
 #include "obs/snapshot.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
-
-/// Length of the valid UTF-8 sequence starting `text[i]` (a byte >= 0x80),
-/// or 0 when it is not one (RFC 3629: no overlongs, surrogates or values
-/// past U+10FFFF).
-constexpr std::size_t utf8_sequence_length(std::string_view text, std::size_t i) noexcept {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char b0 = byte(i);
-  std::size_t n;
-  unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) n = 2;
-  else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    n = 3;
-    if (b0 == 0xE0) lo = 0xA0;
-    else if (b0 == 0xED) hi = 0x9F;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    n = 4;
-    if (b0 == 0xF0) lo = 0x90;
-    else if (b0 == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + n > text.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (std::size_t k = 2; k < n; ++k)
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  return n;
-}
 
 /// Writes `text` as a quoted JSON string.
 inline void put_json_string(output_writer& out, std::string_view text) {

@@ -31,6 +31,7 @@
 #include "obs/detail/config.hpp"
 #include "obs/detail/histogram_layout.hpp"
 #include "obs/detail/series_state.hpp"
+#include "obs/detail/utf8.hpp"
 #include "obs/error.hpp"
 #include "obs/snapshot.hpp"
 
@@ -61,36 +62,6 @@ inline std::uint64_t hash_label_values(std::span<const std::string_view> values)
     h = (h ^ word ^ (std::uint64_t{v.size()} << 56)) * k;
   }
   return h ^ (h >> 32);
-}
-
-/// `text` with every invalid UTF-8 sequence replaced by U+FFFD, so an
-/// exposition stays valid whatever bytes a label value carried.
-inline std::string valid_utf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  std::size_t i = 0;
-  while (i < text.size()) {
-    auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-    unsigned char c = byte(i);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool ok = len != 0 && i + len <= text.size();
-    for (std::size_t k = 1; ok && k < len; ++k) ok = (byte(i + k) & 0xc0) == 0x80;
-    if (ok && len > 1) {
-      // Reject overlong forms, surrogates and code points above U+10FFFF.
-      std::uint32_t cp = c & (0x7f >> len);
-      for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (byte(i + k) & 0x3f);
-      static constexpr std::uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
-      ok = cp >= min_for_len[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
-    }
-    if (ok) {
-      out.append(text.substr(i, len));
-      i += len;
-    } else {
-      out.append("\xef\xbf\xbd");
-      ++i;
-    }
-  }
-  return out;
 }
 
 /// The label value every key of the overflow series carries.
