@@ -46,38 +46,87 @@ endif()
 
 set(obs_consumer_root ${CMAKE_CURRENT_BINARY_DIR}/consumers)
 
-# obs_add_consumer_test(NAME ARGS...): ARGS are extra -D cache arguments for
-# the consumer project tests/consumers/NAME.
+# obs_add_consumer_test(NAME [PROJECT dir] [EXPECTED_OUTPUT file]
+#                       [EXPECT_CONFIGURE_FAILURE regex] ARGS...):
+# builds tests/consumers/<dir> (default: NAME) and checks its output against
+# tests/consumers/<file> (default: expected_output.txt), or checks that
+# configuring it fails with a matching message; ARGS are extra -D arguments
+# for run_consumer.cmake.
 function(obs_add_consumer_test name)
+  cmake_parse_arguments(arg "" "PROJECT;EXPECTED_OUTPUT;EXPECT_CONFIGURE_FAILURE" "" ${ARGN})
+  if(DEFINED arg_EXPECT_CONFIGURE_FAILURE)
+    list(APPEND arg_UNPARSED_ARGUMENTS "-DEXPECT_CONFIGURE_FAILURE=${arg_EXPECT_CONFIGURE_FAILURE}")
+  endif()
+  if(NOT arg_PROJECT)
+    set(arg_PROJECT ${name})
+  endif()
+  if(NOT arg_EXPECTED_OUTPUT)
+    set(arg_EXPECTED_OUTPUT expected_output.txt)
+  endif()
   add_test(NAME "consumer: ${name}"
     COMMAND ${CMAKE_COMMAND}
-      -DCONSUMER_SOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}/consumers/${name}
+      -DCONSUMER_SOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}/consumers/${arg_PROJECT}
       -DCONSUMER_BINARY_DIR=${obs_consumer_root}/${name}
-      -DEXPECTED_OUTPUT=${CMAKE_CURRENT_SOURCE_DIR}/consumers/expected_output.txt
+      -DEXPECTED_OUTPUT=${CMAKE_CURRENT_SOURCE_DIR}/consumers/${arg_EXPECTED_OUTPUT}
       -DGENERATOR=${CMAKE_GENERATOR}
       -DCXX_COMPILER=${CMAKE_CXX_COMPILER}
       -DCXX_FLAGS=${CMAKE_CXX_FLAGS}
-      ${ARGN}
+      ${arg_UNPARSED_ARGUMENTS}
       -P ${CMAKE_CURRENT_SOURCE_DIR}/consumers/run_consumer.cmake)
   set_tests_properties("consumer: ${name}" PROPERTIES TIMEOUT 600)
+  if(NOT OBS_INSTALL AND arg_UNPARSED_ARGUMENTS MATCHES "-DINSTALL_FROM=")
+    # Nothing to install from; the source-tree consumers still run.
+    set_tests_properties("consumer: ${name}" PROPERTIES DISABLED TRUE)
+  endif()
 endfunction()
 
-# find_package after `cmake --install` of this very build tree; the installed
-# package must offer every target this build defines.
-set(obs_exported_targets obs::obs)
+# The find_package consumers each `cmake --install` this very build tree into
+# a prefix of their own (so they can run in parallel), then search it.
+# obs_add_installed_consumer_test(NAME [CONSUMER_ARGS -Dx=y...] options...):
+# options as for obs_add_consumer_test; CONSUMER_ARGS go to the consumer.
+function(obs_add_installed_consumer_test name)
+  set(options PROJECT EXPECTED_OUTPUT EXPECT_CONFIGURE_FAILURE)
+  cmake_parse_arguments(arg "" "${options}" "CONSUMER_ARGS" ${ARGN})
+  set(forwarded "")
+  foreach(option IN LISTS options)
+    if(DEFINED arg_${option})
+      list(APPEND forwarded ${option} "${arg_${option}}")
+    endif()
+  endforeach()
+  set(prefix ${obs_consumer_root}/prefix-${name})
+  list(JOIN arg_CONSUMER_ARGS "|" consumer_args)
+  obs_add_consumer_test(${name} ${forwarded}
+    -DINSTALL_FROM=${CMAKE_BINARY_DIR}
+    -DINSTALL_PREFIX=${prefix}
+    "-DCONSUMER_ARGS=-DCMAKE_PREFIX_PATH=${prefix}|-DOBS_EXPECTED_VERSION=${obs_VERSION}|${consumer_args}")
+endfunction()
+
+# The installed package must offer a component for every exporter target this
+# build defines.
+set(obs_exported_components "")
 foreach(target IN LISTS OBS_EXPORTER_TARGETS)
-  string(REGEX REPLACE "^obs_" "obs::" target ${target})
-  string(APPEND obs_exported_targets ",${target}")
+  string(REGEX REPLACE "^obs_" "" component ${target})
+  list(APPEND obs_exported_components ${component})
 endforeach()
-obs_add_consumer_test(find_package
-  -DINSTALL_FROM=${CMAKE_BINARY_DIR}
-  -DINSTALL_PREFIX=${obs_consumer_root}/prefix
-  "-DCONSUMER_ARGS=-DCMAKE_PREFIX_PATH=${obs_consumer_root}/prefix|-DOBS_EXPECTED_VERSION=${obs_VERSION}|-DOBS_EXPECTED_TARGETS=${obs_exported_targets}")
+list(JOIN obs_exported_components "," obs_exported_components)
+obs_add_installed_consumer_test(find_package
+  CONSUMER_ARGS -DOBS_EXPECTED_COMPONENTS=${obs_exported_components})
+# The core alone, where fmt, Boost and zlib cannot be found.
+obs_add_installed_consumer_test(find_package_core_only
+  PROJECT core_only EXPECTED_OUTPUT core_expected_output.txt
+  CONSUMER_ARGS -DCMAKE_DISABLE_FIND_PACKAGE_fmt=ON -DCMAKE_DISABLE_FIND_PACKAGE_Boost=ON
+                -DCMAKE_DISABLE_FIND_PACKAGE_ZLIB=ON)
+# Components that cannot be had stop a REQUIRED search, saying why.
+obs_add_installed_consumer_test(find_package_unknown_component
+  PROJECT find_package_fails
+  EXPECT_CONFIGURE_FAILURE "obs has no component \"nonesuch\"; it has: prometheus,"
+  CONSUMER_ARGS -DOBS_COMPONENTS=prometheus,nonesuch)
+obs_add_installed_consumer_test(find_package_component_without_dependency
+  PROJECT find_package_fails
+  EXPECT_CONFIGURE_FAILURE "obs component \"json\" needs fmt, which find_package.fmt CONFIG. did not find"
+  CONSUMER_ARGS -DOBS_COMPONENTS=json -DCMAKE_DISABLE_FIND_PACKAGE_fmt=ON)
+
 obs_add_consumer_test(add_subdirectory
   -DCONSUMER_ARGS=-DOBS_SOURCE_DIR=${obs_SOURCE_DIR})
 obs_add_consumer_test(fetch_content
   -DCONSUMER_ARGS=-DOBS_SOURCE_DIR=${obs_SOURCE_DIR})
-if(NOT OBS_INSTALL)
-  # Nothing to install from; the other two still run.
-  set_tests_properties("consumer: find_package" PROPERTIES DISABLED TRUE)
-endif()

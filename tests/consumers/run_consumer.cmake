@@ -10,9 +10,17 @@
 #   INSTALL_FROM, INSTALL_PREFIX
 #                        if set, `cmake --install INSTALL_FROM` into a fresh
 #                        INSTALL_PREFIX first
+#   EXPECT_CONFIGURE_FAILURE
+#                        if set, a regular expression: configuring must fail
+#                        with output that matches it, and nothing is built
+#                        (EXPECTED_OUTPUT is then not needed)
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var CONSUMER_SOURCE_DIR CONSUMER_BINARY_DIR EXPECTED_OUTPUT GENERATOR CXX_COMPILER)
+set(required_vars CONSUMER_SOURCE_DIR CONSUMER_BINARY_DIR GENERATOR CXX_COMPILER)
+if(NOT DEFINED EXPECT_CONFIGURE_FAILURE)
+  list(APPEND required_vars EXPECTED_OUTPUT)
+endif()
+foreach(var IN LISTS required_vars)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "run_consumer.cmake needs -D${var}=...")
   endif()
@@ -35,9 +43,25 @@ endif()
 # A fresh build directory each time, so a stale cache cannot hide a change.
 file(REMOVE_RECURSE ${CONSUMER_BINARY_DIR})
 string(REPLACE "|" ";" consumer_args "${CONSUMER_ARGS}")
-run("configure" ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${CONSUMER_BINARY_DIR}
+set(configure ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${CONSUMER_BINARY_DIR}
     -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
     "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" ${consumer_args})
+if(DEFINED EXPECT_CONFIGURE_FAILURE)
+  execute_process(COMMAND ${configure} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "configure succeeded but was expected to fail:\n${configure}\n${out}")
+  endif()
+  # CMake wraps long messages; match against the text with its line breaks
+  # and indentation folded into single spaces.
+  string(REGEX REPLACE "[ \t\r\n]+" " " folded "${out}")
+  if(NOT folded MATCHES "${EXPECT_CONFIGURE_FAILURE}")
+    message(FATAL_ERROR "configure failed (${rc}), but its output does not match "
+                        "\"${EXPECT_CONFIGURE_FAILURE}\":\n${out}")
+  endif()
+  message(STATUS "configure failed as expected:\n${out}")
+  return()
+endif()
+run("configure" ${configure})
 run("build" ${CMAKE_COMMAND} --build ${CONSUMER_BINARY_DIR})
 run("run" ${CONSUMER_BINARY_DIR}/consumer)
 set(output "${step_output}")
