@@ -27,11 +27,11 @@ inline bool constant_time_equal(std::string_view a, std::string_view b) noexcept
   // Every byte of the longer string is visited whatever the contents; the
   // length difference is folded in rather than returned early.
   const std::size_t n = a.size() > b.size() ? a.size() : b.size();
-  unsigned diff = static_cast<unsigned>(a.size() ^ b.size());
+  std::size_t diff = a.size() ^ b.size();
   for (std::size_t i = 0; i < n; ++i) {
-    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= static_cast<unsigned>(x ^ y);
+    const unsigned x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0u;
+    const unsigned y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0u;
+    diff |= x ^ y;
   }
   return diff == 0;
 }
@@ -40,21 +40,22 @@ inline bool constant_time_equal(std::string_view a, std::string_view b) noexcept
 inline std::string base64(std::string_view in) {
   static constexpr char alphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  // Shifted as unsigned: an unsigned char promotes to int, whose shifted
+  // value would change sign on its way into `v`.
+  const auto byte = [&](std::size_t k) { return unsigned{static_cast<unsigned char>(in[k])}; };
   std::string out;
   out.reserve((in.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = static_cast<unsigned char>(in[i]) << 16 |
-                       static_cast<unsigned char>(in[i + 1]) << 8 |
-                       static_cast<unsigned char>(in[i + 2]);
+    const unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
     out += alphabet[v >> 18 & 63];
     out += alphabet[v >> 12 & 63];
     out += alphabet[v >> 6 & 63];
     out += alphabet[v & 63];
   }
   if (const std::size_t rest = in.size() - i; rest > 0) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (rest == 2) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    unsigned v = byte(i) << 16;
+    if (rest == 2) v |= byte(i + 1) << 8;
     out += alphabet[v >> 18 & 63];
     out += alphabet[v >> 12 & 63];
     out += rest == 2 ? alphabet[v >> 6 & 63] : '=';

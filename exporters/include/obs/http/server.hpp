@@ -63,8 +63,8 @@ class session;
 /// What the acceptor and every session share. Sessions hold it by shared_ptr,
 /// so it outlives the server object while their handlers are still queued.
 struct server_state {
-  server_state(net::io_context& ioc, std::shared_ptr<class handler> h)
-      : ioc(ioc), handler(std::move(h)), acceptor(net::make_strand(ioc)), retry(acceptor.get_executor()) {}
+  server_state(net::io_context& context, std::shared_ptr<class handler> h)
+      : ioc(context), handler(std::move(h)), acceptor(net::make_strand(ioc)), retry(acceptor.get_executor()) {}
 
   net::io_context& ioc;
   std::shared_ptr<class handler> handler;
