@@ -51,3 +51,29 @@ TEST_CASE("basic auth wants base64(user:password)") {
   CHECK_FALSE(a.allows("Bearer QWxhZGRpbjpvcGVuIHNlc2FtZQ=="));
   CHECK(a.challenge().starts_with("Basic realm="));
 }
+
+TEST_CASE("the auth scheme matches in any case; the credentials exactly") {
+  // RFC 9110 section 11.1: the scheme is a case-insensitive token.
+  auth b = auth::bearer("t0ken");
+  CHECK(b.allows("bearer t0ken"));
+  CHECK(b.allows("BEARER t0ken"));
+  CHECK(b.allows("bEaReR t0ken"));
+  CHECK_FALSE(b.allows("bearer T0KEN"));
+  CHECK_FALSE(b.allows("bearer"));
+  CHECK_FALSE(b.allows("bearer "));
+  CHECK_FALSE(b.allows("bearert0ken"));
+  CHECK_FALSE(b.allows("basic t0ken"));
+
+  auth a = auth::basic("Aladdin", "open sesame");
+  CHECK(a.allows("basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="));
+  CHECK(a.allows("BASIC QWxhZGRpbjpvcGVuIHNlc2FtZQ=="));
+  CHECK_FALSE(a.allows("basic qwxhzgrpbjpvcgvuihnlc2ftzq=="));
+}
+
+TEST_CASE("one or more spaces separate the scheme from the credentials") {
+  // credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]
+  auth b = auth::bearer("t0ken");
+  CHECK(b.allows("Bearer   t0ken"));
+  CHECK_FALSE(b.allows("Bearer t0ken "));
+  CHECK_FALSE(b.allows(" Bearer t0ken"));
+}

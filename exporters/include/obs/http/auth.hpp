@@ -9,6 +9,8 @@
 //   opts.auth = obs::http::auth::basic("prometheus", "s3cret");
 #pragma once
 
+#include <boost/beast/core/string.hpp>
+
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -76,7 +78,7 @@ class auth {
   ///
   ///   opts.auth = obs::http::auth::bearer("s3cret");
   static auth bearer(std::string_view token) {
-    return auth("Bearer " + std::string(token), "Bearer realm=\"metrics\"");
+    return auth("Bearer", std::string(token), "Bearer realm=\"metrics\"");
   }
 
   /// Requires `Authorization: Basic base64(user:password)` (RFC 7617).
@@ -86,26 +88,40 @@ class auth {
     std::string pair(user);
     pair += ':';
     pair += password;
-    return auth("Basic " + detail::base64(pair), "Basic realm=\"metrics\", charset=\"UTF-8\"");
+    return auth("Basic", detail::base64(pair), "Basic realm=\"metrics\", charset=\"UTF-8\"");
   }
 
   /// Whether any credentials are required at all.
-  bool enabled() const noexcept { return !expected_.empty(); }
+  bool enabled() const noexcept { return !scheme_.empty(); }
 
-  /// Whether an `Authorization` header value grants access. Always true when
-  /// auth is disabled.
+  /// Whether an `Authorization` header value grants access: the scheme in
+  /// any case (RFC 9110 section 11.1), one or more spaces, then exactly the
+  /// credentials. Always true when auth is disabled.
+  ///
+  ///   obs::http::auth::bearer("s3cret").allows("bearer s3cret")   // true
   bool allows(std::string_view authorization) const noexcept {
-    return !enabled() || detail::constant_time_equal(authorization, expected_);
+    if (!enabled()) return true;
+    const std::size_t space = authorization.find(' ');
+    if (space == std::string_view::npos) return false;
+    const std::string_view scheme = authorization.substr(0, space);
+    const std::size_t start = authorization.find_first_not_of(' ', space);
+    const std::string_view credentials =
+        start == std::string_view::npos ? std::string_view{} : authorization.substr(start);
+    // The scheme is public (the challenge names it); only the credentials
+    // are secret, so only they need the constant-time comparison.
+    const bool scheme_matches = boost::beast::iequals(scheme, scheme_);
+    return detail::constant_time_equal(credentials, credentials_) && scheme_matches;
   }
 
   /// The `WWW-Authenticate` value sent with a 401.
   const std::string& challenge() const noexcept { return challenge_; }
 
  private:
-  auth(std::string expected, std::string challenge)
-      : expected_(std::move(expected)), challenge_(std::move(challenge)) {}
+  auth(std::string scheme, std::string credentials, std::string challenge)
+      : scheme_(std::move(scheme)), credentials_(std::move(credentials)), challenge_(std::move(challenge)) {}
 
-  std::string expected_;  // the whole header value, compared as one string
+  std::string scheme_;       // "Bearer" or "Basic"; empty when disabled
+  std::string credentials_;  // the token, or base64(user:password)
   std::string challenge_;
 };
 
