@@ -82,3 +82,22 @@ TEST_CASE("Accept-Encoding gzip rules") {
   CHECK_FALSE(accepts_gzip("*;q=0"));
   CHECK_FALSE(accepts_gzip("br, deflate"));
 }
+
+TEST_CASE("application/* admits OpenMetrics, then JSON") {
+  CHECK(negotiate("application/*") == format::openmetrics);
+  CHECK(negotiate("application/*;q=0.5, text/plain;q=0.4") == format::openmetrics);
+  CHECK(negotiate("application/openmetrics-text;q=0, application/*") == format::json);
+  CHECK(negotiate("application/*, application/json") == format::json);  // equal q: the specific range
+  CHECK(negotiate("text/*") == format::prometheus_text);
+  CHECK(negotiate("image/*") == format::prometheus_text);  // names nothing we serve
+}
+
+TEST_CASE("a wildcard admits every format not refused by a more specific range") {
+  CHECK(negotiate("application/openmetrics-text;q=0, text/plain;q=0, */*;q=0.5") == format::json);
+  CHECK(negotiate("text/*;q=0, */*") == format::openmetrics);
+  CHECK(negotiate("application/*;q=0, */*") == format::prometheus_text);
+  CHECK_FALSE(negotiate("application/*;q=0, text/*;q=0, */*").has_value());
+  CHECK_FALSE(negotiate("application/openmetrics-text;q=0, application/json;q=0, text/*;q=0, */*").has_value());
+  // The most specific range sets a format's weight, whatever a wildcard says.
+  CHECK(negotiate("*/*;q=0.5, text/plain;q=0.1") == format::openmetrics);
+}

@@ -64,6 +64,8 @@ TEST_CASE("negotiation matrix over the wire") {
       {"application/openmetrics-text;q=0.2, text/plain;q=0.3", format::prometheus_text},
       {"application/json", format::json},
       {"*/*", format::prometheus_text},
+      {"application/*", format::openmetrics},
+      {"application/openmetrics-text;q=0, text/plain;q=0, */*;q=0.5", format::json},
   };
   for (const row& x : rows) {
     INFO("Accept: " << x.accept);

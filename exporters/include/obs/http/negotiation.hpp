@@ -17,6 +17,7 @@
 
 #include <charconv>
 #include <cstddef>
+#include <iterator>
 #include <optional>
 #include <string_view>
 
@@ -125,67 +126,88 @@ inline weighted_item parse_item(std::string_view item) {
   return out;
 }
 
+/// How specifically a media range names format `f`: 2 for its exact type
+/// (with our version, or none), 1 for `type/*`, 0 for `*/*`, or nullopt when
+/// the range does not cover `f`.
+inline std::optional<int> range_specificity(const weighted_item& range, format f) {
+  struct media_type {
+    std::string_view type, subtype, version;  // version empty: any
+  };
+  constexpr media_type served[] = {
+      {"text", "plain", "0.0.4"},                    // prometheus_text
+      {"application", "openmetrics-text", "1.0.0"},  // openmetrics
+      {"application", "json", ""},                   // json
+  };
+  const media_type& m = served[static_cast<int>(f)];
+  const std::size_t slash = range.value.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const std::string_view type = range.value.substr(0, slash);
+  const std::string_view subtype = range.value.substr(slash + 1);
+  if (type == "*" && subtype == "*") return 0;
+  if (!iequals(type, m.type)) return std::nullopt;
+  if (subtype == "*") return 1;
+  if (!iequals(subtype, m.subtype)) return std::nullopt;
+  // Our output is OpenMetrics 1.0.0 and text 0.0.4; other versions are not it.
+  if (!range.version.empty() && !m.version.empty() && range.version != m.version) return std::nullopt;
+  return 2;
+}
+
 }  // namespace detail
 
 /// Picks the format for an `Accept` header value, or nullopt when the client
-/// refused every format we serve (every match has q=0), which calls for 406.
+/// accepts none of the formats we serve, which calls for 406.
 ///
-/// The highest q wins; among equal q, the more specific range, then the one
-/// listed first. Ranges we cannot serve are skipped, and a header that names
-/// none of our formats gets the text format: scrapers that send odd Accept
-/// headers still get metrics.
+/// Each format takes the q of the most specific range that covers it
+/// (RFC 9110 section 12.5.1): `application/openmetrics-text` over
+/// `application/*` over `*/*`, so `text/plain;q=0, */*` refuses text and
+/// admits the rest. The highest q wins; among equal q, the format named more
+/// specifically, then the one listed first, then our preference: text,
+/// OpenMetrics, JSON (so `*/*` gets text and `application/*` OpenMetrics).
+/// Ranges we cannot serve are skipped, and a header that covers none of our
+/// formats gets the text format: scrapers that send odd Accept headers still
+/// get metrics.
 ///
 ///   obs::http::negotiate("application/openmetrics-text;version=1.0.0")  // openmetrics
 ///   obs::http::negotiate("")                                           // prometheus_text
+///   obs::http::negotiate("text/plain;q=0, application/*;q=0, */*")     // nullopt: 406
 inline std::optional<format> negotiate(std::string_view accept) {
-  struct candidate {
-    format f;
-    double q;
-    int specificity;  // 2 exact type, 1 type/*, 0 */*
+  // Ours, in our order of preference.
+  constexpr format formats[] = {format::prometheus_text, format::openmetrics, format::json};
+  struct grade {
+    int specificity = -1;  // of the range that set q; -1: no range covers the format
+    double q = 0;
+    std::size_t position = 0;  // of that range in the list
   };
-  std::optional<candidate> best;
-  bool refused[3] = {false, false, false};
-  bool matched_any = false;
-  while (!accept.empty()) {
+  grade grades[std::size(formats)];
+  bool covered_any = false;
+  for (std::size_t position = 0; !accept.empty(); ++position) {
     const detail::weighted_item item = detail::parse_item(detail::next_item(accept, ','));
     if (!item.valid || item.value.empty()) continue;
-    candidate c{format::prometheus_text, item.q, 2};
-    if (detail::iequals(item.value, "application/openmetrics-text")) {
-      // Our output is OpenMetrics 1.0.0; older drafts (0.0.1) are not it.
-      if (!item.version.empty() && item.version != "1.0.0") continue;
-      c.f = format::openmetrics;
-    } else if (detail::iequals(item.value, "text/plain")) {
-      if (!item.version.empty() && item.version != "0.0.4") continue;
-    } else if (detail::iequals(item.value, "application/json")) {
-      c.f = format::json;
-    } else if (detail::iequals(item.value, "text/*")) {
-      c.specificity = 1;
-    } else if (detail::iequals(item.value, "*/*")) {
-      c.specificity = 0;
-    } else {
-      continue;
+    for (format f : formats) {
+      const std::optional<int> specificity = detail::range_specificity(item, f);
+      if (!specificity) continue;
+      covered_any = true;
+      grade& g = grades[static_cast<int>(f)];
+      // Two ranges as specific (`text/plain;q=0.5, text/plain`): the more generous.
+      if (*specificity > g.specificity || (*specificity == g.specificity && item.q > g.q))
+        g = {*specificity, item.q, position};
     }
-    matched_any = true;
-    if (c.q == 0) {
-      // q=0 means "not acceptable" (RFC 9110 12.4.2); an explicit refusal of a
-      // type outranks a wildcard that would otherwise allow it.
-      if (c.specificity == 2) refused[static_cast<int>(c.f)] = true;
-      continue;
-    }
-    if (!best || c.q > best->q || (c.q == best->q && c.specificity > best->specificity))
-      best = c;
   }
-  if (!matched_any) return format::prometheus_text;
-  if (!best) return std::nullopt;
-  if (refused[static_cast<int>(best->f)]) {
-    // A wildcard picked a type the client refused by name: fall back to any
-    // type we serve that was not refused, if a wildcard allows it.
-    if (best->specificity == 2) return std::nullopt;
-    for (format f : {format::prometheus_text, format::openmetrics})
-      if (!refused[static_cast<int>(f)]) return f;
-    return std::nullopt;
+  if (!covered_any) return format::prometheus_text;
+  const auto outranks = [](const grade& a, const grade& b) {
+    if (a.q != b.q) return a.q > b.q;
+    if (a.specificity != b.specificity) return a.specificity > b.specificity;
+    return a.position < b.position;
+  };
+  std::optional<format> best;
+  for (format f : formats) {
+    const grade& g = grades[static_cast<int>(f)];
+    // q=0 means "not acceptable" (RFC 9110 section 12.4.2).
+    if (g.specificity < 0 || g.q == 0) continue;
+    // Strictly: a tie keeps the format we prefer, listed earlier in `formats`.
+    if (!best || outranks(g, grades[static_cast<int>(*best)])) best = f;
   }
-  return best->f;
+  return best;
 }
 
 /// The format a `?format=` value names ("prometheus"/"text", "openmetrics",
