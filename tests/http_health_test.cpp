@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "obs/detail/utf8.hpp"
+
 using obs::http::check_result;
 using obs::http::criticality;
 using obs::http::health_status;
@@ -128,4 +130,26 @@ TEST_CASE("JSON escaping of control characters") {
   std::string out;
   obs::http::detail::append_json_string(out, std::string("a\x01\\b\t", 5));
   CHECK(out == R"("a\u0001\\b\t")");
+}
+
+TEST_CASE("invalid UTF-8 in a check's name or message becomes U+FFFD, so /health stays JSON") {
+  obs::http::health h;
+  h.add_check("db\xc0", [] { return check_result::unhealthy("\xff\xfe bad"); });
+  h.add_check("queue", []() -> check_result { throw std::runtime_error("cut \xe2\x82"); });
+  const auto r = h.check();
+  CHECK(obs::detail::is_valid_utf8(r.body));
+  CHECK(r.body.find("\"db\xef\xbf\xbd\":{") != std::string::npos);
+  CHECK(r.body.find("\"message\":\"\xef\xbf\xbd\xef\xbf\xbd bad\"") != std::string::npos);
+  CHECK(r.body.find("\"message\":\"cut \xef\xbf\xbd\xef\xbf\xbd\"") != std::string::npos);
+}
+
+TEST_CASE("valid UTF-8 passes through unchanged") {
+  std::string out;
+  obs::http::detail::append_json_string(out, "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x90\x98");
+  CHECK(out == "\"caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x90\x98\"");
+  out.clear();
+  // An overlong slash and a UTF-16 surrogate are not UTF-8 (RFC 3629).
+  obs::http::detail::append_json_string(out, "\xc0\xaf \xed\xa0\x80");
+  CHECK(obs::detail::is_valid_utf8(out));
+  CHECK(out.find('/') == std::string::npos);
 }

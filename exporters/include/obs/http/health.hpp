@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "obs/detail/config.hpp"
+#include "obs/detail/utf8.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace http {
@@ -76,12 +77,24 @@ struct check_result {
 
 namespace detail {
 
-/// Appends `s` as a JSON string literal (RFC 8259 section 7).
+/// Appends `s` as a JSON string literal (RFC 8259 section 7). A byte that
+/// starts no valid UTF-8 sequence becomes U+FFFD, so a check's message with
+/// arbitrary bytes still yields a JSON body (RFC 8259 section 8.1).
 inline void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      if (const std::size_t n = obs::detail::utf8_sequence_length(s, i)) {
+        out.append(s.substr(i, n));
+        i += n;
+      } else {
+        out += "\xef\xbf\xbd";
+        ++i;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -94,9 +107,10 @@ inline void append_json_string(std::string& out, std::string_view s) {
           out += hex[c >> 4];
           out += hex[c & 15];
         } else {
-          out += ch;
+          out += static_cast<char>(c);
         }
     }
+    ++i;
   }
   out += '"';
 }
