@@ -232,3 +232,61 @@ TEST_CASE("keep-alive and version follow the request") {
   CHECK(res.version() == 10);
   CHECK_FALSE(res.keep_alive());
 }
+
+TEST_CASE("begin answers probes and errors at once, leaves renders and routes to finish") {
+  int renders = 0, routed = 0;
+  obs::http::handler h([&](format f) {
+    ++renders;
+    return body_for(f);
+  });
+  h.add_route("/r", [&](const request&) {
+    ++routed;
+    return obs::http::json_response("{}");
+  });
+  for (std::string_view path : {"/health/live", "/health/ready", "/health", "/nope"}) {
+    INFO(path);
+    const request req = make_request(bh::verb::get, path);
+    auto ex = h.begin(req);
+    CHECK_FALSE(ex.blocks());
+    CHECK(ex.finish().result() == (path == "/nope" ? bh::status::not_found : bh::status::ok));
+  }
+  const request bad = make_request(bh::verb::get, "/metrics", {{bh::field::accept, "text/plain;q=0"}});
+  auto refused = h.begin(bad);
+  CHECK_FALSE(refused.blocks());
+  CHECK(refused.finish().result() == bh::status::not_acceptable);
+
+  const request scrape = make_request(bh::verb::get, "/metrics");
+  auto ex = h.begin(scrape);
+  CHECK(ex.blocks());
+  CHECK(renders == 0);
+  const auto res = ex.finish();
+  CHECK(renders == 1);
+  CHECK(res.body() == body_for(format::prometheus_text));
+  CHECK(res.keep_alive());
+
+  const request route = make_request(bh::verb::head, "/r");
+  auto routed_ex = h.begin(route);
+  CHECK(routed_ex.blocks());
+  CHECK(routed == 0);
+  const auto head = routed_ex.finish();
+  CHECK(routed == 1);
+  CHECK(head.body().empty());
+  CHECK(head[bh::field::content_length] == "2");
+}
+
+TEST_CASE("a scrape holds its slot from begin until finish or until dropped") {
+  obs::http::options o;
+  o.max_inflight_scrapes = 1;
+  obs::http::handler h(body_for, o);
+  const request req = make_request(bh::verb::get, "/metrics");
+  auto first = h.begin(req);
+  CHECK(h(req).result() == bh::status::service_unavailable);
+  CHECK(first.finish().result() == bh::status::ok);
+  CHECK(h(req).result() == bh::status::ok);
+  { auto dropped = h.begin(req); }
+  auto moved = h.begin(req);
+  auto to = std::move(moved);
+  CHECK(h(req).result() == bh::status::service_unavailable);  // the slot moved with it
+  CHECK(to.finish().result() == bh::status::ok);
+  CHECK(h(req).result() == bh::status::ok);
+}

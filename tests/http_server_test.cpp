@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -27,6 +30,49 @@ obs::http::options test_options() {
   o.port = 0;
   return o;
 }
+
+// Holds renders until the test opens it, so "while a scrape renders" is an
+// order of events rather than a race against a clock.
+class gate {
+ public:
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    changed_.notify_all();
+  }
+  // Counts a render in, then holds it. Bounded, so a server that is wrong
+  // fails the test instead of hanging it.
+  void enter_and_wait() {
+    std::unique_lock lock(mutex_);
+    ++entered_;
+    changed_.notify_all();
+    changed_.wait_for(lock, std::chrono::seconds(30), [&] { return open_; });
+  }
+  int entered() {
+    std::lock_guard lock(mutex_);
+    return entered_;
+  }
+  // Whether `n` renders have come in; false after 10 s.
+  bool wait_for_entered(int n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds(10), [&] { return entered_ >= n; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool open_ = false;
+  int entered_ = 0;
+};
+
+// Opens the gate when a test case ends, however it ends, so held renders
+// return and the server can stop.
+struct open_at_exit {
+  gate& g;
+  ~open_at_exit() { g.open(); }
+};
 
 struct running {
   std::shared_ptr<obs_test::recording_observer> events = std::make_shared<obs_test::recording_observer>();
@@ -280,4 +326,115 @@ TEST_CASE("runs on a caller's io_context") {
   }
   work.reset();
   t.join();  // returns only if the server left no work behind
+}
+
+TEST_CASE("probes answer while a scrape is rendering") {
+  gate held;
+  std::atomic<bool> rendered{false};
+  // One I/O thread, the default: the one a render used to occupy.
+  obs::http::server srv(
+      [&](format) {
+        held.enter_and_wait();
+        rendered = true;
+        return std::string("slow_total 1\n");
+      },
+      test_options());
+  srv.start();
+  auto scrape = std::async(std::launch::async, [&] { return connection(srv.port(), 30).get("/metrics"); });
+  open_at_exit release{held};  // declared after `scrape`: opens before waiting for it
+  REQUIRE(held.wait_for_entered(1));
+
+  connection probe(srv.port());
+  for (std::string_view path : {"/health/live", "/health/ready", "/health"}) {
+    INFO(path);
+    CHECK(probe.get(path).result() == bh::status::ok);
+  }
+  // Answered while the render was still held, i.e. before the scrape completed.
+  CHECK_FALSE(rendered.load());
+  held.open();
+  const auto res = scrape.get();
+  CHECK(res.result() == bh::status::ok);
+  CHECK(res.body() == "slow_total 1\n");
+  CHECK(rendered.load());
+}
+
+TEST_CASE("render_threads renders that many scrapes at once") {
+  gate held;
+  obs::http::options o = test_options();
+  o.render_threads = 2;
+  obs::http::server srv(
+      [&](format) {
+        held.enter_and_wait();
+        return std::string("x 1\n");
+      },
+      o);
+  srv.start();
+  auto a = std::async(std::launch::async, [&] { return connection(srv.port(), 30).get("/metrics"); });
+  auto b = std::async(std::launch::async, [&] { return connection(srv.port(), 30).get("/metrics"); });
+  open_at_exit release{held};
+  CHECK(held.wait_for_entered(2));
+  held.open();
+  CHECK(a.get().result() == bh::status::ok);
+  CHECK(b.get().result() == bh::status::ok);
+}
+
+TEST_CASE("scrapes waiting for a render thread count against max_inflight_scrapes") {
+  gate held;
+  obs::http::options o = test_options();
+  o.render_threads = 1;
+  o.max_inflight_scrapes = 2;
+  auto events = std::make_shared<obs_test::recording_observer>();
+  obs::http::server srv(
+      [&](format) {
+        held.enter_and_wait();
+        return std::string("x 1\n");
+      },
+      o, events);
+  srv.start();
+  auto get = [&] { return connection(srv.port(), 30).get("/metrics"); };
+  auto rendering = std::async(std::launch::async, get);
+  open_at_exit release{held};
+  REQUIRE(held.wait_for_entered(1));
+  // One of these waits for the render thread, the other is one too many; the
+  // server may read them in either order.
+  auto b = std::async(std::launch::async, get);
+  auto c = std::async(std::launch::async, get);
+  REQUIRE(events->wait_for_errors(error_cause::scrape_limit, 1));
+  held.open();
+  CHECK(rendering.get().result() == bh::status::ok);
+  const auto rb = b.get(), rc = c.get();
+  CHECK((rb.result() == bh::status::ok) != (rc.result() == bh::status::ok));
+  const auto& refused = rb.result() == bh::status::ok ? rc : rb;
+  CHECK(refused.result() == bh::status::service_unavailable);
+  CHECK(refused[bh::field::retry_after] == "1");
+}
+
+TEST_CASE("stop waits for the render it cannot interrupt, not for those queued") {
+  gate held;
+  obs::http::options o = test_options();
+  o.max_inflight_scrapes = 2;
+  auto events = std::make_shared<obs_test::recording_observer>();
+  auto srv = std::make_unique<obs::http::server>(
+      [&](format) {
+        held.enter_and_wait();
+        return std::string("x 1\n");
+      },
+      o, events);
+  srv->start();
+  open_at_exit release{held};
+  connection a(srv->port(), 30), b(srv->port(), 30), c(srv->port(), 30);
+  a.send_raw("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  REQUIRE(held.wait_for_entered(1));
+  b.send_raw("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.send_raw("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  // One of b and c was refused, so the other is queued behind a's render.
+  REQUIRE(events->wait_for_errors(error_cause::scrape_limit, 1));
+  std::thread stopper([&] { srv->stop(); });
+  // a's connection closing shows stop() has begun, before the render ends.
+  CHECK(a.closed_by_peer());
+  held.open();
+  stopper.join();
+  CHECK(held.entered() == 1);  // the queued scrape was dropped, not rendered
+  CHECK(b.closed_by_peer());
+  CHECK(c.closed_by_peer());
 }

@@ -35,11 +35,17 @@ struct options {
   std::string live_path = "/health/live";
   std::string ready_path = "/health/ready";
 
-  /// I/O threads the server runs when it owns its io_context.
+  /// I/O threads the server runs when it owns its io_context. They parse and
+  /// write, and answer the health probes themselves.
   unsigned threads = 1;
+  /// Threads the server runs metrics renders and application routes on, so
+  /// that a slow scrape never holds up a probe on an I/O thread. The server
+  /// has them whether it owns its io_context or not.
+  unsigned render_threads = 1;
   /// Open connections beyond this get a 503 and are closed.
   std::size_t max_connections = 128;
-  /// Metric renders running at once beyond this get a 503 with Retry-After.
+  /// Scrapes admitted at once, rendering or waiting for a render thread;
+  /// beyond this they get a 503 with Retry-After.
   std::size_t max_inflight_scrapes = 4;
 
   /// Time allowed to receive a request's headers (and body) once its first

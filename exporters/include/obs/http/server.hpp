@@ -11,6 +11,11 @@
 //   srv.start();
 //   std::printf("listening on %u\n", srv.port());
 //
+// The I/O threads read requests, write responses and answer the health
+// probes; metrics renders and application routes run on `render_threads`
+// threads of the server's own, so a liveness probe never waits behind a slow
+// scrape.
+//
 // Defences, all set in obs::http::options: at most `max_connections` open
 // connections (the excess gets 503 and is closed); a request must arrive
 // within `header_timeout` of its first byte (slowloris); idle keep-alive
@@ -29,6 +34,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
@@ -64,14 +70,19 @@ class session;
 /// so it outlives the server object while their handlers are still queued.
 struct server_state {
   server_state(net::io_context& context, std::shared_ptr<class handler> h)
-      : ioc(context), handler(std::move(h)), acceptor(net::make_strand(ioc)), retry(acceptor.get_executor()) {}
+      : ioc(context), handler(std::move(h)), acceptor(net::make_strand(ioc)), retry(acceptor.get_executor()),
+        renderers(std::max(1u, handler->config().render_threads)) {}
 
   net::io_context& ioc;
   std::shared_ptr<class handler> handler;
   net::ip::tcp::acceptor acceptor;  // on a strand: stop() and the accept loop race otherwise
   net::steady_timer retry;          // backs off when accept fails (e.g. out of descriptors)
+  // Runs what may block (renders, routes). Joined by server::stop(), so never
+  // destroyed on one of its own threads: the server holds this state until then.
+  net::thread_pool renderers;
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> stopping{false};
+  // Guards `sessions`, and orders posts to `renderers` before stop() joins it.
   std::mutex sessions_mutex;
   std::unordered_set<session*> sessions;
 
@@ -149,9 +160,21 @@ class session : public std::enable_shared_from_this<session> {
                                    });
   }
 
+  // Answers probes and errors here; hands renders and routes to the render
+  // threads, then writes their response back on this session's strand.
   void respond() {
-    response res = (*state_->handler)(parser_->get());
-    send(std::move(res));
+    handler::exchange ex = state_->handler->begin(parser_->get());
+    if (!ex.blocks()) return send(ex.finish());
+    std::lock_guard lock(state_->sessions_mutex);
+    // Checked under the lock stop() takes after setting the flag: a render
+    // posted here is queued before stop() joins the pool, none after.
+    if (state_->stopping.load()) return close();
+    net::post(state_->renderers, [self = shared_from_this(), ex = std::move(ex)]() mutable {
+      // stop() waits for the pool: skip renders nobody will read.
+      if (self->state_->stopping.load()) return;
+      net::post(self->stream_.get_executor(),
+                [self, res = ex.finish()]() mutable { self->send(std::move(res)); });
+    });
   }
 
   void send(response res) {
@@ -331,6 +354,9 @@ class server {
     // destructor, which takes the lock.
     for (auto& s : open) s->abort();
     open.clear();
+    // Before the I/O threads: a render still running posts its response to
+    // them, and the render callable must not outlive stop().
+    state_->renderers.join();
     work_.reset();
     for (std::thread& t : threads_) t.join();
     threads_.clear();
