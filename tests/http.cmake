@@ -10,6 +10,47 @@ foreach(t options observer negotiation auth gzip health handler server robustnes
   target_include_directories(http_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 endforeach()
 
+# A result whose loss silently does nothing ([[nodiscard]]) must not compile
+# under -Werror=unused-result. Compiled straight with the compiler, syntax only,
+# like core.cmake's compile-fail tests; Boost, fmt and zlib are system headers,
+# as their CMake packages make them for a consumer.
+# exporters/ found these, but imported targets are seen only below where they
+# were found.
+find_package(Boost 1.81 CONFIG REQUIRED COMPONENTS headers)
+find_package(fmt CONFIG REQUIRED)
+find_package(ZLIB REQUIRED)
+set(obs_http_syntax_flags -std=c++20 -fsyntax-only -Werror=unused-result
+    -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/exporters/include)
+foreach(dep Boost::headers fmt::fmt-header-only ZLIB::ZLIB)
+  get_target_property(dirs ${dep} INTERFACE_INCLUDE_DIRECTORIES)
+  get_target_property(defs ${dep} INTERFACE_COMPILE_DEFINITIONS)
+  if(dirs)
+    foreach(d IN LISTS dirs)
+      # As CMake does: naming the compiler's own directory again would break
+      # the standard library's #include_next.
+      if(NOT d IN_LIST CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES AND NOT "-isystem;${d}" IN_LIST obs_http_syntax_flags)
+        list(APPEND obs_http_syntax_flags -isystem ${d})
+      endif()
+    endforeach()
+  endif()
+  if(defs)
+    foreach(d IN LISTS defs)
+      list(APPEND obs_http_syntax_flags -D${d})
+    endforeach()
+  endif()
+endforeach()
+function(obs_http_compile_fail_test name pattern)
+  add_test(NAME "compile_fail: http_${name}"
+           COMMAND ${CMAKE_CXX_COMPILER} ${obs_http_syntax_flags}
+                   ${CMAKE_CURRENT_SOURCE_DIR}/http/compile_fail_${name}.cpp)
+  if(pattern)
+    set_tests_properties("compile_fail: http_${name}" PROPERTIES PASS_REGULAR_EXPRESSION "${pattern}")
+  endif()
+endfunction()
+obs_http_compile_fail_test(control "")
+obs_http_compile_fail_test(discarded_serve "keep the returned server alive")
+obs_http_compile_fail_test(discarded_auth "assign it to options::auth")
+
 # A real Prometheus scrapes a target with known values and answers queries
 # about them; promtool lints a live scrape.
 add_executable(http_prom_target http/prom_target.cpp)

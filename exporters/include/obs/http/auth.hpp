@@ -77,6 +77,7 @@ class auth {
   /// Requires `Authorization: Bearer <token>` (RFC 6750).
   ///
   ///   opts.auth = obs::http::auth::bearer("s3cret");
+  [[nodiscard("assign it to options::auth; on its own it guards nothing")]]
   static auth bearer(std::string_view token) {
     return auth("Bearer", std::string(token), "Bearer realm=\"metrics\"");
   }
@@ -84,6 +85,7 @@ class auth {
   /// Requires `Authorization: Basic base64(user:password)` (RFC 7617).
   ///
   ///   opts.auth = obs::http::auth::basic("prometheus", "s3cret");
+  [[nodiscard("assign it to options::auth; on its own it guards nothing")]]
   static auth basic(std::string_view user, std::string_view password) {
     std::string pair(user);
     pair += ':';

@@ -58,6 +58,7 @@ using route_fn = std::function<response(const request&)>;
 /// A response with a body and content type; Content-Length is set.
 ///
 ///   return obs::http::make_response(boost::beast::http::status::ok, "hi\n", "text/plain");
+[[nodiscard("return it from the route")]]
 inline response make_response(boost::beast::http::status status, std::string body,
                               std::string_view content_type = "text/plain; charset=utf-8") {
   response res{status, 11};
@@ -68,7 +69,7 @@ inline response make_response(boost::beast::http::status status, std::string bod
 }
 
 /// A 200 response carrying JSON.
-inline response json_response(std::string body) {
+[[nodiscard("return it from the route")]] inline response json_response(std::string body) {
   return make_response(boost::beast::http::status::ok, std::move(body), "application/json");
 }
 

@@ -70,9 +70,18 @@ struct check_result {
   health_status status = health_status::healthy;
   std::string message;
 
-  static check_result healthy(std::string message = {}) { return {health_status::healthy, std::move(message)}; }
-  static check_result degraded(std::string message) { return {health_status::degraded, std::move(message)}; }
-  static check_result unhealthy(std::string message) { return {health_status::unhealthy, std::move(message)}; }
+  /// A check that passed.
+  [[nodiscard("return it from the check")]] static check_result healthy(std::string message = {}) {
+    return {health_status::healthy, std::move(message)};
+  }
+  /// A check that passed with reduced quality.
+  [[nodiscard("return it from the check")]] static check_result degraded(std::string message) {
+    return {health_status::degraded, std::move(message)};
+  }
+  /// A check that failed.
+  [[nodiscard("return it from the check")]] static check_result unhealthy(std::string message) {
+    return {health_status::unhealthy, std::move(message)};
+  }
 };
 
 namespace detail {

@@ -29,6 +29,7 @@ namespace http {
 /// format. `reg` must outlive the callable.
 ///
 ///   obs::http::handler h(obs::http::registry_source(reg));
+[[nodiscard("hand it to a handler or server; on its own it renders nothing")]]
 inline render_fn registry_source(registry& reg = global_registry()) {
   return [&reg](format f) {
     const snapshot snap = reg.snapshot();
@@ -49,6 +50,7 @@ inline render_fn registry_source(registry& reg = global_registry()) {
 ///   o.port = 9464;
 ///   auto srv = obs::http::serve(o);
 ///   srv->health().add_check("database", [] { return obs::http::check_result::healthy(); });
+[[nodiscard("keep the returned server alive; it stops when destroyed")]]
 inline std::unique_ptr<server> serve(options opts = {}, registry& reg = global_registry()) {
   auto srv = std::make_unique<server>(registry_source(reg), std::move(opts), std::make_shared<self_metrics>(reg));
   srv->start();
