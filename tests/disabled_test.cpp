@@ -19,8 +19,21 @@ TEST_CASE("disabled macros register nothing") {
   CHECK(s.find("disabled_test_family_total") == nullptr);
 }
 
-TEST_CASE("disabled macros are empty objects the optimizer drops") {
-  using handle = decltype(OBS_COUNTER("disabled_test_total"));
-  STATIC_REQUIRE(std::is_empty_v<handle>);
-  STATIC_REQUIRE(std::is_trivially_copyable_v<handle>);
+TEST_CASE("disabled macros evaluate neither their arguments nor the recording call's") {
+  int evaluated = 0;
+  auto touch = [&] {
+    ++evaluated;
+    return std::string("x");
+  };
+  OBS_COUNTER_FAMILY("disabled_test_lazy_total", "k").with(touch()).increment();
+  OBS_HISTOGRAM("disabled_test_lazy_seconds").record(static_cast<double>(touch().size()));
+  OBS_GAUGE_FAMILY("disabled_test_lazy", "a", "b").with(touch(), touch()).set(1);
+  CHECK(evaluated == 0);
+}
+
+TEST_CASE("a disabled macro is a statement that nests like one") {
+  bool taken = false;
+  if (taken) OBS_COUNTER("disabled_test_nested_total").increment();
+  else taken = true;
+  CHECK(taken);
 }

@@ -54,17 +54,47 @@ TEST_CASE("many bounds use the binary search and agree with a linear scan") {
   }
 }
 
-TEST_CASE("NaN and infinities land in the +Inf bucket") {
+TEST_CASE("+Inf lands in the +Inf bucket; NaN and negatives are refused and counted") {
   obs::registry reg;
   obs::histogram h = reg.histogram("odd_seconds");
   h.record(std::numeric_limits<double>::quiet_NaN());
   h.record(std::numeric_limits<double>::infinity());
   h.record(-std::numeric_limits<double>::infinity());
+  h.record(-0.5);
+  h.record(0.0);
+  reg.histogram_family("odd_seconds", {}).with().record(-1.0);
   obs::snapshot snap_61 = reg.snapshot();
   const auto& series = only_series(snap_61, "odd_seconds");
-  CHECK(series.buckets.front().cumulative_count == 1);  // -Inf <= every bound
-  CHECK(series.buckets.back().cumulative_count == 3);
-  CHECK(std::isnan(series.sum));
+  CHECK(series.count == 2);
+  CHECK(series.buckets.front().cumulative_count == 1);
+  CHECK(series.sum == std::numeric_limits<double>::infinity());  // counter-like: never NaN, never down
+  CHECK(only_series(snap_61, "obs_rejected_values_total").value.as_integer() == 4);
+}
+
+TEST_CASE("a histogram with a negative bound takes negative values, and only NaN is refused") {
+  obs::registry reg;
+  reg.set_buckets_for_metric(obs::matcher::full("temperature_celsius"), {-10, 0, 10});
+  obs::histogram h = reg.histogram("temperature_celsius");
+  h.record(-20);
+  h.record(-std::numeric_limits<double>::infinity());
+  h.record(5);
+  h.record(std::numeric_limits<double>::quiet_NaN());
+  obs::snapshot s = reg.snapshot();
+  const auto& series = only_series(s, "temperature_celsius");
+  CHECK(series.count == 3);
+  CHECK(series.buckets.front().cumulative_count == 2);
+  CHECK(only_series(s, "obs_rejected_values_total").value.as_integer() == 1);
+}
+
+TEST_CASE("high-resolution histograms refuse negative values: their quantiles and sum are counter-like") {
+  obs::registry reg;
+  reg.set_histogram_config(obs::matcher::full("hr_seconds"), obs::histogram_config::high_resolution());
+  obs::histogram h = reg.histogram("hr_seconds");
+  h.record(-1);
+  h.record(1);
+  obs::snapshot s = reg.snapshot();
+  CHECK(only_series(s, "hr_seconds").count == 1);
+  CHECK(only_series(s, "obs_rejected_values_total").value.as_integer() == 1);
 }
 
 TEST_CASE("durations record as seconds") {

@@ -62,16 +62,23 @@ TEST_CASE("describe_* sets HELP and unit on the global registry") {
   CHECK(find(s, "metrics_test_sent_bytes_total")->unit == "bytes");
 }
 
-TEST_CASE("a type clash at a call site throws, and the next call tries again") {
+TEST_CASE("a type clash at a call site never throws: the site records nowhere and is counted") {
   OBS_COUNTER("metrics_test_clash").increment();
-  int thrown = 0;
-  for (int i = 0; i < 2; ++i) {
-    try {
-      OBS_GAUGE("metrics_test_clash").set(1);
-    } catch (const obs::error& e) {
-      CHECK(e.code() == obs::errc::type_mismatch);
-      ++thrown;
-    }
-  }
-  CHECK(thrown == 2);
+  for (int i = 0; i < 2; ++i) OBS_GAUGE("metrics_test_clash").set(1);  // one site, registered once
+  OBS_COUNTER_FAMILY("metrics_test_clash", "k").with("v").increment();  // keys differ
+  obs::snapshot s = obs::global_registry().snapshot();
+  const obs::family_snapshot* clash = find(s, "metrics_test_clash");
+  REQUIRE(clash->series.size() == 1);
+  CHECK(clash->series[0].value.as_integer() == 1);
+  const obs::family_snapshot* errors = find(s, "obs_registration_errors_total");
+  REQUIRE(errors != nullptr);
+  REQUIRE(errors->series.size() == 1);
+  CHECK(errors->series[0].labels[0].value == "metrics_test_clash");
+  CHECK(errors->series[0].value.as_integer() == 2);
+}
+
+TEST_CASE("le is a plain label on a counter, at a macro site too") {
+  OBS_COUNTER("metrics_test_le_total", "le", "x").increment();
+  obs::snapshot s = obs::global_registry().snapshot();
+  CHECK(find(s, "metrics_test_le_total")->series[0].labels[0].name == "le");
 }

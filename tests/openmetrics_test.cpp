@@ -210,3 +210,15 @@ TEST_CASE("openmetrics: 10,000 counters and 1,000 histograms render in few alloc
   obs::openmetrics::render_to(s, out);
   CHECK(obs_test::thread_allocation_count() - again == 0);
 }
+
+TEST_CASE("a histogram with a negative bound has no _sum and no _count") {
+  CHECK(render(obs_test::negative_buckets()) == R"(# TYPE temperature_celsius histogram
+# UNIT temperature_celsius celsius
+# HELP temperature_celsius Readings.
+temperature_celsius_bucket{le="-10.0"} 1
+temperature_celsius_bucket{le="0.0"} 2
+temperature_celsius_bucket{le="10.0"} 3
+temperature_celsius_bucket{le="+Inf"} 3
+# EOF
+)");
+}

@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <limits>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -66,7 +69,7 @@ TEST_CASE("bad names and clashes throw obs::error with a code") {
   CHECK(error_code([&] { reg.counter("jobs_total"); }) == obs::errc::label_keys_mismatch);
   CHECK(error_code([&] { reg.counter("jobs_total", {{"queue", "a"}, {"queue", "b"}}); }) ==
         obs::errc::label_keys_mismatch);
-  CHECK(error_code([&] { reg.counter_family("jobs_total", {"queue"}).with("a", "b"); }) ==
+  CHECK(error_code([&] { static_cast<void>(reg.counter_family("jobs_total", {"queue"}).with("a", "b")); }) ==
         obs::errc::label_keys_mismatch);
   CHECK(error_code([&] { reg.describe_gauge("jobs_total", "", "x"); }) == obs::errc::type_mismatch);
   std::vector<std::string> many_keys;
@@ -215,6 +218,11 @@ TEST_CASE("cardinality limit sends new label sets to an overflow series and coun
   CHECK(overflow.series[0].labels[0].value == "user_logins_total");
   CHECK(overflow.series[0].value.as_integer() == 7);
 
+  // It counts label sets, not lookups: refused sets seen again add nothing.
+  for (int i = 0; i < 10; ++i) fam.with("user" + std::to_string(i)).increment();
+  obs::snapshot again = reg.snapshot();
+  CHECK(family(again, "obs_cardinality_overflow_total").series[0].value.as_integer() == 7);
+
   // Removing series makes room again.
   reg.remove("user_logins_total", {{"user", "user0"}});
   fam.with("newcomer").increment();
@@ -236,7 +244,7 @@ TEST_CASE("idle expiry removes series whose value stopped changing") {
   std::this_thread::sleep_for(std::chrono::milliseconds(40));
   busy.increment();
   obs::snapshot snap_227 = reg.snapshot();
-  CHECK(family(snap_227, "work_total").series.size() == 2);  // exported one last time, then removed
+  CHECK(family(snap_227, "work_total").series.size() == 1);  // idle: left out
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   busy.increment();
   obs::snapshot snap_230 = reg.snapshot();
@@ -353,4 +361,292 @@ TEST_CASE("series order stays sorted as series come and go between snapshots") {
   CHECK(f.series[1].labels[0].value == "c");
   CHECK(f.series[2].labels[0].value == "z");
   CHECK(family(first, "ordered").series.size() == 2);
+}
+
+namespace {
+std::uint64_t self_count(const obs::snapshot& s, std::string_view family_name, std::string_view label_value) {
+  const obs::family_snapshot* f = s.find(family_name);
+  if (!f) return 0;
+  for (const auto& series : f->series)
+    if (series.labels.size() == 1 && series.labels[0].value == label_value) return series.value.as_integer();
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("a user's own __overflow__ label set is the overflow series, not a duplicate of it") {
+  obs::registry reg;
+  reg.set_cardinality_limit(obs::matcher::full("hits_total"), 1);
+  auto fam = reg.counter_family("hits_total", {"user"});
+  fam.with("__overflow__").increment(5);  // before any overflow
+  fam.with("alice").increment();
+  fam.with("bob").increment(2);  // over the limit
+  obs::snapshot s = reg.snapshot();
+  const auto& f = family(s, "hits_total");
+  REQUIRE(f.series.size() == 2);
+  CHECK(f.series[0].labels[0].value == "__overflow__");
+  CHECK(f.series[0].value.as_integer() == 7);
+  CHECK(f.series[1].labels[0].value == "alice");
+}
+
+TEST_CASE("label values that export alike are one series") {
+  obs::registry reg;
+  auto fam = reg.counter_family("v_total", {"v"});
+  fam.with(std::string_view("\xff")).increment();
+  fam.with(std::string_view("\xfe")).increment(2);
+  fam.with("\xef\xbf\xbd").increment(4);  // a real U+FFFD
+  obs::snapshot s = reg.snapshot();
+  const auto& f = family(s, "v_total");
+  REQUIRE(f.series.size() == 1);
+  CHECK(f.series[0].labels[0].value == "\xef\xbf\xbd");
+  CHECK(f.series[0].value.as_integer() == 7);
+  CHECK(reg.remove("v_total", {{"v", std::string_view("\xfd")}}));  // found by its exported value
+}
+
+TEST_CASE("help text with invalid UTF-8 is stored sanitised") {
+  obs::registry reg;
+  reg.describe_counter("h_total", "", std::string_view("bad \xff help"));
+  reg.counter("h_total").increment();
+  obs::snapshot s = reg.snapshot();
+  CHECK(family(s, "h_total").help == "bad \xef\xbf\xbd help");
+}
+
+TEST_CASE("names whose exposed samples collide are refused, naming both metrics") {
+  struct clash {
+    std::function<void(obs::registry&)> first, second;
+  };
+  const clash cases[] = {
+      {[](obs::registry& r) { r.counter("x_total"); }, [](obs::registry& r) { r.gauge("x"); }},
+      {[](obs::registry& r) { r.counter("x"); }, [](obs::registry& r) { r.counter("x_total"); }},
+      {[](obs::registry& r) { r.histogram("lat_seconds"); }, [](obs::registry& r) { r.gauge("lat_seconds_count"); }},
+      {[](obs::registry& r) { r.histogram("x_seconds"); }, [](obs::registry& r) { r.counter("x_seconds_total"); }},
+      {[](obs::registry& r) { r.info("build", {{"v", "1"}}); }, [](obs::registry& r) { r.gauge("build_info"); }},
+      {[](obs::registry& r) { r.gauge("lat_seconds_bucket"); }, [](obs::registry& r) { r.histogram("lat_seconds"); }},
+      {[](obs::registry& r) { r.counter("jobs_total"); }, [](obs::registry& r) { r.gauge("jobs_created"); }},
+  };
+  for (const clash& c : cases) {
+    obs::registry reg;
+    c.first(reg);
+    try {
+      c.second(reg);
+      FAIL("a colliding name was accepted");
+    } catch (const obs::error& e) {
+      CHECK(e.code() == obs::errc::name_conflict);
+      INFO(e.what());
+      CHECK(std::string(e.what()).find("' already exposes") != std::string::npos);
+    }
+  }
+  obs::registry reg;
+  CHECK(error_code([&] { reg.counter("obs_cardinality_overflow_total"); }) == obs::errc::name_conflict);
+  reg.gauge("x");
+  reg.gauge("x_sum");  // no collision between two gauges
+  reg.counter("y_total");
+  reg.gauge("y_total_other");
+}
+
+TEST_CASE("a type clash names the metric and both types") {
+  obs::registry reg;
+  reg.counter("jobs_total");
+  try {
+    reg.histogram("jobs_total");
+    FAIL("no throw");
+  } catch (const obs::error& e) {
+    CHECK(std::string(e.what()) == "metric 'jobs_total' is registered as a counter; it cannot also be a histogram");
+  }
+}
+
+TEST_CASE("le is reserved on histograms only, at run time as while compiling") {
+  obs::registry reg;
+  reg.counter("a_total", {{"le", "x"}}).increment();
+  reg.gauge("g", {{"quantile", "x"}}).set(1);
+  CHECK(error_code([&] { reg.histogram("h_seconds", {{"le", "x"}}); }) == obs::errc::reserved_label_name);
+  CHECK(error_code([&] { reg.histogram("q_seconds", {{"quantile", "x"}}); }) == obs::errc::reserved_label_name);
+}
+
+TEST_CASE("idle expiry follows activity, and a series recorded into again comes back") {
+  obs::registry reg;
+  reg.set_idle_timeout(std::chrono::milliseconds(30));
+  obs::counter rare = reg.counter("rare_errors_total");
+  obs::gauge steady = reg.gauge("steady");
+  rare.increment();
+  steady.set(7);
+  obs::snapshot first = reg.snapshot();
+  CHECK(first.find("rare_errors_total")->series.size() == 1);
+  // The gauge is set to the same value every 10 ms: active, never idle.
+  for (int i = 0; i < 8; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    steady.set(7);
+    obs::snapshot s = reg.snapshot();
+    CHECK(s.find("steady")->series.size() == 1);
+  }
+  obs::snapshot quiet = reg.snapshot();
+  CHECK(quiet.find("rare_errors_total")->series.empty());  // idle, left out
+  rare.increment();
+  obs::snapshot back = reg.snapshot();
+  REQUIRE(back.find("rare_errors_total")->series.size() == 1);
+  CHECK(back.find("rare_errors_total")->series[0].value.as_integer() == 2);  // nothing lost
+}
+
+TEST_CASE("an idle series nothing references is freed, and a lookup starts it afresh") {
+  obs::registry reg;
+  reg.set_idle_timeout(std::chrono::milliseconds(10));
+  auto fam = reg.counter_family("churn_total", {"id"});
+  std::thread([&] { fam.with("gone").increment(3); }).join();  // its lookup cache dies with it
+  {
+    obs::snapshot s1 = reg.snapshot();  // a live snapshot pins what it read
+    CHECK(s1.find("churn_total")->series.size() == 1);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  obs::snapshot s2 = reg.snapshot();  // idle and unreferenced: freed
+  CHECK(s2.find("churn_total")->series.empty());
+  fam.with("gone").increment();
+  obs::snapshot s3 = reg.snapshot();
+  REQUIRE(s3.find("churn_total")->series.size() == 1);
+  CHECK(s3.find("churn_total")->series[0].value.as_integer() == 1);
+}
+
+TEST_CASE("a macro site's series survives idle expiry") {
+  obs::registry& reg = obs::global_registry();
+  obs::counter site = reg.counter("registry_test_site_errors_total");
+  reg.set_idle_timeout(std::chrono::milliseconds(10));
+  site.increment();
+  obs::snapshot s1 = reg.snapshot();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  obs::snapshot s2 = reg.snapshot();
+  CHECK(s2.find("registry_test_site_errors_total")->series.empty());
+  site.increment();
+  obs::snapshot s3 = reg.snapshot();
+  reg.set_idle_timeout(std::chrono::nanoseconds(0));
+  REQUIRE(s3.find("registry_test_site_errors_total")->series.size() == 1);
+  CHECK(s3.find("registry_test_site_errors_total")->series[0].value.as_integer() == 2);
+}
+
+TEST_CASE("a second callback for one series is refused, and resetting the first keeps nothing alive") {
+  obs::registry reg;
+  auto first = reg.gauge_callback("pool_size", {{"pool", "a"}}, [] { return 1.0; });
+  CHECK(error_code([&] { auto second = reg.gauge_callback("pool_size", {{"pool", "a"}}, [] { return 2.0; }); }) ==
+        obs::errc::duplicate_callback);
+  obs::snapshot s1 = reg.snapshot();
+  REQUIRE(family(s1, "pool_size").series.size() == 1);
+  CHECK(family(s1, "pool_size").series[0].value.as_double() == 1);
+  first.reset();
+  auto again = reg.gauge_callback("pool_size", {{"pool", "a"}}, [] { return 3.0; });
+  obs::snapshot s2 = reg.snapshot();
+  REQUIRE(family(s2, "pool_size").series.size() == 1);
+  CHECK(family(s2, "pool_size").series[0].value.as_double() == 3);
+}
+
+TEST_CASE("a throwing callback costs its own series, not the snapshot") {
+  obs::registry reg;
+  reg.counter("ok_total").increment();
+  auto bad = reg.gauge_callback("flaky", {{"k", "bad"}}, []() -> double { throw std::runtime_error("down"); });
+  auto good = reg.gauge_callback("flaky", {{"k", "good"}}, [] { return 4.0; });
+  obs::snapshot s = reg.snapshot();
+  CHECK(family(s, "ok_total").series.size() == 1);
+  REQUIRE(family(s, "flaky").series.size() == 1);
+  CHECK(family(s, "flaky").series[0].value.as_double() == 4);
+  CHECK(self_count(s, "obs_collect_errors_total", "flaky") == 1);
+}
+
+TEST_CASE("counter callbacks that return NaN or a negative value are left out and counted") {
+  obs::registry reg;
+  auto nan = reg.counter_callback("read_bytes_total", {{"dev", "a"}},
+                                  [] { return std::numeric_limits<double>::quiet_NaN(); });
+  auto negative = reg.counter_callback("read_bytes_total", {{"dev", "b"}}, [] { return -1.0; });
+  auto fine = reg.counter_callback("read_bytes_total", {{"dev", "c"}}, [] { return 10.0; });
+  obs::snapshot s = reg.snapshot();
+  REQUIRE(family(s, "read_bytes_total").series.size() == 1);
+  CHECK(self_count(s, "obs_rejected_values_total", "read_bytes_total") == 2);
+}
+
+TEST_CASE("a throwing collector adds nothing and is counted; the rest is served") {
+  obs::registry reg;
+  reg.counter("ok_total").increment();
+  auto bad = reg.add_collector("broken", [](obs::snapshot_builder& b) {
+    b.add_family("half_made", obs::metric_type::gauge);
+    b.add_series({}, obs::number::floating(1));
+    throw std::runtime_error("collector failed");
+  });
+  auto good = reg.add_collector("fine", [](obs::snapshot_builder& b) {
+    b.add_family("queue_depth", obs::metric_type::gauge);
+    b.add_series({{"q", "mail"}}, obs::number::floating(3));
+  });
+  obs::snapshot s = reg.snapshot();
+  CHECK(s.find("half_made") == nullptr);
+  CHECK(s.find("queue_depth") != nullptr);
+  CHECK(s.find("ok_total") != nullptr);
+  CHECK(self_count(s, "obs_collect_errors_total", "broken") == 1);
+  obs::snapshot s2 = reg.snapshot();
+  CHECK(self_count(s2, "obs_collect_errors_total", "broken") == 2);
+}
+
+TEST_CASE("a collector's invalid families never reach a snapshot") {
+  using emit = std::function<void(obs::snapshot_builder&)>;
+  const emit invalid[] = {
+      [](obs::snapshot_builder& b) { b.add_family("bad name", obs::metric_type::gauge); },
+      [](obs::snapshot_builder& b) {
+        b.add_family("g", obs::metric_type::gauge);
+        b.add_series({{"__reserved", "x"}}, obs::number::floating(1));
+      },
+      [](obs::snapshot_builder& b) {
+        b.add_family("h_seconds", obs::metric_type::histogram);
+        b.add_histogram_series({{"le", "1"}}, {{1, 1}}, 1, 1);
+      },
+      [](obs::snapshot_builder& b) {
+        b.add_family("c_total", obs::metric_type::counter);
+        b.add_series({}, obs::number::floating(-1));
+      },
+      [](obs::snapshot_builder& b) {
+        b.add_family("c_total", obs::metric_type::counter);
+        b.add_series({}, obs::number::floating(std::numeric_limits<double>::quiet_NaN()));
+      },
+      [](obs::snapshot_builder& b) {
+        b.add_family("g", obs::metric_type::gauge);
+        b.add_series({{"a", "1"}}, obs::number::floating(1));
+        b.add_series({{"a", "1"}}, obs::number::floating(2));
+      },
+      [](obs::snapshot_builder& b) {
+        b.add_family("h_seconds", obs::metric_type::histogram);
+        b.add_histogram_series({}, {{1, 5}, {2, 3}}, 1, 5);  // not cumulative
+      },
+      [](obs::snapshot_builder& b) {
+        b.add_family("h_seconds", obs::metric_type::histogram);
+        b.add_histogram_series({}, {{1, 1}}, -3, 1);  // negative sum, no negative bucket
+      },
+      [](obs::snapshot_builder& b) {
+        b.add_family("s_seconds", obs::metric_type::summary);
+        b.add_summary_series({}, {{1.5, 1}}, 1, 1);
+      },
+      [](obs::snapshot_builder& b) {
+        b.add_family("i_info", obs::metric_type::info);
+        b.add_series({}, obs::number::integer(2));
+      },
+      [](obs::snapshot_builder& b) { b.add_family("taken_total", obs::metric_type::counter); },  // registry's name
+      [](obs::snapshot_builder& b) { b.add_family("taken", obs::metric_type::gauge); },  // its OpenMetrics name
+  };
+  for (const emit& e : invalid) {
+    obs::registry reg;
+    reg.counter("taken_total").increment();
+    auto c = reg.add_collector("bad", e);
+    obs::snapshot s = reg.snapshot();
+    CHECK(s.families().size() == 2);  // taken_total and obs_collect_errors_total
+    CHECK(self_count(s, "obs_collect_errors_total", "bad") == 1);
+  }
+  // Two collectors may not expose one name either: the second is refused.
+  obs::registry reg;
+  auto a = reg.add_collector("a", [](obs::snapshot_builder& b) { b.add_family("dup", obs::metric_type::gauge); });
+  auto b = reg.add_collector("b", [](obs::snapshot_builder& b) { b.add_family("dup", obs::metric_type::gauge); });
+  obs::snapshot s = reg.snapshot();
+  CHECK(s.find("dup") != nullptr);
+  CHECK(self_count(s, "obs_collect_errors_total", "b") == 1);
+}
+
+TEST_CASE("a collector's invalid UTF-8 is sanitised on the way in") {
+  obs::registry reg;
+  auto c = reg.add_collector([](obs::snapshot_builder& b) {
+    b.add_family("g", obs::metric_type::gauge, std::string_view("help \xff"));
+    b.add_series({{"v", std::string_view("\xfe")}}, obs::number::floating(1));
+  });
+  obs::snapshot s = reg.snapshot();
+  CHECK(family(s, "g").help == "help \xef\xbf\xbd");
+  CHECK(family(s, "g").series[0].labels[0].value == "\xef\xbf\xbd");
 }

@@ -59,3 +59,12 @@ TEST_CASE("numbers keep integers exact") {
   CHECK_FALSE(obs::number::floating(1).is_integer());
   CHECK(obs::to_string(obs::metric_type::histogram) == "histogram");
 }
+
+TEST_CASE("a copying builder makes every string valid UTF-8") {
+  obs::snapshot_builder b;
+  b.add_family("odd", obs::metric_type::gauge, std::string_view("h\xff"));
+  b.add_series({{"k", std::string_view("\xc0\xaf")}}, obs::number::integer(0));
+  obs::snapshot s = std::move(b).build();
+  CHECK(s.families()[0].help == "h\xef\xbf\xbd");
+  CHECK(s.families()[0].series[0].labels[0].value == "\xef\xbf\xbd\xef\xbf\xbd");
+}

@@ -121,7 +121,7 @@ void authenticate(std::string_view database, std::mt19937& rng) {
 }
 
 void collect_idle_dynamic_pools(std::string_view database) {
-  auto pools = OBS_GAUGE_FAMILY("pg_doorman_auth_query_dynamic_pools", "database").with(database);
+  obs::gauge pools = OBS_GAUGE_FAMILY("pg_doorman_auth_query_dynamic_pools", "database").with(database);
   if (pools.value() < 1) return;
   pools.decrement();
   OBS_COUNTER_FAMILY("pg_doorman_auth_query_dynamic_pools_destroyed_total", "database").with(database).increment();

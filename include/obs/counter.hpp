@@ -4,16 +4,19 @@
 // `increment` is a plain add into this thread's shard of the series: no lock,
 // no hash, no heap allocation, no locked instruction. Reading the total walks
 // every shard, so the reader pays, never the recorder. Use `counter` for
-// counts (u64, exact) and `float_counter` for totals like seconds:
+// counts (u64, exact, saturating at 2^64 - 1 instead of wrapping) and
+// `float_counter` for totals like seconds:
 //
 //   obs::counter served = reg.counter("http_requests_total", {{"route", "/"}});
 //   served.increment();
 //
-// The `_ref` types are the same handles without ownership: what a family's
-// `with()` returns, cheap to pass around, valid while the series is referenced
-// elsewhere. Convert one to an owning handle to keep it.
+// The `_ref` types are what a family's `with()` returns: usable only in the
+// expression that produced them (`fam.with(v).increment()`), because the
+// series they name may be expired and its cells recycled once the
+// expression ends. To keep one, convert it: `obs::counter c = fam.with(v);`.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "obs/detail/config.hpp"
@@ -22,59 +25,99 @@
 #include "obs/detail/thread_slot.hpp"
 
 OBS_NAMESPACE_BEGIN
+namespace detail {
 
-/// A non-owning counter handle. See obs::counter.
+/// Raises the u64 counter `s` to `value` if it is below. Calls for series
+/// hashed to one stripe are serialised, so two racing raises to 100 reach
+/// 100, not 200; increments do not wait.
+inline void raise_u64(series_state* s, std::uint64_t value) noexcept {
+  static std::atomic_flag stripes[64];
+  std::atomic_flag& lock = stripes[(reinterpret_cast<std::uintptr_t>(s) >> 6) % 64];
+  // Ordering: acquire/release; the holder's adds happen-before the next holder's sum.
+  while (lock.test_and_set(std::memory_order_acquire)) lock.wait(true, std::memory_order_relaxed);
+  std::uint64_t current = sum_u64(s->cells);
+  if (value > current) add_u64(s->cells, value - current);
+  lock.clear(std::memory_order_release);
+  lock.notify_one();
+}
+
+/// Adds `v` to a float counter unless it is negative or NaN, which a counter
+/// cannot hold; those are counted in the family's rejected values instead.
+inline void add_counter_f64(series_state* s, series_state::cell* cells, double v) noexcept {
+  if (!(v >= 0)) [[unlikely]] {
+    // Ordering: relaxed; a statistic.
+    s->rejected_values->fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  add_f64(cells, v);
+}
+
+}  // namespace detail
+
+/// What a counter family's `with()` returns: record in the same expression,
+/// `fam.with(v).increment()`, or convert it to an obs::counter to keep it.
 class counter_ref {
  public:
-  explicit counter_ref(detail::series_state* state) noexcept : state_(state), cells_(state->cells) {}
+  explicit counter_ref(detail::series_state* state) noexcept : state_(state) {}
 
   /// Adds `n` (default 1). Lock-free, allocation-free, never throws.
-  void increment(std::uint64_t n = 1) const noexcept { detail::add_u64(cells_, n); }
+  void increment(std::uint64_t n = 1) const&& noexcept { detail::add_u64(state_->cells, n); }
+  /// Raises the counter to `value` if it is below. Walks every shard.
+  void absolute(std::uint64_t value) const&& noexcept { detail::raise_u64(state_, value); }
+  // A kept ref may name a recycled series: keep an obs::counter instead.
+  void increment(std::uint64_t n = 1) const& = delete;
+  void absolute(std::uint64_t value) const& = delete;
 
-  /// Raises the counter to `value` if it is below; like Rust metrics'
-  /// `absolute`. Walks every shard.
-  void absolute(std::uint64_t value) const noexcept {
-    std::uint64_t current = sum();
-    if (value > current) increment(value - current);
-  }
-
-  /// The total over all shards. Walks every shard.
-  std::uint64_t sum() const noexcept { return detail::sum_u64(cells_); }
-
- protected:
+ private:
+  friend class counter;
   detail::series_state* state_;
-  detail::series_state::cell* cells_;
 };
 
 /// An owning handle to a u64 counter series; copies share the series.
-class counter final : public detail::owning_handle<counter_ref> {
+class counter final : detail::series_handle {
  public:
-  using owning_handle::owning_handle;
+  counter() noexcept = default;
+  /// Keeps the series `ref` names.
+  counter(const counter_ref& ref) noexcept : series_handle(ref.state_) {}  // NOLINT: implicit by design
+
+  /// Adds `n` (default 1). Lock-free, allocation-free, never throws.
+  void increment(std::uint64_t n = 1) const noexcept { detail::add_u64(cells_, n); }
+  /// Raises the counter to `value` if it is below, like Rust metrics'
+  /// `absolute`. Walks every shard; racing calls are serialised.
+  void absolute(std::uint64_t value) const noexcept { detail::raise_u64(state_, value); }
+  /// The total over all shards. Walks every shard.
+  std::uint64_t sum() const noexcept { return detail::sum_u64(cells_); }
 };
 
-/// A non-owning float counter handle. See obs::float_counter.
+/// What a float counter family's `with()` returns; see counter_ref.
 class float_counter_ref {
  public:
-  explicit float_counter_ref(detail::series_state* state) noexcept
-      : state_(state), cells_(state->cells) {}
+  explicit float_counter_ref(detail::series_state* state) noexcept : state_(state) {}
 
-  /// Adds `v`, which should be >= 0 (counters only go up). Lock-free,
-  /// allocation-free, never throws.
-  void increment(double v) const noexcept { detail::add_f64(cells_, v); }
+  /// Adds `v`; a negative or NaN `v` is refused and counted (see float_counter).
+  void increment(double v) const&& noexcept { detail::add_counter_f64(state_, state_->cells, v); }
+  // A kept ref may name a recycled series: keep an obs::float_counter instead.
+  void increment(double v) const& = delete;
 
-  /// The total over all shards. Walks every shard.
-  double sum() const noexcept { return detail::sum_f64(cells_); }
-
- protected:
+ private:
+  friend class float_counter;
   detail::series_state* state_;
-  detail::series_state::cell* cells_;
 };
 
 /// An owning handle to a floating-point counter series (seconds-valued
 /// totals and the like).
-class float_counter final : public detail::owning_handle<float_counter_ref> {
+class float_counter final : detail::series_handle {
  public:
-  using owning_handle::owning_handle;
+  float_counter() noexcept = default;
+  /// Keeps the series `ref` names.
+  float_counter(const float_counter_ref& ref) noexcept : series_handle(ref.state_) {}  // NOLINT: implicit by design
+
+  /// Adds `v`. Counters only go up: a negative or NaN `v` is not added but
+  /// counted in `obs_rejected_values_total{metric="..."}`. Lock-free,
+  /// allocation-free, never throws.
+  void increment(double v) const noexcept { detail::add_counter_f64(state_, cells_, v); }
+  /// The total over all shards. Walks every shard.
+  double sum() const noexcept { return detail::sum_f64(cells_); }
 };
 
 OBS_NAMESPACE_END

@@ -3,7 +3,8 @@
 // obs throws only for programming errors that would otherwise corrupt an
 // exposition: an invalid metric or label name, a reserved label, one name
 // registered with two types, a family used with the wrong label keys, bad
-// histogram buckets. Recording never throws. Catch `obs::error` (or
+// histogram buckets. Recording never throws; neither does an OBS_* macro
+// (see metrics.hpp for what happens when its registration is refused). Catch `obs::error` (or
 // `std::invalid_argument`) and read `code()` to tell the cases apart:
 //
 //   try {
@@ -31,6 +32,8 @@ enum class errc {
   invalid_buckets,      ///< bucket bounds not finite and strictly increasing
   invalid_unit,         ///< unit not `[a-z0-9_]+`, or not a suffix of the name
   already_configured,   ///< configuration given after the family was created
+  name_conflict,        ///< the family's exposed sample names clash with another family's
+  duplicate_callback,   ///< a callback already feeds that series
   invalid_argument,     ///< any other bad argument (see the message)
 };
 

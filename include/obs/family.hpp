@@ -10,8 +10,9 @@
 //   auto requests = reg.counter_family("http_requests_total", {"method", "route", "status"});
 //   requests.with(method, route, status).increment();
 //
-// The handle `with` returns stays valid until this thread's next lookup;
-// convert it to an owning handle to keep it longer.
+// The handle `with` returns is for the same expression only; its recording
+// methods compile only on a temporary. Convert it to an owning handle to keep
+// it: `obs::counter c = requests.with(method, route, status);`.
 #pragma once
 
 #include <array>
@@ -36,15 +37,16 @@ class family_handle {
       : family_(family), owner_(std::move(owner)) {}
 
   /// The series for these label values, in the family's key order. Throws
-  /// obs::error if the count of values differs from the count of keys.
+  /// obs::error if the count of values differs from the count of keys (the
+  /// OBS_*_FAMILY macros check the count while compiling).
   template <class... Values>
-  Ref with(const Values&... values) const {
+  [[nodiscard]] Ref with(const Values&... values) const {
     std::array<std::string_view, sizeof...(Values)> views{std::string_view(values)...};
     return Ref(family_->find_or_create(views));
   }
 
   /// As above, with the values in a span.
-  Ref with(std::span<const std::string_view> values) const {
+  [[nodiscard]] Ref with(std::span<const std::string_view> values) const {
     return Ref(family_->find_or_create(values));
   }
 
@@ -56,6 +58,25 @@ class family_handle {
  private:
   family_state* family_;
   std::shared_ptr<const void> owner_;  // keeps the registry's storage alive
+};
+
+/// What an OBS_*_FAMILY macro returns: its family, with the count of label
+/// values checked while compiling.
+template <class Family, std::size_t Keys>
+class static_family {
+ public:
+  explicit static_family(Family family) noexcept : family_(std::move(family)) {}
+
+  template <class... Values>
+  [[nodiscard]] auto with(const Values&... values) const {
+    static_assert(sizeof...(Values) == Keys, "with() takes one value per label key of the family");
+    return family_.with(values...);
+  }
+
+  const Family& family() const noexcept { return family_; }
+
+ private:
+  Family family_;
 };
 
 }  // namespace detail

@@ -11,43 +11,66 @@
 // gauge (registry::gauge_callback): it costs nothing until scraped.
 #pragma once
 
+#include <atomic>
+
 #include "obs/detail/config.hpp"
 #include "obs/detail/owning_handle.hpp"
 #include "obs/detail/series_state.hpp"
 
 OBS_NAMESPACE_BEGIN
+namespace detail {
 
-/// A non-owning gauge handle. See obs::gauge.
+// Every write also marks the gauge touched, so idle expiry sees activity
+// even when the value stays the same.
+// Ordering: relaxed throughout; a gauge orders nothing else.
+inline void gauge_set(series_state* s, double v) noexcept {
+  s->gauge_value.store(v, std::memory_order_relaxed);
+  s->touched.store(true, std::memory_order_relaxed);
+}
+inline void gauge_add(series_state* s, double v) noexcept {
+  s->gauge_value.fetch_add(v, std::memory_order_relaxed);
+  s->touched.store(true, std::memory_order_relaxed);
+}
+
+}  // namespace detail
+
+/// What a gauge family's `with()` returns: record in the same expression,
+/// or convert it to an obs::gauge to keep it (see obs::counter_ref).
 class gauge_ref {
  public:
   explicit gauge_ref(detail::series_state* state) noexcept : state_(state) {}
 
-  /// Sets the value. Never throws.
-  void set(double v) const noexcept {
-    // Ordering: relaxed; a gauge orders nothing else.
-    state_->gauge_value.store(v, std::memory_order_relaxed);
-  }
-  /// Adds `v` (default 1).
-  void increment(double v = 1) const noexcept {
-    // Ordering: relaxed, as in set.
-    state_->gauge_value.fetch_add(v, std::memory_order_relaxed);
-  }
-  /// Subtracts `v` (default 1).
-  void decrement(double v = 1) const noexcept {
-    // Ordering: relaxed, as in set.
-    state_->gauge_value.fetch_sub(v, std::memory_order_relaxed);
-  }
-  /// The current value.
-  double value() const noexcept { return state_->gauge_value.load(std::memory_order_relaxed); }
+  void set(double v) const&& noexcept { detail::gauge_set(state_, v); }
+  void increment(double v = 1) const&& noexcept { detail::gauge_add(state_, v); }
+  void decrement(double v = 1) const&& noexcept { detail::gauge_add(state_, -v); }
+  // A kept ref may name a recycled series: keep an obs::gauge instead.
+  void set(double v) const& = delete;
+  void increment(double v = 1) const& = delete;
+  void decrement(double v = 1) const& = delete;
 
- protected:
+ private:
+  friend class gauge;
   detail::series_state* state_;
 };
 
 /// An owning handle to a gauge series; copies share the series.
-class gauge final : public detail::owning_handle<gauge_ref> {
+class gauge final : detail::series_handle {
  public:
-  using owning_handle::owning_handle;
+  gauge() noexcept = default;
+  /// Keeps the series `ref` names.
+  gauge(const gauge_ref& ref) noexcept : series_handle(ref.state_) {}  // NOLINT: implicit by design
+
+  /// Sets the value. Never throws.
+  void set(double v) const noexcept { detail::gauge_set(state_, v); }
+  /// Adds `v` (default 1).
+  void increment(double v = 1) const noexcept { detail::gauge_add(state_, v); }
+  /// Subtracts `v` (default 1).
+  void decrement(double v = 1) const noexcept { detail::gauge_add(state_, -v); }
+  /// The current value.
+  double value() const noexcept {
+    // Ordering: relaxed, as in set.
+    return state_->gauge_value.load(std::memory_order_relaxed);
+  }
 };
 
 OBS_NAMESPACE_END

@@ -23,24 +23,82 @@
 #include "obs/detail/thread_slot.hpp"
 
 OBS_NAMESPACE_BEGIN
+namespace detail {
 
-/// A non-owning histogram handle. See obs::histogram.
+inline void record_high_resolution(const series_state* s, const histogram_layout* layout, double v,
+                                   std::intptr_t offset) noexcept {
+  const std::size_t buckets = layout->high_resolution_buckets();
+  const std::size_t index = layout->high_resolution_index(v);
+  series_state::cell* counts = s->high_resolution_buckets.get();
+  // A slot offset is a multiple of page_cells; the first `stripes` slots
+  // own a stripe each.
+  const auto slot = static_cast<std::size_t>(offset) / page_cells;
+  if (offset >= 0 && slot < layout->stripes) {
+    series_state::cell& count = counts[slot * buckets + index];
+    // Ordering: relaxed; this thread is the stripe's only writer.
+    count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  } else {
+    // Ordering: relaxed; the shared stripe needs atomicity, not ordering.
+    counts[layout->stripes * buckets + index].fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+/// Records `v` into histogram series `s`, or counts it as rejected when the
+/// histogram cannot hold it (see obs::histogram::record).
+inline void record_histogram(series_state* s, series_state::cell* cells, const histogram_layout* layout,
+                             double v) noexcept {
+  if (!(v >= layout->min_observation)) [[unlikely]] {
+    // Ordering: relaxed; a statistic.
+    s->rejected_values->fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const std::intptr_t offset = current_slot_offset();
+  if (!layout->high_resolution) [[likely]] {
+    add_u64_at(cells + layout->bucket_index(v), offset, 1);
+  } else {
+    record_high_resolution(s, layout, v, offset);
+  }
+  add_f64_at(cells + layout->sum_cell(), offset, v);
+}
+
+}  // namespace detail
+
+/// What a histogram family's `with()` returns: record in the same
+/// expression, or convert it to an obs::histogram to keep it (see
+/// obs::counter_ref).
 class histogram_ref {
  public:
-  explicit histogram_ref(detail::series_state* state) noexcept
-      : cells_(state->cells), state_(state), layout_(state->layout) {}
+  explicit histogram_ref(detail::series_state* state) noexcept : state_(state) {}
 
-  /// Records one observation. NaN counts in the top bucket and makes the sum
-  /// NaN, as in other Prometheus clients. Never throws.
-  void record(double v) const noexcept {
-    const std::intptr_t offset = detail::current_slot_offset();
-    if (!layout_->high_resolution) [[likely]] {
-      detail::add_u64_at(cells_ + layout_->bucket_index(v), offset, 1);
-    } else {
-      record_high_resolution(v, offset);
-    }
-    detail::add_f64_at(cells_ + layout_->sum_cell(), offset, v);
+  void record(double v) const&& noexcept { detail::record_histogram(state_, state_->cells, state_->layout, v); }
+  template <class Rep, class Period>
+  void record(std::chrono::duration<Rep, Period> d) const&& noexcept {
+    detail::record_histogram(state_, state_->cells, state_->layout, std::chrono::duration<double>(d).count());
   }
+  // A kept ref may name a recycled series: keep an obs::histogram instead.
+  void record(double v) const& = delete;
+  template <class Rep, class Period>
+  void record(std::chrono::duration<Rep, Period> d) const& = delete;
+
+ private:
+  friend class histogram;
+  detail::series_state* state_;
+};
+
+/// An owning handle to a histogram series; copies share the series.
+class histogram final : detail::series_handle {
+ public:
+  histogram() noexcept : layout_(state_->layout) {}
+  /// Keeps the series `ref` names.
+  histogram(const histogram_ref& ref) noexcept  // NOLINT: implicit by design
+      : series_handle(ref.state_), layout_(state_->layout) {}
+
+  /// Records one observation. Never throws. NaN is refused, and so is a
+  /// negative value unless the histogram has a negative bucket bound: the
+  /// sum of such a histogram is counter-like, and OpenMetrics forbids it to
+  /// be NaN or to go down. Refused values are counted in
+  /// `obs_rejected_values_total{metric="..."}`.
+  void record(double v) const noexcept { detail::record_histogram(state_, cells_, layout_, v); }
 
   /// Records a duration, in seconds.
   template <class Rep, class Period>
@@ -64,33 +122,8 @@ class histogram_ref {
   /// Sum of observations so far. Walks every shard.
   double sum() const noexcept { return detail::sum_f64(cells_ + layout_->sum_cell()); }
 
- protected:
-  void record_high_resolution(double v, std::intptr_t offset) const noexcept {
-    const std::size_t buckets = layout_->high_resolution_buckets();
-    const std::size_t index = layout_->high_resolution_index(v);
-    detail::series_state::cell* counts = state_->high_resolution_buckets.get();
-    // A slot offset is a multiple of page_cells; the first `stripes` slots
-    // own a stripe each.
-    const auto slot = static_cast<std::size_t>(offset) / detail::page_cells;
-    if (offset >= 0 && slot < layout_->stripes) {
-      detail::series_state::cell& count = counts[slot * buckets + index];
-      // Ordering: relaxed; this thread is the stripe's only writer.
-      count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    } else {
-      // Ordering: relaxed; the shared stripe needs atomicity, not ordering.
-      counts[layout_->stripes * buckets + index].fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-
-  detail::series_state::cell* cells_;
-  detail::series_state* state_;
+ private:
   const detail::histogram_layout* layout_;
-};
-
-/// An owning handle to a histogram series; copies share the series.
-class histogram final : public detail::owning_handle<histogram_ref> {
- public:
-  using owning_handle::owning_handle;
 };
 
 OBS_NAMESPACE_END

@@ -18,11 +18,15 @@
 //   OBS_COUNTER_FAMILY("http_requests_total", "method", "route", "status")
 //       .with(method, route, status).increment();
 //
-// With OBS_DISABLE defined to 1 every macro becomes a do-nothing handle; its
-// arguments are still type-checked, never evaluated.
+// A macro never throws: see detail::register_site. With OBS_DISABLE defined
+// to 1 every macro becomes a statement that type-checks its arguments and
+// those of the recording call after it, and evaluates none of them (so it
+// cannot be used as an expression, e.g. to initialise a variable).
 #pragma once
 
+#include <span>
 #include <string_view>
+#include <type_traits>
 
 #include "obs/detail/config.hpp"
 #include "obs/detail/disabled.hpp"
@@ -31,48 +35,95 @@
 
 #if OBS_DISABLE
 
-#define OBS_DETAIL_SITE(handle, disabled, ...) \
-  (static_cast<void>(sizeof(::obs::detail::make_static_key(__VA_ARGS__))), ::obs::detail::disabled{})
-#define OBS_DETAIL_FAMILY_SITE(family, disabled, ...)                           \
-  (static_cast<void>(sizeof(::obs::detail::make_family_key(__VA_ARGS__))), \
-   ::obs::detail::disabled_family<::obs::detail::disabled>{})
+// A statement whose body never runs: the recording call that follows the
+// macro is type-checked, and neither it nor its arguments are evaluated.
+#define OBS_DETAIL_SITE(handle, kind, disabled, ...)                                                       \
+  for (static_cast<void>(sizeof(::obs::detail::make_static_key<::obs::detail::site_kind::kind>(__VA_ARGS__))); \
+       false;)                                                                                             \
+  ::obs::detail::disabled {}
+#define OBS_DETAIL_FAMILY_SITE(family, kind, disabled, ...)                                                \
+  for (static_cast<void>(sizeof(::obs::detail::make_family_key<::obs::detail::site_kind::kind>(__VA_ARGS__))); \
+       false;)                                                                                             \
+  ::obs::detail::disabled_family<::obs::detail::disabled> {}
 
 #else
 
-#define OBS_DETAIL_SITE(handle, disabled, ...)                                                   \
+#define OBS_DETAIL_SITE(handle, kind, disabled, ...)                                             \
   ([]() -> const ::obs::handle& {                                                                \
-    static constexpr auto obs_key_ = ::obs::detail::make_static_key(__VA_ARGS__);                \
+    static constexpr auto obs_key_ =                                                             \
+        ::obs::detail::make_static_key<::obs::detail::site_kind::kind>(__VA_ARGS__);             \
     static const ::obs::handle obs_site_ =                                                       \
-        ::obs::global_registry().handle(obs_key_.name, obs_key_.label_span());                   \
+        ::obs::detail::register_site<::obs::handle>(obs_key_.name, obs_key_.label_span());       \
     return obs_site_;                                                                            \
   }())
-#define OBS_DETAIL_FAMILY_SITE(family, disabled, ...)                                            \
-  ([]() -> const ::obs::family& {                                                                \
-    static constexpr auto obs_key_ = ::obs::detail::make_family_key(__VA_ARGS__);                \
-    static const ::obs::family obs_site_ =                                                       \
-        ::obs::global_registry().family(obs_key_.name, obs_key_.key_span());                     \
+#define OBS_DETAIL_FAMILY_SITE(family, kind, disabled, ...)                                      \
+  ([]() -> const auto& {                                                                         \
+    static constexpr auto obs_key_ =                                                             \
+        ::obs::detail::make_family_key<::obs::detail::site_kind::kind>(__VA_ARGS__);             \
+    static const ::obs::detail::static_family<::obs::family, obs_key_.keys.size()> obs_site_{     \
+        ::obs::detail::register_family_site<::obs::family>(obs_key_.name, obs_key_.key_span())}; \
     return obs_site_;                                                                            \
   }())
 
 #endif
 
 /// A u64 counter: OBS_COUNTER("name", "key", "value", ...). Literal labels only.
-#define OBS_COUNTER(...) OBS_DETAIL_SITE(counter, disabled_counter, __VA_ARGS__)
+#define OBS_COUNTER(...) OBS_DETAIL_SITE(counter, plain, disabled_counter, __VA_ARGS__)
 /// A floating-point counter, e.g. for `*_seconds_total`.
-#define OBS_FLOAT_COUNTER(...) OBS_DETAIL_SITE(float_counter, disabled_float_counter, __VA_ARGS__)
+#define OBS_FLOAT_COUNTER(...) OBS_DETAIL_SITE(float_counter, plain, disabled_float_counter, __VA_ARGS__)
 /// A gauge: OBS_GAUGE("name", "key", "value", ...).
-#define OBS_GAUGE(...) OBS_DETAIL_SITE(gauge, disabled_gauge, __VA_ARGS__)
+#define OBS_GAUGE(...) OBS_DETAIL_SITE(gauge, plain, disabled_gauge, __VA_ARGS__)
 /// A histogram: OBS_HISTOGRAM("name", "key", "value", ...).
-#define OBS_HISTOGRAM(...) OBS_DETAIL_SITE(histogram, disabled_histogram, __VA_ARGS__)
+#define OBS_HISTOGRAM(...) OBS_DETAIL_SITE(histogram, histogram, disabled_histogram, __VA_ARGS__)
 
 /// A counter family: OBS_COUNTER_FAMILY("name", "key1", "key2").with(v1, v2).
-#define OBS_COUNTER_FAMILY(...) OBS_DETAIL_FAMILY_SITE(counter_family, disabled_counter, __VA_ARGS__)
+#define OBS_COUNTER_FAMILY(...) OBS_DETAIL_FAMILY_SITE(counter_family, plain, disabled_counter, __VA_ARGS__)
 #define OBS_FLOAT_COUNTER_FAMILY(...) \
-  OBS_DETAIL_FAMILY_SITE(float_counter_family, disabled_float_counter, __VA_ARGS__)
-#define OBS_GAUGE_FAMILY(...) OBS_DETAIL_FAMILY_SITE(gauge_family, disabled_gauge, __VA_ARGS__)
-#define OBS_HISTOGRAM_FAMILY(...) OBS_DETAIL_FAMILY_SITE(histogram_family, disabled_histogram, __VA_ARGS__)
+  OBS_DETAIL_FAMILY_SITE(float_counter_family, plain, disabled_float_counter, __VA_ARGS__)
+#define OBS_GAUGE_FAMILY(...) OBS_DETAIL_FAMILY_SITE(gauge_family, plain, disabled_gauge, __VA_ARGS__)
+#define OBS_HISTOGRAM_FAMILY(...) \
+  OBS_DETAIL_FAMILY_SITE(histogram_family, histogram, disabled_histogram, __VA_ARGS__)
 
 OBS_NAMESPACE_BEGIN
+namespace detail {
+
+/// A macro site's handle, registered on the global registry. Never throws
+/// obs::error: a refused registration (say, the name is registered with
+/// another type elsewhere) is counted in `obs_registration_errors_total` and
+/// reported once on stderr, and the site records into nothing visible.
+template <class Handle>
+Handle register_site(std::string_view name, std::span<const label_view> labels) {
+  registry& reg = global_registry();
+  try {
+    if constexpr (std::is_same_v<Handle, obs::counter>) return reg.counter(name, labels);
+    else if constexpr (std::is_same_v<Handle, obs::float_counter>) return reg.float_counter(name, labels);
+    else if constexpr (std::is_same_v<Handle, obs::gauge>) return reg.gauge(name, labels);
+    else return reg.histogram(name, labels);
+  } catch (const error& e) {
+    reg.report_registration_error(name, e);
+    return Handle();
+  }
+}
+
+/// A macro site's family, as register_site; a refused one gets a family of
+/// a registry of its own that no snapshot reads.
+template <class Family>
+Family register_family_site(std::string_view name, std::span<const std::string_view> keys) {
+  auto on = [&](registry& reg) {
+    if constexpr (std::is_same_v<Family, obs::counter_family>) return reg.counter_family(name, keys);
+    else if constexpr (std::is_same_v<Family, obs::float_counter_family>) return reg.float_counter_family(name, keys);
+    else if constexpr (std::is_same_v<Family, obs::gauge_family>) return reg.gauge_family(name, keys);
+    else return reg.histogram_family(name, keys);
+  };
+  try {
+    return on(global_registry());
+  } catch (const error& e) {
+    global_registry().report_registration_error(name, e);
+    return on(*new registry);  // leaked on purpose: the family's site is a static
+  }
+}
+
+}  // namespace detail
 
 /// HELP text and unit for a counter of the global registry; like Rust's
 /// `describe_counter!`. `unit` ("seconds", "bytes", ...) may be empty.

@@ -1,8 +1,9 @@
 // Validation of metric names, label names and units, usable at compile time.
 //
-// The facade macros check literal names with these in a constant expression,
-// so a typo in a metric name is a compile error; runtime registration checks
-// the same rules and throws obs::error. The rules are Prometheus's:
+// The one table of naming rules: the facade macros check literal names with
+// these in a constant expression, so a typo in a metric name is a compile
+// error, and run-time registration checks the same rules and throws
+// obs::error. The rules are Prometheus's:
 // https://prometheus.io/docs/concepts/data_model/#metric-names-and-labels
 #pragma once
 
@@ -35,6 +36,13 @@ constexpr bool is_valid_label_name(std::string_view name) noexcept {
     if (!(alpha || (digit && i > 0))) return false;
   }
   return true;
+}
+
+/// True if `name` is a label a histogram reserves for its own samples: `le`
+/// (bucket bounds) and `quantile` (a high-resolution histogram exports as a
+/// summary). Other metric types reserve none.
+constexpr bool is_reserved_histogram_label(std::string_view name) noexcept {
+  return name == "le" || name == "quantile";
 }
 
 /// True if `unit` is a valid unit: `[a-z0-9_]+` (e.g. "seconds", "bytes").

@@ -187,7 +187,7 @@ inline void add_process_gauge(snapshot_builder& b, std::string_view name, std::s
 ///   }
 ///
 /// Register at most once per registry: the families would appear twice.
-[[nodiscard]] inline callback_registration register_process_metrics(registry& reg = global_registry()) {
+[[nodiscard("keep the result alive: the process metrics are unregistered when it is destroyed")]] inline callback_registration register_process_metrics(registry& reg = global_registry()) {
   const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
   const long page_size = ::sysconf(_SC_PAGESIZE);
 
@@ -201,7 +201,7 @@ inline void add_process_gauge(snapshot_builder& b, std::string_view name, std::s
                    static_cast<double>(stat->start_ticks) / static_cast<double>(ticks_per_second);
   }
 
-  return reg.add_collector([ticks_per_second, page_size, start_time](snapshot_builder& b) {
+  return reg.add_collector("process", [ticks_per_second, page_size, start_time](snapshot_builder& b) {
     if (std::optional<detail::proc_self_stat> stat = detail::read_proc_self_stat()) {
       if (ticks_per_second > 0) {
         b.add_family("process_cpu_seconds_total", metric_type::counter,

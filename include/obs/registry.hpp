@@ -24,10 +24,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -38,8 +40,11 @@
 #include "obs/counter.hpp"
 #include "obs/detail/cell_arena.hpp"
 #include "obs/detail/config.hpp"
+#include "obs/detail/exposed_names.hpp"
 #include "obs/detail/family_state.hpp"
 #include "obs/detail/series_state.hpp"
+#include "obs/detail/snapshot_check.hpp"
+#include "obs/detail/utf8.hpp"
 #include "obs/error.hpp"
 #include "obs/family.hpp"
 #include "obs/gauge.hpp"
@@ -60,7 +65,7 @@ class registry_core;
 ///
 /// Do not destroy a registration from inside its own callback: that waits for
 /// the callback to finish.
-class callback_registration {
+class [[nodiscard("keep the registration alive: it unregisters when destroyed")]] callback_registration {
  public:
   callback_registration() noexcept = default;
   callback_registration(callback_registration&& other) noexcept
@@ -113,11 +118,44 @@ class registry_core final : public series_factory,
   std::size_t default_cardinality_limit = 10000;
   std::chrono::nanoseconds idle_timeout{0};
 
+  /// Every name a family occupies in some exposition, and the family's name.
+  std::map<std::string, std::string, std::less<>> exposed;
+  /// Macro sites whose registration was refused, by metric name.
+  std::map<std::string, std::uint64_t, std::less<>> registration_errors;
+
+  struct collector {
+    std::string name;
+    std::function<void(snapshot_builder&)> collect;
+    std::uint64_t errors = 0;  ///< snapshots it threw in or emitted invalid data
+  };
+
   // Held while any callback or collector runs, and to unregister one.
   std::mutex callback_mutex;
   std::map<const series_state*, std::function<double()>> callbacks;
-  std::map<std::uint64_t, std::function<void(snapshot_builder&)>> collectors;
+  std::map<std::uint64_t, collector> collectors;
   std::uint64_t next_collector_id = 0;
+
+  /// The families obs itself adds to snapshots; their names are claimed.
+  static constexpr std::string_view cardinality_overflow_metric = "obs_cardinality_overflow_total";
+  static constexpr std::string_view rejected_values_metric = "obs_rejected_values_total";
+  static constexpr std::string_view collect_errors_metric = "obs_collect_errors_total";
+  static constexpr std::string_view registration_errors_metric = "obs_registration_errors_total";
+
+  registry_core() {
+    for (std::string_view self : {cardinality_overflow_metric, rejected_values_metric, collect_errors_metric,
+                                  registration_errors_metric})
+      claim_locked(self, metric_type::counter);
+  }
+
+  /// The family whose exposed names meet those of `name` as `type`, if any.
+  const std::string* exposed_conflict_locked(std::string_view name, metric_type type) const {
+    for (const std::string& n : exposed_names(name, type))
+      if (auto it = exposed.find(n); it != exposed.end()) return &it->second;
+    return nullptr;
+  }
+  void claim_locked(std::string_view name, metric_type type) {
+    for (const std::string& n : exposed_names(name, type)) exposed.emplace(n, std::string(name));
+  }
 
   static std::uint64_t next_family_id() noexcept {
     static std::atomic<std::uint64_t> next{1};
@@ -133,7 +171,9 @@ class registry_core final : public series_factory,
     if (it != families.end()) {
       family_state& f = *it->second;
       if (f.kind != kind)
-        throw error(errc::type_mismatch, "metric '" + f.name + "' is already registered as another type");
+        throw error(errc::type_mismatch, "metric '" + f.name + "' is registered as a " +
+                                             std::string(kind_name(f.kind)) + "; it cannot also be a " +
+                                             std::string(kind_name(kind)));
       // Same keys in any order: each of the family's keys given exactly once.
       bool same = f.keys.size() == keys.size();
       for (std::size_t i = 0; same && i < f.keys.size(); ++i)
@@ -148,7 +188,7 @@ class registry_core final : public series_factory,
     for (std::size_t i = 0; i < keys.size(); ++i) {
       if (!is_valid_label_name(keys[i]))
         throw error(errc::invalid_label_name, "invalid label name '" + std::string(keys[i]) + "' on metric '" + std::string(name) + "'");
-      if ((kind == value_kind::histogram && (keys[i] == "le" || keys[i] == "quantile")))
+      if (kind == value_kind::histogram && is_reserved_histogram_label(keys[i]))
         throw error(errc::reserved_label_name, "label '" + std::string(keys[i]) + "' is reserved on histogram '" + std::string(name) + "'");
       if (std::find(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(i), keys[i]) != keys.begin() + static_cast<std::ptrdiff_t>(i))
         throw error(errc::duplicate_label_name, "label '" + std::string(keys[i]) + "' given twice on metric '" + std::string(name) + "'");
@@ -170,7 +210,14 @@ class registry_core final : public series_factory,
         f->layout = histogram_layout::explicit_buckets(config ? config->bounds() : default_buckets());
     }
     if (auto d = descriptions.find(name); d != descriptions.end() && !same_type(d->second->type, f->type()))
-      throw error(errc::type_mismatch, "metric '" + f->name + "' was described as " + std::string(to_string(d->second->type)));
+      throw error(errc::type_mismatch, "metric '" + f->name + "' was described as a " +
+                                           std::string(to_string(d->second->type)) + "; it cannot be a " +
+                                           std::string(kind_name(kind)));
+    if (const std::string* other = exposed_conflict_locked(name, f->type()))
+      throw error(errc::name_conflict, "metric '" + f->name + "' (" + std::string(to_string(f->type())) +
+                                           ") would expose sample names that metric '" + *other +
+                                           "' already exposes");
+    claim_locked(name, f->type());
     return *families.emplace(f->name, std::move(f)).first->second;
   }
 
@@ -180,14 +227,9 @@ class registry_core final : public series_factory,
     s->kind = f.kind;
     s->family_id = f.id;
     s->hash = hash;
-    s->values.reserve(values.size());
-    bool rewritten = false;
-    for (std::string_view v : values) {
-      s->values.push_back(valid_utf8(v));
-      rewritten = rewritten || s->values.back() != v;
-    }
-    if (rewritten) s->raw_values.assign(values.begin(), values.end());
+    s->values.assign(values.begin(), values.end());  // already valid UTF-8
     s->layout = &f.layout;
+    s->rejected_values = &f.rejected_values;
     if (f.kind == value_kind::counter || f.kind == value_kind::float_counter) s->cell_count = 1;
     if (f.kind == value_kind::histogram) s->cell_count = f.layout.cell_count();
     if (s->cell_count) s->cells = arena.allocate(s->cell_count);
@@ -223,6 +265,17 @@ class registry_core final : public series_factory,
     return described == actual || (described == metric_type::histogram && actual == metric_type::summary);
   }
 
+  static std::string_view kind_name(value_kind kind) noexcept {
+    switch (kind) {
+      case value_kind::counter: return "counter";
+      case value_kind::float_counter: return "float counter";
+      case value_kind::gauge: return "gauge";
+      case value_kind::histogram: return "histogram";
+      case value_kind::info: return "info metric";
+    }
+    return "metric";
+  }
+
   static std::string joined(const std::vector<std::string>& keys) {
     std::string out = "(";
     for (const std::string& k : keys) out += (out.size() > 1 ? ", " : "") + k;
@@ -246,6 +299,8 @@ class registry_core final : public series_factory,
   const histogram_config* histogram_config_locked(std::string_view name) const {
     return best_match(histogram_rules, name);
   }
+
+ public:
   std::size_t cardinality_limit_locked(std::string_view name) const {
     const std::size_t* limit = best_match(cardinality_rules, name);
     return limit ? *limit : default_cardinality_limit;
@@ -367,14 +422,42 @@ class registry {
 
   /// Adds families of your own to every snapshot: `collect` gets the builder
   /// (strings are copied) and adds whole families with names of their own.
-  [[nodiscard]] callback_registration add_collector(std::function<void(snapshot_builder&)> collect) {
+  ///
+  /// What a collector adds is checked like everything else the registry
+  /// exports (detail/snapshot_check.hpp): valid names and labels, names no
+  /// other family exposes, values its type can hold. A collector that throws
+  /// or adds anything invalid adds nothing to that snapshot, and
+  /// `obs_collect_errors_total{source="<name>"}` counts it; the rest of the
+  /// snapshot is unaffected.
+  [[nodiscard]] callback_registration add_collector(std::string_view name,
+                                                    std::function<void(snapshot_builder&)> collect) {
     std::lock_guard lock(core_->callback_mutex);
     std::uint64_t id = core_->next_collector_id++;
-    core_->collectors.emplace(id, std::move(collect));
+    core_->collectors.emplace(id, detail::registry_core::collector{detail::valid_utf8(name), std::move(collect)});
     return callback_registration([core = core_, id] {
       std::lock_guard unregister_lock(core->callback_mutex);
       core->collectors.erase(id);
     });
+  }
+  /// As above, named "collector" in obs_collect_errors_total.
+  [[nodiscard]] callback_registration add_collector(std::function<void(snapshot_builder&)> collect) {
+    return add_collector("collector", std::move(collect));
+  }
+
+  /// Counts a macro site's refused registration in
+  /// `obs_registration_errors_total{metric}` and reports it once on stderr;
+  /// what OBS_* macros do instead of throwing.
+  void report_registration_error(std::string_view name, const error& e) noexcept {
+    try {
+      std::lock_guard lock(core_->mutex);
+      auto it = core_->registration_errors.find(name);
+      if (it == core_->registration_errors.end()) it = core_->registration_errors.emplace(std::string(name), 0).first;
+      ++it->second;
+    } catch (...) {
+      // Out of memory: the stderr line below still tells.
+    }
+    std::fprintf(stderr, "obs: metric site '%.*s' records nowhere: %s\n", static_cast<int>(name.size()),
+                 name.data(), e.what());
   }
 
   // --- Metadata and configuration ------------------------------------------
@@ -484,10 +567,12 @@ class registry {
   callback_registration attach_callback(std::string_view name, detail::value_kind kind,
                                         std::span<const label_view> labels, std::function<double()> read) {
     detail::series_state* s = series(name, kind, labels);
-    detail::retain(s);
     {
       std::lock_guard lock(core_->callback_mutex);
-      core_->callbacks[s] = std::move(read);
+      if (!core_->callbacks.emplace(s, std::move(read)).second)
+        throw error(errc::duplicate_callback, "metric '" + std::string(name) +
+                                                  "' already has a callback for these labels; reset it first");
+      detail::retain(s);
       // Ordering: relaxed; the function itself is read under callback_mutex.
       s->has_callback.store(true, std::memory_order_relaxed);
     }
@@ -519,28 +604,15 @@ class registry {
     if (auto it = core_->families.find(name); it != core_->families.end() &&
                                               !detail::registry_core::same_type(type, it->second->type()))
       throw error(errc::type_mismatch, "metric '" + std::string(name) + "' is registered as " + std::string(to_string(it->second->type())));
-    core_->descriptions[std::string(name)] =
-        std::make_shared<const detail::description>(detail::description{type, std::string(unit), std::string(help)});
+    core_->descriptions[std::string(name)] = std::make_shared<const detail::description>(
+        detail::description{type, std::string(unit), detail::valid_utf8(help)});
   }
 
   void apply_cardinality_locked() {
     for (auto& [name, f] : core_->families) {
       std::lock_guard family_lock(f->mutex);
-      f->max_series = limit_for_locked(name);
+      f->max_series = core_->cardinality_limit_locked(name);
     }
-  }
-
-  std::size_t limit_for_locked(std::string_view name) const {
-    std::size_t limit = core_->default_cardinality_limit;
-    std::size_t best = 0;
-    bool found = false;
-    for (const auto& [m, value] : core_->cardinality_rules)
-      if (m.matches(name) && (!found || m.specificity() >= best)) {
-        limit = value;
-        best = m.specificity();
-        found = true;
-      }
-    return limit;
   }
 
   std::size_t remove_if(std::string_view name, std::span<const label_view> labels, bool exact) {
@@ -559,14 +631,14 @@ class registry {
       if (k == f->keys.end()) return 0;
       index[i] = static_cast<std::size_t>(k - f->keys.begin());
     }
+    // Series hold sanitised values; so must what they are compared with.
+    std::array<std::string, max_labels> wanted;
+    for (std::size_t i = 0; i < labels.size(); ++i) wanted[i] = detail::valid_utf8(labels[i].value);
     std::lock_guard family_lock(f->mutex);
     std::vector<detail::series_state*> doomed;
     for (const auto& [hash, s] : f->series) {
       bool match = true;
-      for (std::size_t i = 0; match && i < labels.size(); ++i) {
-        const std::vector<std::string>& values = s->raw_values.empty() ? s->values : s->raw_values;
-        match = values[index[i]] == labels[i].value;
-      }
+      for (std::size_t i = 0; match && i < labels.size(); ++i) match = s->values[index[i]] == wanted[i];
       if (match) doomed.push_back(s);
     }
     for (detail::series_state* s : doomed) f->detach_locked(s);
@@ -585,6 +657,7 @@ inline obs::snapshot registry::snapshot() {
   std::vector<family_entry> families;
   std::chrono::nanoseconds idle_timeout;
   std::size_t series_estimate = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> registration_errors;
   {
     std::lock_guard lock(core_->mutex);
     families.reserve(core_->families.size());
@@ -594,6 +667,7 @@ inline obs::snapshot registry::snapshot() {
       series_estimate += f->series_count.load(std::memory_order_relaxed) + 1;
     }
     idle_timeout = core_->idle_timeout;
+    registration_errors.assign(core_->registration_errors.begin(), core_->registration_errors.end());
   }
 
   snapshot_builder b(snapshot_builder::strings::borrowed);
@@ -621,27 +695,46 @@ inline obs::snapshot registry::snapshot() {
     return std::span<const label_view>(buffer.data(), s.values.size());
   };
 
-  auto emit = [&](detail::family_state& f, detail::series_state& s) -> std::uint64_t {
+  // What changes whenever a series is recorded into; idle expiry compares it
+  // between snapshots. A gauge's writes are seen through its touched flag,
+  // since a gauge set to the same value is active too.
+  auto fingerprint = [](const detail::family_state& f, detail::series_state& s) -> std::uint64_t {
+    switch (s.kind) {
+      case value_kind::counter: return detail::sum_u64(s.cells);
+      case value_kind::float_counter: return detail::double_bits(detail::sum_f64(s.cells));
+      case value_kind::gauge: {
+        // Ordering: relaxed; a write racing this read counts as activity now or at the next snapshot.
+        if (s.touched.load(std::memory_order_relaxed)) {
+          s.touched.store(false, std::memory_order_relaxed);
+          return ~s.last_fingerprint;  // differs from the last one, whatever the value
+        }
+        return detail::double_bits(s.gauge_value.load(std::memory_order_relaxed));
+      }
+      case value_kind::histogram: {
+        std::uint64_t total = 0;
+        if (f.layout.high_resolution) {
+          for (std::size_t i = 0; i < f.layout.high_resolution_cells(); ++i)
+            total += s.high_resolution_buckets[i].load(std::memory_order_relaxed);
+        } else {
+          for (std::size_t i = 0; i <= f.layout.bounds.size(); ++i) total += detail::sum_u64(s.cells + i);
+        }
+        return total ^ detail::double_bits(detail::sum_f64(s.cells + f.layout.sum_cell()));
+      }
+      case value_kind::info: return 1;
+    }
+    return 0;
+  };
+
+  auto emit = [&](detail::family_state& f, detail::series_state& s) {
     std::span<const label_view> labels = label_views(f, s, label_buffer);
     switch (s.kind) {
-      case value_kind::counter: {
-        std::uint64_t v = detail::sum_u64(s.cells);
-        b.add_series(labels, number::integer(v), s.created_seconds);
-        return v;
-      }
-      case value_kind::float_counter: {
-        double v = detail::sum_f64(s.cells);
-        b.add_series(labels, number::floating(v), s.created_seconds);
-        return detail::double_bits(v);
-      }
-      case value_kind::gauge: {
-        double v = s.gauge_value.load(std::memory_order_relaxed);
-        b.add_series(labels, number::floating(v));
-        return detail::double_bits(v);
-      }
-      case value_kind::info: b.add_series(labels, number::integer(1)); return 1;
+      case value_kind::counter: b.add_series(labels, number::integer(detail::sum_u64(s.cells)), s.created_seconds); return;
+      case value_kind::float_counter:
+        b.add_series(labels, number::floating(detail::sum_f64(s.cells)), s.created_seconds);
+        return;
+      case value_kind::gauge: b.add_series(labels, number::floating(s.gauge_value.load(std::memory_order_relaxed))); return;
+      case value_kind::info: b.add_series(labels, number::integer(1)); return;
       case value_kind::histogram: break;
-      default: return 0;
     }
     const detail::histogram_layout& layout = f.layout;
     double sum = detail::sum_f64(s.cells + layout.sum_cell());
@@ -654,38 +747,47 @@ inline obs::snapshot registry::snapshot() {
         buckets.push_back({bound, total});
       }
       b.add_histogram_series(labels, buckets, sum, total, s.created_seconds);
-    } else {
-      const std::size_t n = layout.high_resolution_buckets();
-      counts.assign(n, 0);
-      for (std::size_t stripe = 0; stripe <= layout.stripes; ++stripe)
-        for (std::size_t i = 0; i < n; ++i)
-          // Ordering: relaxed; a snapshot may be torn across buckets.
-          counts[i] += s.high_resolution_buckets[stripe * n + i].load(std::memory_order_relaxed);
-      for (std::uint64_t c : counts) total += c;
-      quantiles.clear();
-      for (double q : layout.quantiles) {
-        double value = std::numeric_limits<double>::quiet_NaN();
-        if (total > 0) {
-          // Nearest rank: the smallest value with at least q * total at or below it.
-          auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total)));
-          rank = std::max<std::uint64_t>(rank, 1);
-          std::uint64_t seen = 0;
-          for (std::size_t i = 0; i < counts.size(); ++i) {
-            seen += counts[i];
-            if (seen >= rank) {
-              value = layout.high_resolution_value(i);
-              break;
-            }
+      return;
+    }
+    const std::size_t n = layout.high_resolution_buckets();
+    counts.assign(n, 0);
+    for (std::size_t stripe = 0; stripe <= layout.stripes; ++stripe)
+      for (std::size_t i = 0; i < n; ++i)
+        // Ordering: relaxed; a snapshot may be torn across buckets.
+        counts[i] += s.high_resolution_buckets[stripe * n + i].load(std::memory_order_relaxed);
+    for (std::uint64_t c : counts) total += c;
+    quantiles.clear();
+    for (double q : layout.quantiles) {
+      double value = std::numeric_limits<double>::quiet_NaN();
+      if (total > 0) {
+        // Nearest rank: the smallest value with at least q * total at or below it.
+        auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total)));
+        rank = std::max<std::uint64_t>(rank, 1);
+        std::uint64_t seen = 0;
+        for (std::size_t i = 0; i < counts.size(); ++i) {
+          seen += counts[i];
+          if (seen >= rank) {
+            value = layout.high_resolution_value(i);
+            break;
           }
         }
-        quantiles.push_back({q, value});
       }
-      b.add_summary_series(labels, quantiles, sum, total, s.created_seconds);
+      quantiles.push_back({q, value});
     }
-    return total ^ detail::double_bits(sum);
+    b.add_summary_series(labels, quantiles, sum, total, s.created_seconds);
   };
 
-  std::size_t overflowed = 0;
+  // Idle expiry: a series unchanged for `idle_timeout` turns idle and leaves
+  // snapshots; recorded into again, it comes back with its values. An idle
+  // series nothing else references (no handle, no lookup cache) is freed: no
+  // one can record into it any more, and a later lookup starts it afresh.
+  auto expires = [&](const detail::series_state& s) {
+    return idle_timeout.count() > 0 && s.kind != value_kind::info && now_ns - s.last_change_ns > idle_timeout.count();
+  };
+
+  // obs's own families, by metric: label sets sent to overflow, values
+  // refused, callbacks that failed.
+  std::vector<std::pair<std::string_view, std::uint64_t>> overflowed, rejected, collect_errors;
   for (const family_entry& entry : families) {
     detail::family_state& f = *entry.family;
     std::string_view help = entry.description ? std::string_view(entry.description->help) : std::string_view();
@@ -694,7 +796,7 @@ inline obs::snapshot registry::snapshot() {
     callbacks.clear();
     {
       std::lock_guard lock(f.mutex);
-      std::vector<detail::series_state*> expired;
+      std::vector<detail::series_state*> freed;
       for (detail::series_state* s : f.sorted_locked()) {
         // Ordering: relaxed; see attach_callback.
         if (s->has_callback.load(std::memory_order_relaxed)) {
@@ -703,13 +805,18 @@ inline obs::snapshot registry::snapshot() {
           callbacks.push_back(s);
           continue;
         }
-        std::uint64_t fingerprint = emit(f, *s);
-        if (fingerprint != s->last_fingerprint) {
-          s->last_fingerprint = fingerprint;
+        std::uint64_t print = fingerprint(f, *s);
+        if (print != s->last_fingerprint) {
+          s->last_fingerprint = print;
           s->last_change_ns = now_ns;
-        } else if (idle_timeout.count() > 0 && now_ns - s->last_change_ns > idle_timeout.count()) {
-          expired.push_back(s);
+          s->idle = false;
+        } else if (s->idle || expires(*s)) {
+          s->idle = true;
+          // Ordering: acquire; a reference dropped elsewhere happened-before.
+          if (s->refs.load(std::memory_order_acquire) == 1) freed.push_back(s);
+          continue;
         }
+        emit(f, *s);
         detail::retain(s);
         pinned->push_back(s);
       }
@@ -719,38 +826,99 @@ inline obs::snapshot registry::snapshot() {
         detail::retain(f.overflow);
         pinned->push_back(f.overflow);
       }
-      for (detail::series_state* s : expired) f.detach_locked(s);
-      if (f.overflow_rejections.load(std::memory_order_relaxed) > 0) ++overflowed;
+      for (detail::series_state* s : freed) f.detach_locked(s);
+      if (f.overflow_label_sets > 0) overflowed.emplace_back(f.name, f.overflow_label_sets);
     }
     if (!callbacks.empty()) {
       std::lock_guard lock(core_->callback_mutex);
       for (detail::series_state* s : callbacks) {
-        if (auto it = core_->callbacks.find(s); it != core_->callbacks.end()) {
-          double v = it->second();
-          b.add_series(label_views(f, *s, label_buffer), number::floating(v));
+        auto it = core_->callbacks.find(s);
+        if (it == core_->callbacks.end()) continue;
+        double v;
+        try {
+          v = it->second();
+        } catch (...) {
+          // One failing callback costs its own series, not the scrape.
+          f.callback_errors.fetch_add(1, std::memory_order_relaxed);
+          continue;
         }
+        if (f.kind == value_kind::float_counter && !(v >= 0)) {
+          f.rejected_values.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        b.add_series(label_views(f, *s, label_buffer), number::floating(v));
       }
     }
+    // Ordering: relaxed; statistics.
+    if (std::uint64_t n = f.rejected_values.load(std::memory_order_relaxed)) rejected.emplace_back(f.name, n);
+    if (std::uint64_t n = f.callback_errors.load(std::memory_order_relaxed)) collect_errors.emplace_back(f.name, n);
   }
 
-  if (overflowed > 0) {
-    b.add_family("obs_cardinality_overflow_total", metric_type::counter,
-                 "Label sets a metric's cardinality limit sent to its overflow series.");
-    for (const family_entry& entry : families) {
-      std::uint64_t n = entry.family->overflow_rejections.load(std::memory_order_relaxed);
-      if (n == 0) continue;
-      label_view label{"metric", entry.family->name};
-      b.add_series({&label, 1}, number::integer(n));
-    }
-  }
-
+  // Collectors, each checked and kept all or nothing.
+  std::vector<std::pair<std::string, std::uint64_t>> collector_errors;
   {
     std::lock_guard lock(core_->callback_mutex);
     if (!core_->collectors.empty()) {
       b.set_strings(snapshot_builder::strings::copied);
-      for (auto& [id, collect] : core_->collectors) collect(b);
+      std::set<std::string, std::less<>> claimed;  // names earlier collectors' families expose
+      for (auto& [id, c] : core_->collectors) {
+        const snapshot_builder::mark before = b.position();
+        bool ok = true;
+        try {
+          c.collect(b);
+        } catch (...) {
+          ok = false;
+        }
+        std::vector<std::string> names;
+        if (ok) {
+          b.visit_since(before, [&](const family_snapshot& f) {
+            if (!ok) return;
+            ok = detail::check_family(f).empty();
+            for (const std::string& n : detail::exposed_names(f.name, f.type)) {
+              if (!ok) break;
+              std::lock_guard core_lock(core_->mutex);
+              ok = !core_->exposed.contains(n) && !claimed.contains(n) &&
+                   std::find(names.begin(), names.end(), n) == names.end();
+              names.push_back(n);
+            }
+          });
+        }
+        if (ok) {
+          claimed.insert(names.begin(), names.end());
+        } else {
+          b.rollback(before);
+          ++c.errors;
+        }
+        if (c.errors) collector_errors.emplace_back(c.name, c.errors);
+      }
+      b.set_strings(snapshot_builder::strings::borrowed);
     }
   }
+
+  // obs's own families: strings copied, since some outlive nothing here.
+  b.set_strings(snapshot_builder::strings::copied);
+  auto self_family = [&](std::string_view name, std::string_view help, std::string_view label,
+                         const auto& counts_by_name) {
+    if (counts_by_name.empty()) return;
+    b.add_family(name, metric_type::counter, help);
+    for (const auto& [source, n] : counts_by_name) {
+      label_view l{label, source};
+      b.add_series({&l, 1}, number::integer(n));
+    }
+  };
+  self_family(detail::registry_core::cardinality_overflow_metric,
+              "Label sets a metric's cardinality limit sent to its overflow series.", "metric", overflowed);
+  self_family(detail::registry_core::rejected_values_metric,
+              "Recorded values a metric's type cannot hold (NaN, or negative into a counter-like value), not recorded.",
+              "metric", rejected);
+  std::vector<std::pair<std::string_view, std::uint64_t>> failures(collect_errors.begin(), collect_errors.end());
+  for (const auto& [name, n] : collector_errors) failures.emplace_back(name, n);
+  self_family(detail::registry_core::collect_errors_metric,
+              "Snapshots in which a callback or collector threw or produced invalid data, left out.", "source",
+              failures);
+  self_family(detail::registry_core::registration_errors_metric,
+              "OBS_* macro sites whose registration was refused; they record nowhere.", "metric",
+              registration_errors);
 
   b.keep_alive(std::move(pinned));
   for (const family_entry& entry : families)

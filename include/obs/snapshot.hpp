@@ -29,30 +29,11 @@
 #include <vector>
 
 #include "obs/detail/config.hpp"
+#include "obs/detail/utf8.hpp"
 #include "obs/label.hpp"
+#include "obs/metric_type.hpp"
 
 OBS_NAMESPACE_BEGIN
-
-/// The kind of a metric family, as the exposition formats name it.
-enum class metric_type : std::uint8_t {
-  counter,    ///< monotonic total; name conventionally ends in `_total`
-  gauge,      ///< a value that goes up and down
-  histogram,  ///< cumulative buckets with `le` bounds, plus sum and count
-  summary,    ///< quantiles, plus sum and count
-  info,       ///< constant 1 carrying labels (`*_info`, e.g. `*_build_info`)
-};
-
-/// The exposition name of a metric type: "counter", "gauge", ...
-constexpr std::string_view to_string(metric_type t) noexcept {
-  switch (t) {
-    case metric_type::counter: return "counter";
-    case metric_type::gauge: return "gauge";
-    case metric_type::histogram: return "histogram";
-    case metric_type::summary: return "summary";
-    case metric_type::info: return "info";
-  }
-  return "unknown";
-}
 
 /// A sample value: either an exact unsigned integer (u64 counters) or a double.
 ///
@@ -180,7 +161,7 @@ class snapshot {
 ///   b.add_series({{"queue", "mail"}}, obs::number::integer(3));
 ///   obs::snapshot s = std::move(b).build();
 ///
-/// Strings passed in are copied, unless the caller promises to keep them alive
+/// Strings passed in are copied (invalid UTF-8 becoming U+FFFD), unless the caller promises to keep them alive
 /// (`borrowed`) for as long as the snapshot lives, e.g. by `keep_alive`.
 /// Families may be added in any order; `build()` sorts them by name and their
 /// series by label values.
@@ -253,6 +234,41 @@ class snapshot_builder {
   /// so build() need not sort them (registries keep that order cached).
   void series_already_sorted() noexcept { family_ranges_.back().sorted = true; }
 
+  /// How far the builder has got, for rollback and visit_since.
+  struct mark {
+    std::size_t families, series, labels, buckets, quantiles;
+  };
+  mark position() const noexcept {
+    return {s_.families_.size(), s_.series_.size(), s_.labels_.size(), s_.buckets_.size(), s_.quantiles_.size()};
+  }
+
+  /// Drops every family and series added since `m` (a collector that failed).
+  void rollback(const mark& m) {
+    s_.families_.resize(m.families);
+    s_.series_.resize(m.series);
+    s_.labels_.resize(m.labels);
+    s_.buckets_.resize(m.buckets);
+    s_.quantiles_.resize(m.quantiles);
+    family_ranges_.resize(m.families);
+    ranges_.resize(m.series);
+  }
+
+  /// Calls `visit(const family_snapshot&)` for each family added since `m`,
+  /// as the snapshot will hold it but with series not yet sorted.
+  template <class Visit>
+  void visit_since(const mark& m, Visit visit) const {
+    std::vector<series_snapshot> series;
+    for (std::size_t i = m.families; i < s_.families_.size(); ++i) {
+      const family_range& r = family_ranges_[i];
+      series.assign(s_.series_.begin() + static_cast<std::ptrdiff_t>(r.series_begin),
+                    s_.series_.begin() + static_cast<std::ptrdiff_t>(r.series_begin + r.series_size));
+      for (std::size_t k = 0; k < r.series_size; ++k) fix_spans(series[k], ranges_[r.series_begin + k]);
+      family_snapshot f = s_.families_[i];
+      f.series = series;
+      visit(f);
+    }
+  }
+
   /// Keeps `owner` alive as long as the snapshot, for borrowed strings.
   void keep_alive(std::shared_ptr<const void> owner) { s_.keep_alive_.push_back(std::move(owner)); }
 
@@ -270,13 +286,23 @@ class snapshot_builder {
     bool sorted = false;
   };
 
+  // A copied string is made valid UTF-8 on the way in, so that whatever a
+  // collector or a hand-built snapshot passes, the exposition is UTF-8.
   std::string_view keep(std::string_view text) {
     if (mode_ == strings::borrowed || text.empty()) return text;
+    std::string fixed;
+    if (!detail::is_valid_utf8(text)) text = fixed = detail::valid_utf8(text);
     auto copy = std::make_unique<char[]>(text.size());
     std::copy(text.begin(), text.end(), copy.get());
     std::string_view view(copy.get(), text.size());
     s_.owned_strings_.push_back(std::move(copy));
     return view;
+  }
+
+  void fix_spans(series_snapshot& s, const series_ranges& r) const noexcept {
+    s.labels = {s_.labels_.data() + r.labels_begin, r.labels_size};
+    s.buckets = {s_.buckets_.data() + r.buckets_begin, r.buckets_size};
+    s.quantiles = {s_.quantiles_.data() + r.quantiles_begin, r.quantiles_size};
   }
 
   series_snapshot& begin_series(std::span<const label_view> labels) {
@@ -325,13 +351,7 @@ inline void snapshot_builder::add_summary_series(std::span<const label_view> lab
 
 inline snapshot snapshot_builder::build() && {
   // Spans are fixed up only now: until here the vectors may still reallocate.
-  for (std::size_t i = 0; i < s_.series_.size(); ++i) {
-    const series_ranges& r = ranges_[i];
-    series_snapshot& s = s_.series_[i];
-    s.labels = {s_.labels_.data() + r.labels_begin, r.labels_size};
-    s.buckets = {s_.buckets_.data() + r.buckets_begin, r.buckets_size};
-    s.quantiles = {s_.quantiles_.data() + r.quantiles_begin, r.quantiles_size};
-  }
+  for (std::size_t i = 0; i < s_.series_.size(); ++i) fix_spans(s_.series_[i], ranges_[i]);
   auto label_less = [](const series_snapshot& a, const series_snapshot& b) {
     return std::lexicographical_compare(
         a.labels.begin(), a.labels.end(), b.labels.begin(), b.labels.end(),

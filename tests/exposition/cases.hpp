@@ -58,6 +58,14 @@ inline obs::snapshot histogram() {
   return std::move(b).build();
 }
 
+/// Negative bucket bounds: OpenMetrics leaves out `_sum` and `_count`.
+inline obs::snapshot negative_buckets() {
+  obs::snapshot_builder b;
+  b.add_family("temperature_celsius", obs::metric_type::histogram, "Readings.", "celsius");
+  b.add_histogram_series({}, {{-10, 1}, {0, 2}, {10, 3}}, -12.5, 3);
+  return std::move(b).build();
+}
+
 /// Integers a double cannot hold.
 inline obs::snapshot big_integers() {
   obs::snapshot_builder b;
@@ -212,6 +220,7 @@ inline const std::vector<named_case>& all_cases() {
       {"special_values", special_values},
       {"histogram", histogram},
       {"big_integers", big_integers},
+      {"negative_buckets", negative_buckets},
       {"no_series", no_series},
       {"summary", summary},
       {"info_and_units", info_and_units},

@@ -9,7 +9,8 @@
 // from the registered one:
 // - counter `x_total` (or `x`): metadata for `x`, samples `x_total`;
 // - info `x_info` (or `x`): metadata for `x`, samples `x_info`;
-// - histogram `x`: `x_bucket{le=...}`, `x_count`, `x_sum`;
+// - histogram `x`: `x_bucket{le=...}`, `x_count`, `x_sum` (no `_count` and
+//   `_sum` when a bucket bound is negative, as the spec requires);
 // - summary `x`: `x{quantile=...}`, `x_count`, `x_sum`.
 // Metadata comes in the spec's order: `# TYPE`, then `# UNIT` when the unit
 // is set and the family name ends in `_<unit>` (a strict parser rejects any
@@ -84,7 +85,10 @@ inline void put_openmetrics_series(output_writer& out, const family_snapshot& f,
       }
       break;
   }
-  if (f.type != metric_type::counter) {
+  // A histogram with a negative bucket has a sum that may go down, which
+  // OpenMetrics forbids to expose; `_count` may only come with `_sum`.
+  const bool has_sum = f.type != metric_type::histogram || s.buckets.empty() || s.buckets.front().upper_bound >= 0;
+  if (f.type != metric_type::counter && has_sum) {
     put_sample_start(out, name, "_count", labels);
     out.put_uint(s.count);
     out.put('\n');

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "obs/detail/cell_arena.hpp"
@@ -33,7 +34,7 @@
 #include "obs/detail/series_state.hpp"
 #include "obs/detail/utf8.hpp"
 #include "obs/error.hpp"
-#include "obs/snapshot.hpp"
+#include "obs/metric_type.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
@@ -64,8 +65,13 @@ inline std::uint64_t hash_label_values(std::span<const std::string_view> values)
   return h ^ (h >> 32);
 }
 
-/// The label value every key of the overflow series carries.
+/// The label value every key of the overflow series carries. A label set
+/// of only this value is the overflow series, whoever records into it.
 inline constexpr std::string_view overflow_label_value = "__overflow__";
+
+/// How many distinct label sets a family remembers having sent to its
+/// overflow series; past that, each further refused lookup counts as new.
+inline constexpr std::size_t max_remembered_overflow_sets = 1 << 20;
 
 struct family_state;
 
@@ -132,7 +138,13 @@ struct family_state {
   std::vector<series_state*> sorted;
   bool sorted_valid = false;
   series_state* overflow = nullptr;
-  std::atomic<std::uint64_t> overflow_rejections{0};
+  /// Hashes of the label sets sent to `overflow`, and how many there were.
+  std::unordered_set<std::uint64_t> overflow_sets;
+  std::uint64_t overflow_label_sets = 0;
+  /// Values recording refused (NaN or negative into a counter-like value).
+  std::atomic<std::uint64_t> rejected_values{0};
+  /// Callbacks of this family that threw or returned what it cannot hold.
+  std::atomic<std::uint64_t> callback_errors{0};
   /// `series.size()`, readable without the lock (snapshots size buffers by it).
   std::atomic<std::size_t> series_count{0};
 
@@ -193,27 +205,38 @@ struct family_state {
   }
 
  private:
-  series_state* find_or_create_slow(std::span<const std::string_view> values, std::uint64_t hash,
+  series_state* find_or_create_slow(std::span<const std::string_view> given, std::uint64_t given_hash,
                                     lookup_cache::entry& e) {
-    if (values.size() != keys.size())
+    if (given.size() != keys.size())
       throw error(errc::label_keys_mismatch, "metric '" + name + "' takes " +
                                                  std::to_string(keys.size()) + " label values, got " +
-                                                 std::to_string(values.size()));
+                                                 std::to_string(given.size()));
+    // Series are found by their sanitised values, the ones exported: two
+    // spellings that export alike are one series.
+    std::span<const std::string_view> values = given;
+    std::uint64_t hash = given_hash;
+    std::array<std::string, max_label_keys> sanitised;
+    std::array<std::string_view, max_label_keys> sanitised_views;
+    if (!std::all_of(given.begin(), given.end(), [](std::string_view v) { return is_valid_utf8(v); })) {
+      for (std::size_t i = 0; i < given.size(); ++i) sanitised_views[i] = sanitised[i] = valid_utf8(given[i]);
+      values = {sanitised_views.data(), given.size()};
+      hash = hash_label_values(values);
+    }
     std::unique_lock lock(mutex);
     series_state* found = nullptr;
     auto [first, last] = series.equal_range(hash);
     for (auto it = first; it != last && !found; ++it)
       if (it->second->matches(values)) found = it->second;
     if (!found) {
+      // Not cached: once series are removed, new label sets get in again.
+      if (is_overflow_label_set(values)) return overflow_locked();
       if (series.size() >= max_series) {
-        if (!overflow) {
-          std::vector<std::string_view> overflow_values(keys.size(), overflow_label_value);
-          overflow = factory->create(*this, overflow_values, hash_label_values(overflow_values));
+        if (overflow_sets.size() < max_remembered_overflow_sets) {
+          if (overflow_sets.insert(hash).second) ++overflow_label_sets;
+        } else {
+          ++overflow_label_sets;
         }
-        // Ordering: relaxed; a statistic.
-        overflow_rejections.fetch_add(1, std::memory_order_relaxed);
-        // Not cached: once series are removed, new label sets get in again.
-        return overflow;
+        return overflow_locked();
       }
       found = factory->create(*this, values, hash);
       series.emplace(hash, found);
@@ -221,11 +244,25 @@ struct family_state {
       series_count.store(series.size(), std::memory_order_relaxed);
       sorted_valid = false;
     }
+    found->idle = false;
     own_lookup_cache();
     retain(found);
     if (e.series) release(e.series);
-    e = {id, hash, found};
+    e = {id, given_hash, found};
     return found;
+  }
+
+  bool is_overflow_label_set(std::span<const std::string_view> values) const noexcept {
+    return !values.empty() &&
+           std::all_of(values.begin(), values.end(), [](std::string_view v) { return v == overflow_label_value; });
+  }
+
+  series_state* overflow_locked() {
+    if (!overflow) {
+      std::vector<std::string_view> overflow_values(keys.size(), overflow_label_value);
+      overflow = factory->create(*this, overflow_values, hash_label_values(overflow_values));
+    }
+    return overflow;
   }
 };
 

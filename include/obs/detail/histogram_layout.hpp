@@ -39,6 +39,9 @@ struct histogram_layout {
 
   bool high_resolution = false;
   std::vector<double> bounds;  ///< explicit mode
+  /// The smallest value `record` accepts: 0 while the sum is counter-like
+  /// (no negative bound; always in high-resolution mode), else -Inf.
+  double min_observation = 0;
   // High-resolution mode: the resolved range [2^min_exponent, 2^max_exponent),
   // the exclusive stripes of bucket counts, and the quantiles exported.
   int min_exponent = 0, max_exponent = 0;
@@ -55,6 +58,7 @@ struct histogram_layout {
   static histogram_layout explicit_buckets(std::vector<double> bounds) {
     histogram_layout l;
     l.bounds = std::move(bounds);
+    if (!l.bounds.empty() && l.bounds.front() < 0) l.min_observation = -std::numeric_limits<double>::infinity();
     l.bounds_then_inf = l.bounds;
     l.bounds_then_inf.push_back(std::numeric_limits<double>::infinity());
     const std::size_t count = log_linear_buckets(lookup_min_exponent, lookup_max_exponent);

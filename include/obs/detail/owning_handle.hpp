@@ -1,9 +1,10 @@
-// detail::owning_handle: turns a non-owning handle (counter_ref, ...) into an
-// owning one that keeps its series alive.
+// detail::series_handle: the reference-counted link from an owning handle
+// (obs::counter, obs::gauge, ...) to its series.
 //
-// Copying takes a reference (one atomic add), destroying drops it; recording
-// through either kind costs the same. A default-constructed or moved-from
-// handle points at the unbound series and records into nothing visible.
+// Copying takes a reference (one atomic add), destroying drops it, so the
+// series' cells can never be recycled under a handle. A default-constructed
+// or moved-from handle points at the unbound series and records into
+// nothing visible.
 #pragma once
 
 #include <utility>
@@ -14,25 +15,32 @@
 OBS_NAMESPACE_BEGIN
 namespace detail {
 
-template <class Ref>
-class owning_handle : public Ref {
- public:
-  owning_handle() noexcept : Ref(unbound_series()) { retain(this->state_); }
-  /// Takes a reference to the series `ref` points at.
-  owning_handle(const Ref& ref) noexcept : Ref(ref) { retain(this->state_); }  // NOLINT: implicit by design
-  owning_handle(const owning_handle& other) noexcept : Ref(other) { retain(this->state_); }
-  owning_handle(owning_handle&& other) noexcept : Ref(other) { other.reset_unbound(); }
-  owning_handle& operator=(owning_handle other) noexcept {
-    std::swap(static_cast<Ref&>(*this), static_cast<Ref&>(other));
+class series_handle {
+ protected:
+  series_handle() noexcept : series_handle(unbound_series()) {}
+  explicit series_handle(series_state* state) noexcept : state_(state), cells_(state->cells) { retain(state_); }
+  series_handle(const series_handle& other) noexcept : series_handle(other.state_) {}
+  series_handle(series_handle&& other) noexcept : state_(other.state_), cells_(other.cells_) {
+    other.state_ = unbound_series();
+    other.cells_ = other.state_->cells;
+    retain(other.state_);
+  }
+  series_handle& operator=(const series_handle& other) noexcept {
+    retain(other.state_);
+    release(state_);
+    state_ = other.state_;
+    cells_ = other.cells_;
     return *this;
   }
-  ~owning_handle() { release(this->state_); }
-
- private:
-  void reset_unbound() noexcept {
-    static_cast<Ref&>(*this) = Ref(unbound_series());
-    retain(this->state_);
+  series_handle& operator=(series_handle&& other) noexcept {
+    std::swap(state_, other.state_);
+    std::swap(cells_, other.cells_);
+    return *this;
   }
+  ~series_handle() { release(state_); }
+
+  series_state* state_;
+  series_state::cell* cells_;  ///< `state_->cells`, one load less per record
 };
 
 }  // namespace detail

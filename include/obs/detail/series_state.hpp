@@ -49,30 +49,38 @@ struct series_state {
   const histogram_layout* layout = nullptr;  ///< histograms only; owned by the family
   std::unique_ptr<cell[]> high_resolution_buckets;  ///< shared by all threads
   std::atomic<double> gauge_value{0};
+  /// Set by every gauge write, cleared by snapshots: a gauge set to the same
+  /// value again is active although its value did not change.
+  std::atomic<bool> touched{false};
   /// Its value comes from a callback the registry keeps (gauge_callback).
   std::atomic<bool> has_callback{false};
+  /// Where recording counts values the type cannot hold (the family's count).
+  std::atomic<std::uint64_t>* rejected_values = nullptr;
 
   std::uint64_t family_id = 0;
   std::uint64_t hash = 0;
-  std::vector<std::string> values;      ///< label values, valid UTF-8
-  std::vector<std::string> raw_values;  ///< as given, when that differs from `values`
+  /// Label values, valid UTF-8: invalid bytes were replaced by U+FFFD, and
+  /// the series is found by these sanitised values, so two spellings that
+  /// export alike are one series.
+  std::vector<std::string> values;
   double created_seconds = 0;
 
-  // Idle-expiry bookkeeping, touched only under the family's lock.
+  // Idle-expiry bookkeeping, touched only under the family's lock. An idle
+  // series is left out of snapshots until it is recorded into again.
   std::uint64_t last_fingerprint = 0;
   std::int64_t last_change_ns = 0;
+  bool idle = false;
 
   /// Frees the series once the last reference is gone; set by the registry.
   void (*destroy)(series_state*) noexcept = nullptr;
   void* owner = nullptr;  ///< what `destroy` needs (the registry's core)
   std::shared_ptr<const void> keep_owner;  ///< keeps `owner` alive
 
-  /// True if `given` are this series' label values, as the caller spelled them.
+  /// True if `given` are this series' label values.
   bool matches(std::span<const std::string_view> given) const noexcept {
-    const std::vector<std::string>& mine = raw_values.empty() ? values : raw_values;
-    if (mine.size() != given.size()) return false;
+    if (values.size() != given.size()) return false;
     for (std::size_t i = 0; i < given.size(); ++i)
-      if (mine[i].size() != given[i].size() || !same_bytes(mine[i].data(), given[i].data(), given[i].size()))
+      if (values[i].size() != given[i].size() || !same_bytes(values[i].data(), given[i].data(), given[i].size()))
         return false;
     return true;
   }
@@ -114,8 +122,10 @@ inline void release(series_state* s) noexcept {
 inline series_state* unbound_series() noexcept {
   static series_state* unbound = [] {
     static const histogram_layout* empty_layout = new histogram_layout(histogram_layout::explicit_buckets({}));
+    static std::atomic<std::uint64_t> rejected_nowhere{0};
     auto* s = new series_state;
     s->layout = empty_layout;
+    s->rejected_values = &rejected_nowhere;
     s->cell_count = empty_layout->cell_count();
     // One page of cells for every slot, as a cell arena would lay them out.
     s->cells = new series_state::cell[slot_table::instance().total_slots() * page_cells]();

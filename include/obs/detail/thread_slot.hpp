@@ -129,16 +129,26 @@ inline std::intptr_t current_slot_offset() noexcept {
 inline std::uint64_t double_bits(double v) noexcept { return std::bit_cast<std::uint64_t>(v); }
 inline double bits_double(std::uint64_t v) noexcept { return std::bit_cast<double>(v); }
 
+/// `a + b`, or UINT64_MAX when that would wrap: counters saturate instead of
+/// silently restarting near zero.
+inline std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) noexcept {
+  std::uint64_t r;
+  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<std::uint64_t>::max() : r;
+}
+
 /// Adds `n` to the shard at `offset` (from current_slot_offset) of the u64
-/// cell whose slot-0 copy is `cell0`.
+/// cell whose slot-0 copy is `cell0`, saturating at UINT64_MAX.
 inline void add_u64_at(std::atomic<std::uint64_t>* cell0, std::intptr_t offset, std::uint64_t n) noexcept {
   if (offset >= 0) [[likely]] {
     std::atomic<std::uint64_t>& cell = cell0[offset];
     // Ordering: relaxed; this thread is the slot's only writer and readers only sum.
-    cell.store(cell.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    cell.store(saturating_add(cell.load(std::memory_order_relaxed), n), std::memory_order_relaxed);
   } else {
-    // Ordering: relaxed; a shared slot needs atomicity, not ordering.
-    cell0[~offset].fetch_add(n, std::memory_order_relaxed);
+    std::atomic<std::uint64_t>& cell = cell0[~offset];
+    // Ordering: relaxed CAS loop; a shared slot needs atomicity, not ordering.
+    std::uint64_t old = cell.load(std::memory_order_relaxed);
+    while (!cell.compare_exchange_weak(old, saturating_add(old, n), std::memory_order_relaxed)) {
+    }
   }
 }
 
@@ -168,13 +178,14 @@ inline void add_f64(std::atomic<std::uint64_t>* cell0, double v) noexcept {
   add_f64_at(cell0, current_slot_offset(), v);
 }
 
-/// Sums the u64 cell at `cell0` over all slots. Walks every slot.
+/// Sums the u64 cell at `cell0` over all slots, saturating at UINT64_MAX.
+/// Walks every slot.
 inline std::uint64_t sum_u64(const std::atomic<std::uint64_t>* cell0) noexcept {
   std::size_t slots = slot_table::instance().total_slots();
   std::uint64_t total = 0;
   for (std::size_t s = 0; s < slots; ++s)
     // Ordering: relaxed; a sum may be torn across slots, never within one.
-    total += cell0[s * page_cells].load(std::memory_order_relaxed);
+    total = saturating_add(total, cell0[s * page_cells].load(std::memory_order_relaxed));
   return total;
 }
 
