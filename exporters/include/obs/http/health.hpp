@@ -20,7 +20,9 @@
 //                              "response_time_ms":5}}}
 //
 // Thread safety: every member may be called from any thread. Checks run on the
-// thread serving the probe, one after another, outside the internal lock.
+// thread serving the probe, one after another, outside the internal lock; in
+// obs::http::server that is an I/O thread, so keep them quick (a cached result,
+// a ping with a short timeout) or they hold up what else it serves.
 #pragma once
 
 #include <atomic>

@@ -4,7 +4,8 @@
 // Use it to feed the endpoint's self-metrics somewhere. The handler and the
 // server call it; obs::http::self_metrics (self_metrics.hpp) implements it with
 // obs counters and a histogram, so the server itself knows nothing of the
-// registry. Implementations must be thread-safe: every I/O thread calls them.
+// registry. Implementations must be thread-safe: every I/O thread and every
+// render thread calls them.
 #pragma once
 
 #include <cstddef>
