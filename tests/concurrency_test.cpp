@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -125,4 +126,40 @@ TEST_CASE("gauges and high-resolution histograms under contention") {
   }
   CHECK(g.value() == 0);
   CHECK(h.count() == 80000);
+}
+
+TEST_CASE("idle expiry racing recording loses nothing a handle holds") {
+  obs::registry reg;
+  reg.set_idle_timeout(std::chrono::microseconds(200));
+  auto fam = reg.counter_family("expiring_total", {"worker"});
+  constexpr int workers = 4;
+  constexpr int rounds = 2000;
+  std::vector<obs::counter> kept;
+  for (int w = 0; w < workers; ++w) kept.push_back(fam.with(std::to_string(w)));
+  {
+    scraper s{reg};
+    std::vector<std::thread> threads;
+    for (int w = 0; w < workers; ++w)
+      threads.emplace_back([&, w] {
+        const std::string id = std::to_string(w);
+        for (int i = 0; i < rounds; ++i) {
+          fam.with(id).increment();
+          kept[static_cast<std::size_t>(w)].increment();
+          fam.with("transient" + std::to_string(i % 7)).increment();  // freed and re-created meanwhile
+          if (i % 100 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+        }
+      });
+    for (std::thread& t : threads) t.join();
+  }
+  for (int w = 0; w < workers; ++w) CHECK(kept[static_cast<std::size_t>(w)].sum() == 2 * rounds);
+  reg.set_idle_timeout(std::chrono::nanoseconds(0));
+  for (const obs::counter& c : kept) c.increment();  // back in the next snapshot
+  obs::snapshot snap = reg.snapshot();
+  std::size_t found = 0;
+  for (const obs::series_snapshot& series : snap.find("expiring_total")->series)
+    if (series.labels[0].value.size() == 1) {
+      CHECK(series.value.as_integer() == 2 * rounds + 1);
+      ++found;
+    }
+  CHECK(found == workers);
 }
