@@ -15,8 +15,9 @@
 // Recording through the handles it returns never does either.
 //
 // Thread safety: every method may be called from any thread. Series are
-// reference counted: removing one (remove(), remove_matching(), idle expiry)
-// takes it out of later snapshots, while handles to it stay valid. A registry
+// reference counted: removing one (remove(), remove_matching()) takes it out
+// of later snapshots, while handles to it stay valid; idle expiry only hides
+// a series until it is recorded into again. A registry
 // may be destroyed while handles to its series live on; they keep its storage
 // alive and record into detached series.
 #pragma once
@@ -508,10 +509,12 @@ class registry {
     apply_cardinality_locked();
   }
 
-  /// Removes series whose value has not changed for `timeout`, checked at
-  /// each snapshot; zero (the default) keeps series forever. Meant for series
-  /// with runtime labels: a literal call site keeps recording into its
-  /// detached series, unseen.
+  /// Hides series that nothing recorded into for `timeout`, checked at each
+  /// snapshot; zero (the default) keeps every series shown. A hidden series
+  /// comes back with its values when anything records into it again (a
+  /// literal call site, a held handle, a lookup); one nothing references any
+  /// more is freed, and a later lookup starts it at zero. Info and callback
+  /// series never expire.
   void set_idle_timeout(std::chrono::nanoseconds timeout) {
     std::lock_guard lock(core_->mutex);
     core_->idle_timeout = timeout;
