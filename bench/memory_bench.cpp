@@ -73,7 +73,7 @@ void measure(benchmark::State& state, int threads) {
 struct obs_counters {
   obs::registry reg;
   obs::counter_family family = configured(reg).counter_family("bench_memory_total", {"id"});
-  std::vector<obs::counter_ref> refs;
+  std::vector<obs::counter> refs;
   obs_counters() { refs.reserve(series_count); }
   void create(std::string_view value) { refs.push_back(family.with(value)); }
   void record(std::size_t i) { refs[i].increment(); }
@@ -87,7 +87,7 @@ struct obs_counters {
 struct obs_histograms {
   obs::registry reg;
   obs::histogram_family family = obs_counters::configured(reg).histogram_family("bench_memory_seconds", {"id"});
-  std::vector<obs::histogram_ref> refs;
+  std::vector<obs::histogram> refs;
   obs_histograms() { refs.reserve(series_count); }
   void create(std::string_view value) { refs.push_back(family.with(value)); }
   void record(std::size_t i) { refs[i].record(0.042); }
