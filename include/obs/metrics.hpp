@@ -24,6 +24,7 @@
 // cannot be used as an expression, e.g. to initialise a variable).
 #pragma once
 
+#include <exception>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -87,19 +88,21 @@
 OBS_NAMESPACE_BEGIN
 namespace detail {
 
-/// A macro site's handle, registered on the global registry. Never throws
-/// obs::error: a refused registration (say, the name is registered with
-/// another type elsewhere) is counted in `obs_registration_errors_total` and
-/// reported once on stderr, and the site records into nothing visible.
+/// A macro site's handle, registered on the global registry. Never throws: a
+/// refused registration (say, the name is registered with another type
+/// elsewhere, or memory ran out) is counted in `obs_registration_errors_total`
+/// and reported once on stderr, and the site records into nothing visible.
+/// Being noexcept also keeps the site's static initialisation free of an
+/// unwinding path, which the hot path would otherwise pay for.
 template <class Handle>
-Handle register_site(std::string_view name, std::span<const label_view> labels) {
+Handle register_site(std::string_view name, std::span<const label_view> labels) noexcept {
   registry& reg = global_registry();
   try {
     if constexpr (std::is_same_v<Handle, obs::counter>) return reg.counter(name, labels);
     else if constexpr (std::is_same_v<Handle, obs::float_counter>) return reg.float_counter(name, labels);
     else if constexpr (std::is_same_v<Handle, obs::gauge>) return reg.gauge(name, labels);
     else return reg.histogram(name, labels);
-  } catch (const error& e) {
+  } catch (const std::exception& e) {
     reg.report_registration_error(name, e);
     return Handle();
   }
@@ -108,7 +111,7 @@ Handle register_site(std::string_view name, std::span<const label_view> labels) 
 /// A macro site's family, as register_site; a refused one gets a family of
 /// a registry of its own that no snapshot reads.
 template <class Family>
-Family register_family_site(std::string_view name, std::span<const std::string_view> keys) {
+Family register_family_site(std::string_view name, std::span<const std::string_view> keys) noexcept {
   auto on = [&](registry& reg) {
     if constexpr (std::is_same_v<Family, obs::counter_family>) return reg.counter_family(name, keys);
     else if constexpr (std::is_same_v<Family, obs::float_counter_family>) return reg.float_counter_family(name, keys);
@@ -117,10 +120,14 @@ Family register_family_site(std::string_view name, std::span<const std::string_v
   };
   try {
     return on(global_registry());
-  } catch (const error& e) {
+  } catch (const std::exception& e) {
     global_registry().report_registration_error(name, e);
+  }
+  try {
     registry sink;  // the family keeps its storage alive; no snapshot ever reads it
     return on(sink);
+  } catch (...) {
+    std::terminate();  // out of memory twice over: nothing sensible is left to do
   }
 }
 

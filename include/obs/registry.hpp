@@ -448,7 +448,7 @@ class registry {
   /// Counts a macro site's refused registration in
   /// `obs_registration_errors_total{metric}` and reports it once on stderr;
   /// what OBS_* macros do instead of throwing.
-  void report_registration_error(std::string_view name, const error& e) noexcept {
+  void report_registration_error(std::string_view name, const std::exception& e) noexcept {
     try {
       std::lock_guard lock(core_->mutex);
       auto it = core_->registration_errors.find(name);
