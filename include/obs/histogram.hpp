@@ -14,7 +14,6 @@
 //   latency.record(std::chrono::microseconds(4200));  // as seconds
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 
 #include "obs/detail/config.hpp"
@@ -24,6 +23,21 @@
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
+
+/// A std::chrono::duration, recognised without including <chrono> (which
+/// would cost every instrumented file its compile time).
+template <class D>
+concept duration = requires(D d) {
+  d.count();
+  D::period::num;
+  D::period::den;
+};
+
+/// `d` in seconds, as std::chrono::duration<double>(d).count() computes it.
+template <duration D>
+constexpr double seconds(D d) noexcept {
+  return static_cast<double>(d.count()) * static_cast<double>(D::period::num) / static_cast<double>(D::period::den);
+}
 
 inline void record_high_resolution(const series_state* s, const histogram_layout* layout, double v,
                                    std::intptr_t offset) noexcept {
@@ -71,14 +85,14 @@ class histogram_ref {
   explicit histogram_ref(detail::series_state* state) noexcept : state_(state) {}
 
   void record(double v) const&& noexcept { detail::record_histogram(state_, state_->cells, state_->layout, v); }
-  template <class Rep, class Period>
-  void record(std::chrono::duration<Rep, Period> d) const&& noexcept {
-    detail::record_histogram(state_, state_->cells, state_->layout, std::chrono::duration<double>(d).count());
+  template <detail::duration Duration>
+  void record(Duration d) const&& noexcept {
+    detail::record_histogram(state_, state_->cells, state_->layout, detail::seconds(d));
   }
   // A kept ref may name a recycled series: keep an obs::histogram instead.
   void record(double v) const& = delete;
-  template <class Rep, class Period>
-  void record(std::chrono::duration<Rep, Period> d) const& = delete;
+  template <detail::duration Duration>
+  void record(Duration d) const& = delete;
 
  private:
   friend class histogram;
@@ -101,9 +115,9 @@ class histogram final : detail::series_handle {
   void record(double v) const noexcept { detail::record_histogram(state_, cells_, layout_, v); }
 
   /// Records a duration, in seconds.
-  template <class Rep, class Period>
-  void record(std::chrono::duration<Rep, Period> d) const noexcept {
-    record(std::chrono::duration<double>(d).count());
+  template <detail::duration Duration>
+  void record(Duration d) const noexcept {
+    record(detail::seconds(d));
   }
 
   /// Observations so far. Walks every shard and bucket.

@@ -44,6 +44,7 @@
 #include "obs/detail/exposed_names.hpp"
 #include "obs/detail/family_state.hpp"
 #include "obs/detail/series_state.hpp"
+#include "obs/detail/slot_table.hpp"
 #include "obs/detail/snapshot_check.hpp"
 #include "obs/detail/utf8.hpp"
 #include "obs/error.hpp"

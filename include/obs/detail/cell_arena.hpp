@@ -33,7 +33,7 @@ class cell_arena {
  public:
   using cell = std::atomic<std::uint64_t>;
 
-  cell_arena() : slots_(slot_table::instance().total_slots()) {}
+  cell_arena() : slots_(total_slots()) {}
   cell_arena(const cell_arena&) = delete;
   cell_arena& operator=(const cell_arena&) = delete;
 

@@ -22,3 +22,16 @@
 #ifndef OBS_DISABLE
 #define OBS_DISABLE 0
 #endif
+
+// With OBS_COMPILED_LIB defined (the obs::obs_compiled target defines it),
+// obs's out-of-line functions are compiled once, in that library, and the
+// headers only declare them; otherwise each header includes its `-inl.hpp`
+// and they are inline, header-only. Like fmt's FMT_HEADER_ONLY the other way
+// round, and spdlog's SPDLOG_COMPILED_LIB.
+#ifdef OBS_COMPILED_LIB
+#define OBS_HEADER_ONLY 0
+#define OBS_INLINE
+#else
+#define OBS_HEADER_ONLY 1
+#define OBS_INLINE inline
+#endif

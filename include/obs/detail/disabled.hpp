@@ -2,7 +2,6 @@
 // recording methods that do nothing and compile away.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 
 #include "obs/detail/config.hpp"
@@ -27,8 +26,9 @@ struct disabled_gauge {
 
 struct disabled_histogram {
   constexpr void record(double) const noexcept {}
-  template <class Rep, class Period>
-  constexpr void record(std::chrono::duration<Rep, Period>) const noexcept {}
+  template <class Duration>
+    requires requires(Duration d) { d.count(); }
+  constexpr void record(Duration) const noexcept {}
 };
 
 template <class Handle>

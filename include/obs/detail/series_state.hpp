@@ -128,7 +128,7 @@ inline series_state* unbound_series() noexcept {
     s->rejected_values = &rejected_nowhere;
     s->cell_count = empty_layout->cell_count();
     // One page of cells for every slot, as a cell arena would lay them out.
-    s->cells = new series_state::cell[slot_table::instance().total_slots() * page_cells]();
+    s->cells = new series_state::cell[total_slots() * page_cells]();
     return s;
   }();
   return unbound;

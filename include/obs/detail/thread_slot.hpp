@@ -19,15 +19,10 @@
 // torn or lost increment.
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <limits>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "obs/detail/config.hpp"
 
@@ -41,83 +36,15 @@ inline constexpr std::size_t page_cells = 512;
 /// This thread's slot offset, in cells: >= 0 for an exclusive slot; for the
 /// shared slot, the bitwise complement of its offset; `slot_unassigned` before
 /// the first recording.
-inline constexpr std::intptr_t slot_unassigned = std::numeric_limits<std::intptr_t>::min();
+inline constexpr std::intptr_t slot_unassigned = INTPTR_MIN;
 inline thread_local std::intptr_t tls_slot_offset = slot_unassigned;
 
-/// The process-wide allocator of exclusive slots. Never destroyed, so threads
-/// that exit during static destruction can still return their slot.
-class slot_table {
- public:
-  static slot_table& instance() {
-    static slot_table* table = new slot_table;
-    return *table;
-  }
+/// Gives this thread a slot and returns its offset; the slow path of the
+/// first recording (slot_table.hpp).
+OBS_INLINE std::intptr_t assign_thread_slot() noexcept;
 
-  /// Exclusive slots; the shared slot has index `exclusive_slots()`.
-  std::size_t exclusive_slots() const noexcept { return exclusive_; }
-  /// Slots per cell, the shared one included.
-  std::size_t total_slots() const noexcept { return exclusive_ + 1; }
-
-  /// An exclusive slot, or `exclusive_slots()` when all are taken.
-  std::size_t acquire() {
-    std::lock_guard lock(mutex_);
-    if (free_.empty()) return exclusive_;
-    std::size_t slot = free_.back();
-    free_.pop_back();
-    return slot;
-  }
-
-  void release(std::size_t slot) {
-    std::lock_guard lock(mutex_);
-    free_.push_back(slot);
-  }
-
- private:
-  slot_table() : exclusive_(configured_slots()) {
-    free_.reserve(exclusive_);
-    // Hand out low slots first: they are the ones snapshots read first.
-    for (std::size_t i = exclusive_; i-- > 0;) free_.push_back(i);
-  }
-
-  static std::size_t configured_slots() {
-    if (const char* env = std::getenv("OBS_THREAD_SLOTS")) {
-      long n = std::strtol(env, nullptr, 10);
-      if (n >= 1 && n <= 4096) return static_cast<std::size_t>(n);
-    }
-    std::size_t hw = std::max(1u, std::thread::hardware_concurrency());
-    return std::clamp<std::size_t>(4 * hw, 16, 1024);
-  }
-
-  std::size_t exclusive_;
-  std::mutex mutex_;
-  std::vector<std::size_t> free_;
-};
-
-/// Returns this thread's exclusive slot to the table when the thread exits.
-struct slot_owner {
-  std::size_t slot;
-  ~slot_owner() {
-    slot_table& table = slot_table::instance();
-    table.release(slot);
-    // Recording from a later thread_local destructor still works, through
-    // the shared slot.
-    tls_slot_offset = ~static_cast<std::intptr_t>(table.exclusive_slots() * page_cells);
-  }
-};
-
-/// Gives this thread a slot; the slow path of the first recording.
-inline std::intptr_t assign_thread_slot() noexcept {
-  slot_table& table = slot_table::instance();
-  std::size_t slot = table.acquire();
-  std::intptr_t offset = static_cast<std::intptr_t>(slot * page_cells);
-  if (slot == table.exclusive_slots()) {
-    offset = ~offset;
-  } else {
-    thread_local slot_owner owner{slot};
-  }
-  tls_slot_offset = offset;
-  return offset;
-}
+/// Slots per cell, the shared one included; fixed for the process.
+OBS_INLINE std::size_t total_slots() noexcept;
 
 /// This thread's slot offset, taking a slot on the first call.
 inline std::intptr_t current_slot_offset() noexcept {
@@ -133,7 +60,7 @@ inline double bits_double(std::uint64_t v) noexcept { return std::bit_cast<doubl
 /// silently restarting near zero.
 inline std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) noexcept {
   std::uint64_t r;
-  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<std::uint64_t>::max() : r;
+  return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
 /// Adds `n` to the shard at `offset` (from current_slot_offset) of the u64
@@ -181,7 +108,7 @@ inline void add_f64(std::atomic<std::uint64_t>* cell0, double v) noexcept {
 /// Sums the u64 cell at `cell0` over all slots, saturating at UINT64_MAX.
 /// Walks every slot.
 inline std::uint64_t sum_u64(const std::atomic<std::uint64_t>* cell0) noexcept {
-  std::size_t slots = slot_table::instance().total_slots();
+  std::size_t slots = total_slots();
   std::uint64_t total = 0;
   for (std::size_t s = 0; s < slots; ++s)
     // Ordering: relaxed; a sum may be torn across slots, never within one.
@@ -191,7 +118,7 @@ inline std::uint64_t sum_u64(const std::atomic<std::uint64_t>* cell0) noexcept {
 
 /// Sums the double cell at `cell0` over all slots. Walks every slot.
 inline double sum_f64(const std::atomic<std::uint64_t>* cell0) noexcept {
-  std::size_t slots = slot_table::instance().total_slots();
+  std::size_t slots = total_slots();
   double total = 0;
   for (std::size_t s = 0; s < slots; ++s)
     // Ordering: relaxed, as in sum_u64.
@@ -201,3 +128,7 @@ inline double sum_f64(const std::atomic<std::uint64_t>* cell0) noexcept {
 
 }  // namespace detail
 OBS_NAMESPACE_END
+
+#if OBS_HEADER_ONLY
+#include "obs/detail/slot_table.hpp"
+#endif

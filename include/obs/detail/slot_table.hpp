@@ -1,0 +1,98 @@
+// detail::slot_table: the process-wide allocator of thread slots, and the
+// out-of-line half of thread_slot.hpp (a thread's first recording).
+//
+// Thread safety: the free list is guarded by a mutex, so a slot's previous
+// owner's last store happens-before its next owner's first load.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "obs/detail/config.hpp"
+#include "obs/detail/thread_slot.hpp"
+
+OBS_NAMESPACE_BEGIN
+namespace detail {
+
+/// The process-wide allocator of exclusive slots. Never destroyed, so threads
+/// that exit during static destruction can still return their slot.
+class slot_table {
+ public:
+  static slot_table& instance() {
+    static slot_table* table = new slot_table;
+    return *table;
+  }
+
+  /// Exclusive slots; the shared slot has index `exclusive_slots()`.
+  std::size_t exclusive_slots() const noexcept { return exclusive_; }
+  /// Slots per cell, the shared one included.
+  std::size_t total_slots() const noexcept { return exclusive_ + 1; }
+
+  /// An exclusive slot, or `exclusive_slots()` when all are taken.
+  std::size_t acquire() {
+    std::lock_guard lock(mutex_);
+    if (free_.empty()) return exclusive_;
+    std::size_t slot = free_.back();
+    free_.pop_back();
+    return slot;
+  }
+
+  void release(std::size_t slot) {
+    std::lock_guard lock(mutex_);
+    free_.push_back(slot);
+  }
+
+ private:
+  slot_table() : exclusive_(configured_slots()) {
+    free_.reserve(exclusive_);
+    // Hand out low slots first: they are the ones snapshots read first.
+    for (std::size_t i = exclusive_; i-- > 0;) free_.push_back(i);
+  }
+
+  static std::size_t configured_slots() {
+    if (const char* env = std::getenv("OBS_THREAD_SLOTS")) {
+      long n = std::strtol(env, nullptr, 10);
+      if (n >= 1 && n <= 4096) return static_cast<std::size_t>(n);
+    }
+    std::size_t hw = std::max(1u, std::thread::hardware_concurrency());
+    return std::clamp<std::size_t>(4 * hw, 16, 1024);
+  }
+
+  std::size_t exclusive_;
+  std::mutex mutex_;
+  std::vector<std::size_t> free_;
+};
+
+/// Returns this thread's exclusive slot to the table when the thread exits.
+struct slot_owner {
+  std::size_t slot;
+  ~slot_owner() {
+    slot_table& table = slot_table::instance();
+    table.release(slot);
+    // Recording from a later thread_local destructor still works, through
+    // the shared slot.
+    tls_slot_offset = ~static_cast<std::intptr_t>(table.exclusive_slots() * page_cells);
+  }
+};
+
+OBS_INLINE std::intptr_t assign_thread_slot() noexcept {
+  slot_table& table = slot_table::instance();
+  std::size_t slot = table.acquire();
+  std::intptr_t offset = static_cast<std::intptr_t>(slot * page_cells);
+  if (slot == table.exclusive_slots()) {
+    offset = ~offset;
+  } else {
+    thread_local slot_owner owner{slot};
+  }
+  tls_slot_offset = offset;
+  return offset;
+}
+
+OBS_INLINE std::size_t total_slots() noexcept { return slot_table::instance().total_slots(); }
+
+}  // namespace detail
+OBS_NAMESPACE_END
