@@ -1,0 +1,71 @@
+# Property test of the registry and the exporters (property_exposition.cpp):
+# seeded random recordings checked against a reference model, then their
+# renderings checked by the consumers that check the exposition corpus
+# (exporters.cmake), with the same scripts.
+if(NOT TARGET obs::prometheus OR NOT TARGET obs::openmetrics OR NOT TARGET obs::json)
+  return()
+endif()
+
+add_executable(property_exposition property_exposition.cpp)
+target_link_libraries(property_exposition PRIVATE obs::prometheus obs::openmetrics obs::json)
+
+set(obs_property_dir ${CMAKE_CURRENT_BINARY_DIR}/property_exposition_out)
+set(obs_property_checkers ${CMAKE_CURRENT_SOURCE_DIR}/exposition)
+# Writes the renderings, and fails when a snapshot or a registration differs
+# from the model (the seed to rerun is in its output).
+add_test(NAME property_exposition_model COMMAND property_exposition ${obs_property_dir})
+set_tests_properties(property_exposition_model PROPERTIES FIXTURES_SETUP property_exposition TIMEOUT 300)
+
+find_program(OBS_PROMTOOL promtool)
+if(OBS_PROMTOOL)
+  add_test(NAME property_exposition_promtool_check_metrics
+           COMMAND sh ${obs_property_checkers}/check_promtool.sh ${OBS_PROMTOOL} ${obs_property_dir})
+  set_tests_properties(property_exposition_promtool_check_metrics
+                       PROPERTIES FIXTURES_REQUIRED property_exposition)
+else()
+  message(STATUS "promtool not found: skipping the promtool property check")
+endif()
+
+set(OBS_PYTHON3 /usr/bin/python3 CACHE FILEPATH
+    "Python with prometheus_client, for the OpenMetrics parser checks")
+execute_process(COMMAND ${OBS_PYTHON3} -c "import prometheus_client.openmetrics.parser"
+                RESULT_VARIABLE obs_no_om_parser OUTPUT_QUIET ERROR_QUIET)
+if(obs_no_om_parser EQUAL 0)
+  # check_openmetrics.py's directory mode also wants the corpus's golden
+  # files, so its parse() (the strict parser, read to `# EOF`) is called on
+  # each file here. It reads with Path.read_text(), whose universal newlines
+  # turn a raw CR, which OpenMetrics allows in label values and HELP text,
+  # into a line break; so parse() is handed the text undecoded by that.
+  add_test(NAME property_exposition_openmetrics_parse
+           COMMAND ${OBS_PYTHON3} -c [=[
+import pathlib, sys
+sys.path.insert(0, sys.argv[1])
+from check_openmetrics import parse
+
+class exact_text:
+    def __init__(self, path):
+        self.path = path
+    def read_text(self, encoding):
+        return self.path.read_bytes().decode(encoding)
+
+files = sorted(pathlib.Path(sys.argv[2]).glob("*.om.txt"))
+failed = 0
+for path in files:
+    try:
+        parse(exact_text(path))
+    except Exception as e:
+        print(f"FAIL {path.name}: {type(e).__name__}: {e}", file=sys.stderr)
+        failed += 1
+print(f"OpenMetrics parser: {len(files)} files parsed, {failed} failed")
+sys.exit(1 if failed or not files else 0)
+]=] ${obs_property_checkers} ${obs_property_dir})
+  set_tests_properties(property_exposition_openmetrics_parse PROPERTIES FIXTURES_REQUIRED property_exposition)
+else()
+  message(STATUS "${OBS_PYTHON3} lacks prometheus_client: skipping the OpenMetrics property check")
+endif()
+
+if(EXISTS ${OBS_PYTHON3})
+  add_test(NAME property_exposition_json_parse
+           COMMAND ${OBS_PYTHON3} ${obs_property_checkers}/check_json.py ${obs_property_dir})
+  set_tests_properties(property_exposition_json_parse PROPERTIES FIXTURES_REQUIRED property_exposition)
+endif()
