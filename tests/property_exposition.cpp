@@ -25,19 +25,10 @@
 // a gauge); its 0.0.4 text is not written, since promtool would lint the
 // names the test chose rather than anything obs wrote.
 //
-// Known registry bug, left out of the runs unless --known-bugs is given: a
-// family without label keys whose cardinality limit was 0 has an overflow
-// series with no labels; once the limit rises, the next lookup creates a
-// regular series with the same (empty) label set, and every exposition
-// carries two samples of one series (`x 2` and `x 1`). promtool and the
-// Python parsers accept that (the OpenMetrics parser silently drops one).
-// The run skips the lookup that would create the twin.
-//
-// Usage: property_exposition <output directory> [--seed N] [--ops N] [--trace] [--known-bugs]
+// Usage: property_exposition <output directory> [--seed N] [--ops N] [--trace]
 //   --seed N       run only seed N (both modes)
 //   --ops N        operations per run (default 400)
 //   --trace        print every operation as it runs
-//   --known-bugs   do not avoid the known bug above (e.g. --seed 66 --ops 600 fails)
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -443,15 +434,6 @@ class model {
     return families.emplace(f.name, std::move(f)).first->second;
   }
 
-  /// Whether looking up the family's series would hit the known bug (see
-  /// the file comment): it has no keys and an overflow series, no regular
-  /// series, and room for one.
-  bool zero_key_overflow_twin(std::string_view name) const {
-    auto it = families.find(name);
-    return it != families.end() && it->second.keys.empty() && it->second.overflow && it->second.series.empty() &&
-           limit(name) > 0;
-  }
-
   std::size_t limit(std::string_view name) const {
     auto it = limit_rules.find(name);
     return it != limit_rules.end() ? it->second : default_limit;
@@ -464,7 +446,8 @@ class model {
     if (auto it = f.series.find(values); it != f.series.end()) return it->second;
     const bool overflow_set = !values.empty() && std::all_of(values.begin(), values.end(),
                                                              [](const std::string& v) { return v == overflow_value; });
-    if (!overflow_set && f.series.size() < limit(f.name)) return f.series.emplace(values, make_series(f, values)).first->second;
+    // A family without keys never overflows: its one label set is the overflow series'.
+    if (!overflow_set && (f.series.size() < limit(f.name) || f.keys.empty())) return f.series.emplace(values, make_series(f, values)).first->second;
     if (!overflow_set) f.overflow_sets.insert(values);
     if (!f.overflow) f.overflow = make_series(f, std::vector<std::string>(f.keys.size(), std::string(overflow_value)));
     return f.overflow;
@@ -710,7 +693,6 @@ struct options {
   std::optional<std::uint64_t> seed;
   std::size_t ops = 400;
   bool trace = false;
-  bool known_bugs = false;
 };
 
 // What the runs exercised, printed at the end so a reader sees the test bite.
@@ -760,7 +742,6 @@ class property_run {
 
   /// Runs; returns the number of files written, or nullopt after printing a failure.
   std::optional<int> execute() {
-    avoid_known_bugs_ = !opts_.known_bugs;
     try {
       start_seconds_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
       setup();
@@ -792,13 +773,6 @@ class property_run {
   int files_ = 0;
   double start_seconds_ = 0;
   run_stats stats_;
-  bool avoid_known_bugs_ = true;
-
-  bool known_bug(std::string_view name, const std::string& text) {
-    if (!avoid_known_bugs_ || !m_.zero_key_overflow_twin(name)) return false;
-    note("skipped (known bug: twin of a label-less overflow series) " + text);
-    return true;
-  }
 
   std::string mode() const { return strict_ ? "strict" : "wild"; }
 
@@ -1143,7 +1117,6 @@ class property_run {
       ++stats_.skipped;
       return note("skipped (lint) " + text);
     }
-    if (!want && known_bug(name, text)) return;
     std::optional<errc> got;
     std::optional<series_handle> handle;
     try {
@@ -1250,7 +1223,6 @@ class property_run {
       }
       return expect_outcome(errc::label_keys_mismatch, got, where);
     }
-    if (known_bug(hf.name, where)) return;
     const bool keep = rng_.percent(20);
     std::visit(
         [&](const auto& fam) {
@@ -1389,8 +1361,6 @@ std::optional<options> parse_options(int argc, char** argv) {
     const std::string_view arg = argv[i];
     if (arg == "--trace") {
       o.trace = true;
-    } else if (arg == "--known-bugs") {
-      o.known_bugs = true;
     } else if ((arg == "--seed" || arg == "--ops") && i + 1 < argc) {
       char* end = nullptr;
       const unsigned long long n = std::strtoull(argv[++i], &end, 10);

@@ -650,3 +650,15 @@ TEST_CASE("a collector's invalid UTF-8 is sanitised on the way in") {
   CHECK(family(s, "g").help == "help \xef\xbf\xbd");
   CHECK(family(s, "g").series[0].labels[0].value == "\xef\xbf\xbd");
 }
+
+TEST_CASE("a family without label keys never overflows: its one series is never twinned") {
+  obs::registry reg;
+  reg.set_cardinality_limit(0);
+  reg.gauge("queue_depth").set(1);
+  reg.set_cardinality_limit(10);
+  reg.gauge("queue_depth").set(2);
+  obs::snapshot s = reg.snapshot();
+  REQUIRE(family(s, "queue_depth").series.size() == 1);
+  CHECK(family(s, "queue_depth").series[0].value.as_double() == 2);
+  CHECK(s.find("obs_cardinality_overflow_total") == nullptr);
+}

@@ -14,7 +14,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 def parse(path):
     # The parser is a generator: list() makes it read to the end, where the
     # `# EOF` check lives.
-    return list(text_string_to_metric_families(path.read_text(encoding="utf-8")))
+    return list(text_string_to_metric_families(path.read_bytes().decode("utf-8")))
 
 
 def samples(families):

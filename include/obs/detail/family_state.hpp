@@ -230,7 +230,9 @@ struct family_state {
     if (!found) {
       // Not cached: once series are removed, new label sets get in again.
       if (is_overflow_label_set(values)) return overflow_locked();
-      if (series.size() >= max_series) {
+      // A family without keys has one label set, the empty one, which is
+      // also the overflow series': it never overflows.
+      if (series.size() >= max_series && !keys.empty()) {
         if (overflow_sets.size() < max_remembered_overflow_sets) {
           if (overflow_sets.insert(hash).second) ++overflow_label_sets;
         } else {
