@@ -5,7 +5,7 @@
 TEST_CASE("defaults are those of a closed management port") {
   const obs::http::options o;
   CHECK(o.address == "127.0.0.1");
-  CHECK(o.port == 9090);
+  CHECK(o.port == 9464);
   CHECK(o.metrics_path == "/metrics");
   CHECK(o.health_path == "/health");
   CHECK(o.live_path == "/health/live");

@@ -6,7 +6,7 @@
 //
 //   obs_demo                          # Prometheus text, a blank line, JSON
 //   obs_demo --format prometheus      # just one of them (or json)
-//   obs_demo --serve [--port 9090]    # curl http://127.0.0.1:9090/metrics until Ctrl-C
+//   obs_demo --serve [--port 9464]    # curl http://127.0.0.1:9464/metrics until Ctrl-C
 //
 // Metric names and labels are spelled exactly as the services' design
 // documents spell them, so their dashboards and alert rules apply unchanged.
@@ -311,7 +311,7 @@ int usage(const char* program) {
 int main(int argc, char** argv) try {
   std::string_view format = "both";
   bool live = false;
-  unsigned long port = 9090;
+  unsigned long port = 9464;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--format" && i + 1 < argc) format = argv[++i];

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
     std::fputs(obs::prometheus::render(obs::global_registry().snapshot()).c_str(), stdout);
     return 0;
   }
-  auto server = obs::http::serve();  // 127.0.0.1:9090
+  auto server = obs::http::serve();  // 127.0.0.1:9464
   std::printf("serving http://127.0.0.1:%u/metrics; Ctrl-C to stop\n", unsigned{server->port()});
   for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
 }

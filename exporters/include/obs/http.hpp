@@ -5,7 +5,7 @@
 // it. Link the `obs::http` CMake target (Boost.Beast, zlib).
 //
 //   #include <obs/http.hpp>
-//   auto srv = obs::http::serve();   // GET http://127.0.0.1:9090/metrics
+//   auto srv = obs::http::serve();   // GET http://127.0.0.1:9464/metrics
 #pragma once
 
 #include "obs/http/auth.hpp"

@@ -25,8 +25,10 @@ struct options {
   /// Address to bind. Loopback by default: a management port is never public
   /// unless someone asks for it (e.g. "0.0.0.0" or "::").
   std::string address = "127.0.0.1";
-  /// TCP port; 0 picks an ephemeral one, readable from server::port().
-  std::uint16_t port = 9090;
+  /// TCP port; 0 picks an ephemeral one, readable from server::port(). The
+  /// default is in the exporter range and is OpenTelemetry's Prometheus
+  /// exporter's, so it does not clash with a Prometheus server's own 9090.
+  std::uint16_t port = 9464;
   /// Where the metrics are served. `<path>?format=json` and `Accept:
   /// application/json` select JSON there.
   std::string metrics_path = "/metrics";

@@ -3,7 +3,7 @@
 //
 // Use serve() for the usual case, a management port on the global registry:
 //
-//   auto srv = obs::http::serve();            // 127.0.0.1:9090, /metrics, /health...
+//   auto srv = obs::http::serve();            // 127.0.0.1:9464, /metrics, /health...
 //
 // or registry_source() to hand a registry's renderer to a handler or server
 // you configure yourself.
