@@ -94,8 +94,10 @@ namespace detail {
 /// and reported once on stderr, and the site records into nothing visible.
 /// Being noexcept also keeps the site's static initialisation free of an
 /// unwinding path, which the hot path would otherwise pay for.
+// Cold and never inlined: the site's lambda stays small enough to inline
+// into every recording call, which then pays only the guard check.
 template <class Handle>
-Handle register_site(std::string_view name, std::span<const label_view> labels) noexcept {
+[[gnu::cold, gnu::noinline]] Handle register_site(std::string_view name, std::span<const label_view> labels) noexcept {
   registry& reg = global_registry();
   try {
     if constexpr (std::is_same_v<Handle, obs::counter>) return reg.counter(name, labels);
@@ -111,7 +113,7 @@ Handle register_site(std::string_view name, std::span<const label_view> labels) 
 /// A macro site's family, as register_site; a refused one gets a family of
 /// a registry of its own that no snapshot reads.
 template <class Family>
-Family register_family_site(std::string_view name, std::span<const std::string_view> keys) noexcept {
+[[gnu::cold, gnu::noinline]] Family register_family_site(std::string_view name, std::span<const std::string_view> keys) noexcept {
   auto on = [&](registry& reg) {
     if constexpr (std::is_same_v<Family, obs::counter_family>) return reg.counter_family(name, keys);
     else if constexpr (std::is_same_v<Family, obs::float_counter_family>) return reg.float_counter_family(name, keys);
