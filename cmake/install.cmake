@@ -10,27 +10,38 @@ include(CMakePackageConfigHelpers)
 set(obs_install_cmakedir ${CMAKE_INSTALL_DATADIR}/cmake/obs)
 
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY exporters/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS obs obs_compiled EXPORT obsTargets)
 
-install(TARGETS obs EXPORT obsTargets)
-install(EXPORT obsTargets NAMESPACE obs:: DESTINATION ${obs_install_cmakedir})
-
-# obs_<component>Targets.cmake per exporter (not obsTargets-<component>:
-# obsTargets.cmake globs that pattern for its per-configuration files).
+# Each component's headers go to their own directory, as in the source tree,
+# so that linking one component makes no other includable. process_metrics
+# needs nothing beyond the core, so it is exported with it.
+get_property(obs_all_components GLOBAL PROPERTY OBS_COMPONENTS)
 set(OBS_COMPONENTS "")
-foreach(target IN LISTS OBS_EXPORTER_TARGETS)
-  string(REGEX REPLACE "^obs_" "" component ${target})
-  list(APPEND OBS_COMPONENTS ${component})
-  install(TARGETS ${target} EXPORT ${target}Targets)
-  install(EXPORT ${target}Targets NAMESPACE obs:: DESTINATION ${obs_install_cmakedir})
+foreach(component IN LISTS obs_all_components)
+  get_property(targets GLOBAL PROPERTY OBS_COMPONENT_${component}_TARGETS)
+  get_property(include_dir GLOBAL PROPERTY OBS_COMPONENT_${component}_INCLUDE_DIR)
+  get_property(install_dir GLOBAL PROPERTY OBS_COMPONENT_${component}_INSTALL_DIR)
+  install(DIRECTORY ${include_dir}/ DESTINATION ${install_dir})
+  if(component STREQUAL "process_metrics")
+    install(TARGETS ${targets} EXPORT obsTargets)
+    continue()
+  endif()
+  # obs_<component>Targets.cmake (not obsTargets-<component>: obsTargets.cmake
+  # globs that pattern for its per-configuration files).
+  install(TARGETS ${targets} EXPORT obs_${component}Targets)
+  install(EXPORT obs_${component}Targets NAMESPACE obs:: DESTINATION ${obs_install_cmakedir})
+  if(NOT component STREQUAL "exposition")
+    list(APPEND OBS_COMPONENTS ${component})
+  endif()
 endforeach()
+install(EXPORT obsTargets NAMESPACE obs:: DESTINATION ${obs_install_cmakedir})
 
 configure_package_config_file(cmake/obsConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/obsConfig.cmake
   INSTALL_DESTINATION ${obs_install_cmakedir})
-# Header-only: the package fits any architecture.
+# Not ARCH_INDEPENDENT: the _compiled targets are static libraries.
 write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/obsConfigVersion.cmake
-  COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
+  COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/obsConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/obsConfigVersion.cmake
         DESTINATION ${obs_install_cmakedir})

@@ -12,7 +12,7 @@ obs_add_test(custom_exporter_test SOURCES custom_exporter_test.cpp)
 
 # The corpus: every golden case rendered in every format, written to files.
 add_executable(exposition_corpus exposition_corpus.cpp)
-target_link_libraries(exposition_corpus PRIVATE obs::prometheus obs::openmetrics obs::json)
+obs_link(exposition_corpus obs::prometheus obs::openmetrics obs::json)
 
 set(obs_corpus_dir ${CMAKE_CURRENT_BINARY_DIR}/exposition_corpus_out)
 set(obs_exposition_dir ${CMAKE_CURRENT_SOURCE_DIR}/exposition)

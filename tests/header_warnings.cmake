@@ -29,15 +29,14 @@ endif()
 find_program(OBS_HEADER_WARNINGS_OTHER_CXX NAMES ${obs_other_cxx_program}
              DOC "Second compiler for the header_warnings tests (OFF: none)")
 
-# The widest exporter target carries every include directory and definition
-# the public headers need.
+# The widest exporter target carries the definitions the public headers
+# need; their include trees are the roots below.
 if(TARGET obs_http)
   set(obs_header_usage obs_http)
-  set(obs_header_exclude "")
 else()
   set(obs_header_usage obs_json)
-  set(obs_header_exclude "^obs/http(/|\\.hpp$)")
 endif()
+set(obs_header_exclude "")
 list(JOIN obs_header_warning_flags "|" obs_header_flags_arg)
 list(JOIN CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES "|" obs_implicit_dirs_arg)
 cmake_host_system_information(RESULT obs_header_jobs QUERY NUMBER_OF_LOGICAL_CORES)
@@ -75,7 +74,12 @@ function(obs_add_header_warnings_test name)
   set_tests_properties("${name}" PROPERTIES TIMEOUT 900 PROCESSORS ${obs_header_jobs})
 endfunction()
 
-set(obs_public_header_roots ${obs_SOURCE_DIR}/include ${obs_SOURCE_DIR}/exporters/include)
+set(obs_public_header_roots ${obs_SOURCE_DIR}/include)
+get_property(obs_all_components GLOBAL PROPERTY OBS_COMPONENTS)
+foreach(component IN LISTS obs_all_components)
+  get_property(dir GLOBAL PROPERTY OBS_COMPONENT_${component}_INCLUDE_DIR)
+  list(APPEND obs_public_header_roots ${dir})
+endforeach()
 set(obs_broken_header_root ${CMAKE_CURRENT_SOURCE_DIR}/header_warnings/broken)
 set(obs_header_compilers "${CMAKE_CXX_COMPILER}|${obs_cxx_name}")
 if(OBS_HEADER_WARNINGS_OTHER_CXX)

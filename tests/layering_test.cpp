@@ -63,3 +63,12 @@ TEST_CASE("obs::obs links nothing but Threads") {
   }
   CHECK(others == "");
 }
+
+// Each component has its own include tree: linking obs::obs alone makes no
+// exporter and no POSIX-only header includable.
+#if __has_include(<obs/prometheus.hpp>) || __has_include(<obs/http.hpp>)
+static_assert(false, "obs::obs exposes an exporter's include tree");
+#endif
+#if __has_include(<obs/process_metrics.hpp>)
+static_assert(false, "obs::obs exposes obs::process_metrics's include tree");
+#endif

@@ -32,6 +32,7 @@ inline constexpr const char* core_link_libraries = \"${obs_core_links}\";
 }  // namespace obs_layering
 ")
 obs_add_test(layering_test SOURCES layering_test.cpp)
+obs_add_test(include_trees_test SOURCES include_trees_test.cpp LIBS obs::prometheus)
 target_include_directories(layering_test PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/layering)
 
 # --- Consumers ----------------------------------------------------------------
@@ -103,11 +104,8 @@ endfunction()
 
 # The installed package must offer a component for every exporter target this
 # build defines.
-set(obs_exported_components "")
-foreach(target IN LISTS OBS_EXPORTER_TARGETS)
-  string(REGEX REPLACE "^obs_" "" component ${target})
-  list(APPEND obs_exported_components ${component})
-endforeach()
+get_property(obs_exported_components GLOBAL PROPERTY OBS_COMPONENTS)
+list(REMOVE_ITEM obs_exported_components exposition process_metrics)
 list(JOIN obs_exported_components "," obs_exported_components)
 obs_add_installed_consumer_test(find_package
   CONSUMER_ARGS -DOBS_EXPECTED_COMPONENTS=${obs_exported_components})

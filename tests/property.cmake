@@ -7,7 +7,7 @@ if(NOT TARGET obs::prometheus OR NOT TARGET obs::openmetrics OR NOT TARGET obs::
 endif()
 
 add_executable(property_exposition property_exposition.cpp)
-target_link_libraries(property_exposition PRIVATE obs::prometheus obs::openmetrics obs::json)
+obs_link(property_exposition obs::prometheus obs::openmetrics obs::json)
 
 set(obs_property_dir ${CMAKE_CURRENT_BINARY_DIR}/property_exposition_out)
 set(obs_property_checkers ${CMAKE_CURRENT_SOURCE_DIR}/exposition)
