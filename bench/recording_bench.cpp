@@ -19,6 +19,7 @@
 #include "alloc_counter.hpp"
 #include "bench_values.hpp"
 #include "obs/metrics.hpp"
+#include "obs/registry.hpp"
 
 #if OBS_BENCH_PROMETHEUS_CPP
 #include <prometheus/counter.h>

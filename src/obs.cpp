@@ -1,4 +1,3 @@
 // The obs::obs_compiled library: the core's out-of-line definitions,
 // compiled once (see cmake/component.cmake).
-#include "obs/registry.hpp"
-#include "obs/detail/slot_table.hpp"
+#include "obs/detail/core-inl.hpp"

@@ -1,6 +1,7 @@
 // Proves the recording paths allocate nothing, by counting every call to the
 // global allocation functions. Zero is exact, so this is no timing test.
 #include "obs/metrics.hpp"
+#include "obs/registry.hpp"
 
 #include <catch2/catch.hpp>
 

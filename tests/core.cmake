@@ -27,3 +27,21 @@ obs_compile_fail_test(disabled_still_type_checks "string_view")
 obs_compile_fail_test(duplicate_label_name "OBS_error_duplicate_label_name")
 obs_compile_fail_test(family_value_count "one value per label key")
 obs_compile_fail_test(kept_ref_records "deleted")
+
+# What an instrumented file compiles: the facade and the handles include
+# neither the registry nor the standard headers it needs (in compiled mode;
+# header-only mode includes the definitions by design). A broken header
+# that includes <map> must fail, which proves the check is live.
+set(obs_facade_forbidden
+  "map|functional|chrono|algorithm|thread|mutex|unordered_map|memory|vector|obs/registry.hpp|obs/detail/registry_core.hpp|obs/detail/family_state.hpp|obs/snapshot.hpp")
+function(obs_facade_include_test header include_dir)
+  add_test(NAME "facade_includes: ${header}"
+    COMMAND ${CMAKE_COMMAND} -DCOMPILER=${CMAKE_CXX_COMPILER} -DHEADER=${header} -DINCLUDE_DIR=${include_dir}
+            -DFORBIDDEN=${obs_facade_forbidden} -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}
+            -P ${CMAKE_CURRENT_SOURCE_DIR}/facade_includes/check_includes.cmake)
+endfunction()
+foreach(header obs/metrics.hpp obs/counter.hpp obs/gauge.hpp obs/histogram.hpp obs/family.hpp)
+  obs_facade_include_test(${header} ${PROJECT_SOURCE_DIR}/include)
+endforeach()
+obs_facade_include_test(obs/heavy_facade.hpp ${CMAKE_CURRENT_SOURCE_DIR}/facade_includes/broken)
+set_tests_properties("facade_includes: obs/heavy_facade.hpp" PROPERTIES WILL_FAIL TRUE)

@@ -1,4 +1,6 @@
 #include "obs/metrics.hpp"
+// Reading what the macros recorded needs the registry; recording does not.
+#include "obs/registry.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -72,6 +72,7 @@ function(obs_add_consumer_test name)
       -DGENERATOR=${CMAKE_GENERATOR}
       -DCXX_COMPILER=${CMAKE_CXX_COMPILER}
       -DCXX_FLAGS=${CMAKE_CXX_FLAGS}
+      -DLINKAGE=${OBS_TEST_LINKAGE}
       ${arg_UNPARSED_ARGUMENTS}
       -P ${CMAKE_CURRENT_SOURCE_DIR}/consumers/run_consumer.cmake)
   set_tests_properties("consumer: ${name}" PROPERTIES TIMEOUT 600)

@@ -21,7 +21,7 @@
 
 #include "obs/detail/config.hpp"
 #include "obs/detail/owning_handle.hpp"
-#include "obs/detail/series_state.hpp"
+#include "obs/detail/series_cells.hpp"
 #include "obs/detail/thread_slot.hpp"
 
 OBS_NAMESPACE_BEGIN
@@ -30,7 +30,7 @@ namespace detail {
 /// Raises the u64 counter `s` to `value` if it is below. Calls for series
 /// hashed to one stripe are serialised, so two racing raises to 100 reach
 /// 100, not 200; increments do not wait.
-inline void raise_u64(series_state* s, std::uint64_t value) noexcept {
+inline void raise_u64(series_cells* s, std::uint64_t value) noexcept {
   static std::atomic_flag stripes[64];
   std::atomic_flag& lock = stripes[(reinterpret_cast<std::uintptr_t>(s) >> 6) % 64];
   // Ordering: acquire/release; the holder's adds happen-before the next holder's sum.
@@ -43,7 +43,7 @@ inline void raise_u64(series_state* s, std::uint64_t value) noexcept {
 
 /// Adds `v` to a float counter unless it is negative or NaN, which a counter
 /// cannot hold; those are counted in the family's rejected values instead.
-inline void add_counter_f64(series_state* s, series_state::cell* cells, double v) noexcept {
+inline void add_counter_f64(series_cells* s, series_cells::cell* cells, double v) noexcept {
   if (!(v >= 0)) [[unlikely]] {
     // Ordering: relaxed; a statistic.
     s->rejected_values->fetch_add(1, std::memory_order_relaxed);
@@ -58,7 +58,7 @@ inline void add_counter_f64(series_state* s, series_state::cell* cells, double v
 /// `fam.with(v).increment()`, or convert it to an obs::counter to keep it.
 class counter_ref {
  public:
-  explicit counter_ref(detail::series_state* state) noexcept : state_(state) {}
+  explicit counter_ref(detail::series_cells* state) noexcept : state_(state) {}
 
   /// Adds `n` (default 1). Lock-free, allocation-free, never throws.
   void increment(std::uint64_t n = 1) const&& noexcept { detail::add_u64(state_->cells, n); }
@@ -70,7 +70,7 @@ class counter_ref {
 
  private:
   friend class counter;
-  detail::series_state* state_;
+  detail::series_cells* state_;
 };
 
 /// An owning handle to a u64 counter series; copies share the series.
@@ -92,7 +92,7 @@ class counter final : detail::series_handle {
 /// What a float counter family's `with()` returns; see counter_ref.
 class float_counter_ref {
  public:
-  explicit float_counter_ref(detail::series_state* state) noexcept : state_(state) {}
+  explicit float_counter_ref(detail::series_cells* state) noexcept : state_(state) {}
 
   /// Adds `v`; a negative or NaN `v` is refused and counted (see float_counter).
   void increment(double v) const&& noexcept { detail::add_counter_f64(state_, state_->cells, v); }
@@ -101,7 +101,7 @@ class float_counter_ref {
 
  private:
   friend class float_counter;
-  detail::series_state* state_;
+  detail::series_cells* state_;
 };
 
 /// An owning handle to a floating-point counter series (seconds-valued
@@ -121,3 +121,7 @@ class float_counter final : detail::series_handle {
 };
 
 OBS_NAMESPACE_END
+
+#if OBS_HEADER_ONLY
+#include "obs/detail/core-inl.hpp"
+#endif

@@ -16,25 +16,30 @@
 #pragma once
 
 #include <array>
-#include <memory>
+#include <cstdint>
 #include <span>
-#include <string>
 #include <string_view>
 
 #include "obs/counter.hpp"
 #include "obs/detail/config.hpp"
-#include "obs/detail/family_state.hpp"
+#include "obs/detail/core_ref.hpp"
+#include "obs/detail/lookup_cache.hpp"
 #include "obs/gauge.hpp"
 #include "obs/histogram.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
 
+/// The name and label keys of a family, kept by its core.
+OBS_INLINE std::string_view family_name(const family_state& family) noexcept;
+OBS_INLINE std::span<const std::string_view> family_keys(const family_state& family) noexcept;
+
 template <class Ref>
 class family_handle {
  public:
-  family_handle(family_state* family, std::shared_ptr<const void> owner) noexcept
-      : family_(family), owner_(std::move(owner)) {}
+  /// The family `family` (whose id is `id`) of the core `core` keeps.
+  family_handle(family_state* family, std::uint64_t id, core_ref core) noexcept
+      : family_(family), id_(id), core_(static_cast<core_ref&&>(core)) {}
 
   /// The series for these label values, in the family's key order. Throws
   /// obs::error if the count of values differs from the count of keys (the
@@ -42,22 +47,23 @@ class family_handle {
   template <class... Values>
   [[nodiscard]] Ref with(const Values&... values) const {
     std::array<std::string_view, sizeof...(Values)> views{std::string_view(values)...};
-    return Ref(family_->find_or_create(views));
+    return Ref(find_series(core_.get(), *family_, id_, views));
   }
 
   /// As above, with the values in a span.
   [[nodiscard]] Ref with(std::span<const std::string_view> values) const {
-    return Ref(family_->find_or_create(values));
+    return Ref(find_series(core_.get(), *family_, id_, values));
   }
 
   /// The metric name.
-  std::string_view name() const noexcept { return family_->name; }
+  std::string_view name() const noexcept { return family_name(*family_); }
   /// The label keys, in the order `with` takes values.
-  std::span<const std::string> label_keys() const noexcept { return family_->keys; }
+  std::span<const std::string_view> label_keys() const noexcept { return family_keys(*family_); }
 
  private:
   family_state* family_;
-  std::shared_ptr<const void> owner_;  // keeps the registry's storage alive
+  std::uint64_t id_;  ///< `family_->id`, read on every lookup
+  core_ref core_;     ///< keeps the family's storage alive
 };
 
 /// What an OBS_*_FAMILY macro returns: its family, with the count of label
@@ -65,7 +71,7 @@ class family_handle {
 template <class Family, std::size_t Keys>
 class static_family {
  public:
-  explicit static_family(Family family) noexcept : family_(std::move(family)) {}
+  explicit static_family(Family family) noexcept : family_(static_cast<Family&&>(family)) {}
 
   template <class... Values>
   [[nodiscard]] auto with(const Values&... values) const {
@@ -106,3 +112,7 @@ class histogram_family final : public detail::family_handle<histogram_ref> {
 };
 
 OBS_NAMESPACE_END
+
+#if OBS_HEADER_ONLY
+#include "obs/detail/core-inl.hpp"
+#endif

@@ -15,7 +15,7 @@
 
 #include "obs/detail/config.hpp"
 #include "obs/detail/owning_handle.hpp"
-#include "obs/detail/series_state.hpp"
+#include "obs/detail/series_cells.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
@@ -23,11 +23,11 @@ namespace detail {
 // Every write also marks the gauge touched, so idle expiry sees activity
 // even when the value stays the same.
 // Ordering: relaxed throughout; a gauge orders nothing else.
-inline void gauge_set(series_state* s, double v) noexcept {
+inline void gauge_set(series_cells* s, double v) noexcept {
   s->gauge_value.store(v, std::memory_order_relaxed);
   s->touched.store(true, std::memory_order_relaxed);
 }
-inline void gauge_add(series_state* s, double v) noexcept {
+inline void gauge_add(series_cells* s, double v) noexcept {
   s->gauge_value.fetch_add(v, std::memory_order_relaxed);
   s->touched.store(true, std::memory_order_relaxed);
 }
@@ -38,7 +38,7 @@ inline void gauge_add(series_state* s, double v) noexcept {
 /// or convert it to an obs::gauge to keep it (see obs::counter_ref).
 class gauge_ref {
  public:
-  explicit gauge_ref(detail::series_state* state) noexcept : state_(state) {}
+  explicit gauge_ref(detail::series_cells* state) noexcept : state_(state) {}
 
   void set(double v) const&& noexcept { detail::gauge_set(state_, v); }
   void increment(double v = 1) const&& noexcept { detail::gauge_add(state_, v); }
@@ -50,7 +50,7 @@ class gauge_ref {
 
  private:
   friend class gauge;
-  detail::series_state* state_;
+  detail::series_cells* state_;
 };
 
 /// An owning handle to a gauge series; copies share the series.
@@ -74,3 +74,7 @@ class gauge final : detail::series_handle {
 };
 
 OBS_NAMESPACE_END
+
+#if OBS_HEADER_ONLY
+#include "obs/detail/core-inl.hpp"
+#endif

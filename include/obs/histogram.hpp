@@ -7,7 +7,7 @@
 // lock-free and allocation-free: explicit mode is two plain adds into this
 // thread's shard (bucket, sum); high-resolution mode is the same, with the
 // bucket in a stripe of counts this thread owns (an atomic add when it owns
-// none, see detail/histogram_layout.hpp).
+// none, see detail/histogram_buckets.hpp).
 //
 //   obs::histogram latency = reg.histogram("db_query_duration_seconds");
 //   latency.record(0.0042);
@@ -18,7 +18,8 @@
 
 #include "obs/detail/config.hpp"
 #include "obs/detail/owning_handle.hpp"
-#include "obs/detail/series_state.hpp"
+#include "obs/detail/histogram_buckets.hpp"
+#include "obs/detail/series_cells.hpp"
 #include "obs/detail/thread_slot.hpp"
 
 OBS_NAMESPACE_BEGIN
@@ -39,16 +40,16 @@ constexpr double seconds(D d) noexcept {
   return static_cast<double>(d.count()) * static_cast<double>(D::period::num) / static_cast<double>(D::period::den);
 }
 
-inline void record_high_resolution(const series_state* s, const histogram_layout* layout, double v,
+inline void record_high_resolution(const series_cells* s, const histogram_buckets* layout, double v,
                                    std::intptr_t offset) noexcept {
   const std::size_t buckets = layout->high_resolution_buckets();
   const std::size_t index = layout->high_resolution_index(v);
-  series_state::cell* counts = s->high_resolution_buckets.get();
+  series_cells::cell* counts = s->high_resolution_buckets;
   // A slot offset is a multiple of page_cells; the first `stripes` slots
   // own a stripe each.
   const auto slot = static_cast<std::size_t>(offset) / page_cells;
   if (offset >= 0 && slot < layout->stripes) {
-    series_state::cell& count = counts[slot * buckets + index];
+    series_cells::cell& count = counts[slot * buckets + index];
     // Ordering: relaxed; this thread is the stripe's only writer.
     count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   } else {
@@ -59,7 +60,7 @@ inline void record_high_resolution(const series_state* s, const histogram_layout
 
 /// Records `v` into histogram series `s`, or counts it as rejected when the
 /// histogram cannot hold it (see obs::histogram::record).
-inline void record_histogram(series_state* s, series_state::cell* cells, const histogram_layout* layout,
+inline void record_histogram(series_cells* s, series_cells::cell* cells, const histogram_buckets* layout,
                              double v) noexcept {
   if (!(v >= layout->min_observation)) [[unlikely]] {
     // Ordering: relaxed; a statistic.
@@ -82,7 +83,7 @@ inline void record_histogram(series_state* s, series_state::cell* cells, const h
 /// obs::counter_ref).
 class histogram_ref {
  public:
-  explicit histogram_ref(detail::series_state* state) noexcept : state_(state) {}
+  explicit histogram_ref(detail::series_cells* state) noexcept : state_(state) {}
 
   void record(double v) const&& noexcept { detail::record_histogram(state_, state_->cells, state_->layout, v); }
   template <detail::duration Duration>
@@ -96,7 +97,7 @@ class histogram_ref {
 
  private:
   friend class histogram;
-  detail::series_state* state_;
+  detail::series_cells* state_;
 };
 
 /// An owning handle to a histogram series; copies share the series.
@@ -128,7 +129,7 @@ class histogram final : detail::series_handle {
         // Ordering: relaxed; a count may be torn across stripes.
         total += state_->high_resolution_buckets[i].load(std::memory_order_relaxed);
     } else {
-      for (std::size_t i = 0; i <= layout_->bounds.size(); ++i) total += detail::sum_u64(cells_ + i);
+      for (std::size_t i = 0; i <= layout_->bound_count; ++i) total += detail::sum_u64(cells_ + i);
     }
     return total;
   }
@@ -137,7 +138,11 @@ class histogram final : detail::series_handle {
   double sum() const noexcept { return detail::sum_f64(cells_ + layout_->sum_cell()); }
 
  private:
-  const detail::histogram_layout* layout_;
+  const detail::histogram_buckets* layout_;
 };
 
 OBS_NAMESPACE_END
+
+#if OBS_HEADER_ONLY
+#include "obs/detail/core-inl.hpp"
+#endif

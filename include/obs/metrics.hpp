@@ -18,21 +18,24 @@
 //   OBS_COUNTER_FAMILY("http_requests_total", "method", "route", "status")
 //       .with(method, route, status).increment();
 //
-// A macro never throws: see detail::register_site. With OBS_DISABLE defined
+// A macro never throws: see detail::register_series. With OBS_DISABLE defined
 // to 1 every macro becomes a statement that type-checks its arguments and
 // those of the recording call after it, and evaluates none of them (so it
 // cannot be used as an expression, e.g. to initialise a variable).
 #pragma once
 
-#include <exception>
 #include <span>
 #include <string_view>
 #include <type_traits>
 
+#include "obs/counter.hpp"
 #include "obs/detail/config.hpp"
 #include "obs/detail/disabled.hpp"
+#include "obs/detail/registration.hpp"
 #include "obs/detail/static_key.hpp"
-#include "obs/registry.hpp"
+#include "obs/family.hpp"
+#include "obs/gauge.hpp"
+#include "obs/histogram.hpp"
 
 #if OBS_DISABLE
 
@@ -88,49 +91,33 @@
 OBS_NAMESPACE_BEGIN
 namespace detail {
 
-/// A macro site's handle, registered on the global registry. Never throws: a
-/// refused registration (say, the name is registered with another type
-/// elsewhere, or memory ran out) is counted in `obs_registration_errors_total`
-/// and reported once on stderr, and the site records into nothing visible.
-/// Being noexcept also keeps the site's static initialisation free of an
-/// unwinding path, which the hot path would otherwise pay for.
-// Cold and never inlined: the site's lambda stays small enough to inline
-// into every recording call, which then pays only the guard check.
+/// A macro site's handle, registered on the global registry; see
+/// register_series. Cold and never inlined: the site's lambda stays small
+/// enough to inline into every recording call, which then pays only the
+/// guard check. Being noexcept also keeps the site's static initialisation
+/// free of an unwinding path, which the hot path would otherwise pay for.
 template <class Handle>
 [[gnu::cold, gnu::noinline]] Handle register_site(std::string_view name, std::span<const label_view> labels) noexcept {
-  registry& reg = global_registry();
-  try {
-    if constexpr (std::is_same_v<Handle, obs::counter>) return reg.counter(name, labels);
-    else if constexpr (std::is_same_v<Handle, obs::float_counter>) return reg.float_counter(name, labels);
-    else if constexpr (std::is_same_v<Handle, obs::gauge>) return reg.gauge(name, labels);
-    else return reg.histogram(name, labels);
-  } catch (const std::exception& e) {
-    reg.report_registration_error(name, e);
-    return Handle();
-  }
+  if constexpr (std::is_same_v<Handle, obs::counter>)
+    return obs::counter(counter_ref(register_series(value_kind::counter, name, labels)));
+  else if constexpr (std::is_same_v<Handle, obs::float_counter>)
+    return obs::float_counter(float_counter_ref(register_series(value_kind::float_counter, name, labels)));
+  else if constexpr (std::is_same_v<Handle, obs::gauge>)
+    return obs::gauge(gauge_ref(register_series(value_kind::gauge, name, labels)));
+  else
+    return obs::histogram(histogram_ref(register_series(value_kind::histogram, name, labels)));
 }
 
-/// A macro site's family, as register_site; a refused one gets a family of
-/// a registry of its own that no snapshot reads.
+/// A macro site's family, as register_site.
 template <class Family>
-[[gnu::cold, gnu::noinline]] Family register_family_site(std::string_view name, std::span<const std::string_view> keys) noexcept {
-  auto on = [&](registry& reg) {
-    if constexpr (std::is_same_v<Family, obs::counter_family>) return reg.counter_family(name, keys);
-    else if constexpr (std::is_same_v<Family, obs::float_counter_family>) return reg.float_counter_family(name, keys);
-    else if constexpr (std::is_same_v<Family, obs::gauge_family>) return reg.gauge_family(name, keys);
-    else return reg.histogram_family(name, keys);
-  };
-  try {
-    return on(global_registry());
-  } catch (const std::exception& e) {
-    global_registry().report_registration_error(name, e);
-  }
-  try {
-    registry sink;  // the family keeps its storage alive; no snapshot ever reads it
-    return on(sink);
-  } catch (...) {
-    std::terminate();  // out of memory twice over: nothing sensible is left to do
-  }
+[[gnu::cold, gnu::noinline]] Family register_family_site(std::string_view name,
+                                                         std::span<const std::string_view> keys) noexcept {
+  constexpr value_kind kind = std::is_same_v<Family, obs::counter_family>         ? value_kind::counter
+                              : std::is_same_v<Family, obs::float_counter_family> ? value_kind::float_counter
+                              : std::is_same_v<Family, obs::gauge_family>         ? value_kind::gauge
+                                                                                  : value_kind::histogram;
+  family_registration r = register_family(kind, name, keys);
+  return Family(r.family, r.id, static_cast<core_ref&&>(r.core));
 }
 
 }  // namespace detail
@@ -138,16 +125,20 @@ template <class Family>
 /// HELP text and unit for a counter of the global registry; like Rust's
 /// `describe_counter!`. `unit` ("seconds", "bytes", ...) may be empty.
 inline void describe_counter(std::string_view name, std::string_view unit, std::string_view help) {
-  global_registry().describe_counter(name, unit, help);
+  detail::describe_global(metric_type::counter, name, unit, help);
 }
 inline void describe_gauge(std::string_view name, std::string_view unit, std::string_view help) {
-  global_registry().describe_gauge(name, unit, help);
+  detail::describe_global(metric_type::gauge, name, unit, help);
 }
 inline void describe_histogram(std::string_view name, std::string_view unit, std::string_view help) {
-  global_registry().describe_histogram(name, unit, help);
+  detail::describe_global(metric_type::histogram, name, unit, help);
 }
 inline void describe_info(std::string_view name, std::string_view help) {
-  global_registry().describe_info(name, help);
+  detail::describe_global(metric_type::info, name, {}, help);
 }
 
 OBS_NAMESPACE_END
+
+#if OBS_HEADER_ONLY
+#include "obs/detail/core-inl.hpp"
+#endif

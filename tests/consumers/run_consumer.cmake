@@ -4,6 +4,8 @@
 #   CONSUMER_SOURCE_DIR  the consumer project (tests/consumers/<name>)
 #   CONSUMER_BINARY_DIR  its build directory, emptied first
 #   CONSUMER_ARGS        extra -D arguments for it, separated by `|`
+#   LINKAGE              header_only or compiled: which obs targets it links
+#                        (OBS_CONSUMER_LINKAGE; default header_only)
 #   EXPECTED_OUTPUT      a file of lines that must each appear in the output
 #   GENERATOR, CXX_COMPILER, CXX_FLAGS
 #                        taken from the enclosing obs build
@@ -46,6 +48,9 @@ string(REPLACE "|" ";" consumer_args "${CONSUMER_ARGS}")
 set(configure ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${CONSUMER_BINARY_DIR}
     -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
     "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" ${consumer_args})
+if(DEFINED LINKAGE)
+  list(APPEND configure -DOBS_CONSUMER_LINKAGE=${LINKAGE})
+endif()
 if(DEFINED EXPECT_CONFIGURE_FAILURE)
   execute_process(COMMAND ${configure} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   if(rc EQUAL 0)

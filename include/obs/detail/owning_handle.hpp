@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "obs/detail/config.hpp"
-#include "obs/detail/series_state.hpp"
+#include "obs/detail/series_cells.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
@@ -18,7 +18,7 @@ namespace detail {
 class series_handle {
  protected:
   series_handle() noexcept : series_handle(unbound_series()) {}
-  explicit series_handle(series_state* state) noexcept : state_(state), cells_(state->cells) { retain(state_); }
+  explicit series_handle(series_cells* state) noexcept : state_(state), cells_(state->cells) { retain(state_); }
   series_handle(const series_handle& other) noexcept : series_handle(other.state_) {}
   series_handle(series_handle&& other) noexcept : state_(other.state_), cells_(other.cells_) {
     other.state_ = unbound_series();
@@ -39,8 +39,8 @@ class series_handle {
   }
   ~series_handle() { release(state_); }
 
-  series_state* state_;
-  series_state::cell* cells_;  ///< `state_->cells`, one load less per record
+  series_cells* state_;
+  series_cells::cell* cells_;  ///< `state_->cells`, one load less per record
 };
 
 }  // namespace detail

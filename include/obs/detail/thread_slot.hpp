@@ -128,7 +128,3 @@ inline double sum_f64(const std::atomic<std::uint64_t>* cell0) noexcept {
 
 }  // namespace detail
 OBS_NAMESPACE_END
-
-#if OBS_HEADER_ONLY
-#include "obs/detail/slot_table.hpp"
-#endif

@@ -1,0 +1,172 @@
+// The out-of-line definitions of the core: what the light headers (the
+// facade, the handles, the families) declare with OBS_INLINE. Included by
+// every public core header in header-only mode; compiled once, by
+// src/obs.cpp, in the obs::obs_compiled library.
+#pragma once
+
+#include <array>
+#include <exception>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "obs/detail/config.hpp"
+#include "obs/detail/family_state.hpp"
+#include "obs/detail/histogram_layout.hpp"
+#include "obs/detail/lookup_cache.hpp"
+#include "obs/detail/registration.hpp"
+#include "obs/detail/registry_core.hpp"
+#include "obs/detail/series_state.hpp"
+#include "obs/detail/slot_table.hpp"
+#include "obs/detail/snapshot_walk-inl.hpp"
+#include "obs/detail/utf8.hpp"
+#include "obs/error.hpp"
+
+OBS_NAMESPACE_BEGIN
+namespace detail {
+
+OBS_INLINE void retain_core(registry_core* core) noexcept {
+  // Ordering: relaxed; taking a reference needs no ordering, only the count.
+  core->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+OBS_INLINE void release_core(registry_core* core) noexcept {
+  // Ordering: acq_rel; every holder's writes happen-before the delete.
+  if (core->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete core;
+}
+
+OBS_INLINE void free_series(series_cells* cells) noexcept {
+  series_state* s = state_of(cells);
+  registry_core* core = s->core;
+  try {
+    if (s->cells) core->arena.release(s->cells, s->cell_count);
+  } catch (...) {
+    // Out of memory for the free list: the cells stay reserved, nothing breaks.
+  }
+  delete s;
+  release_core(core);
+}
+
+OBS_INLINE series_cells* unbound_series() noexcept {
+  static series_cells* unbound = [] {
+    static const histogram_layout* empty_layout = new histogram_layout(histogram_layout::explicit_buckets({}));
+    static std::atomic<std::uint64_t> rejected_nowhere{0};
+    auto* s = new series_cells;
+    s->layout = empty_layout;
+    s->rejected_values = &rejected_nowhere;
+    // One page of cells for every slot, as a cell arena would lay them out.
+    s->cells = new series_cells::cell[total_slots() * page_cells]();
+    return s;
+  }();
+  return unbound;
+}
+
+/// Drops the references this thread's lookup cache holds when the thread
+/// exits; the first fill of the cache creates it.
+struct lookup_cache_owner {
+  ~lookup_cache_owner() {
+    for (lookup_cache::entry& e : tls_lookup_cache.entries) {
+      if (e.series) release(e.series);
+      e = {};
+    }
+  }
+};
+
+OBS_INLINE void own_lookup_cache() noexcept {
+  thread_local lookup_cache_owner owner;
+  (void)owner;
+}
+
+OBS_INLINE series_cells* find_series_slow(registry_core* core, family_state& family, std::uint64_t family_id,
+                                          std::span<const std::string_view> given, std::uint64_t given_hash,
+                                          lookup_cache::entry& e) {
+  if (given.size() != family.keys.size())
+    throw error(errc::label_keys_mismatch, "metric '" + family.name + "' takes " +
+                                               std::to_string(family.keys.size()) + " label values, got " +
+                                               std::to_string(given.size()));
+  // Series are found by their sanitised values, the ones exported: two
+  // spellings that export alike are one series.
+  std::span<const std::string_view> values = given;
+  std::uint64_t hash = given_hash;
+  std::array<std::string, max_label_keys> sanitised;
+  std::array<std::string_view, max_label_keys> sanitised_views;
+  if (!std::all_of(given.begin(), given.end(), [](std::string_view v) { return is_valid_utf8(v); })) {
+    for (std::size_t i = 0; i < given.size(); ++i) sanitised_views[i] = sanitised[i] = valid_utf8(given[i]);
+    values = {sanitised_views.data(), given.size()};
+    hash = hash_label_values(values);
+  }
+  std::unique_lock lock(family.mutex);
+  series_state* found = family.find_locked(values, hash);
+  if (!found) {
+    // Not cached: once series are removed, new label sets get in again.
+    if (family_state::is_overflow_label_set(values)) return core->overflow_locked(family);
+    // A family without keys has one label set, the empty one, which is
+    // also the overflow series': it never overflows.
+    if (family.series.size() >= family.max_series && !family.keys.empty()) {
+      if (family.overflow_sets.size() < max_remembered_overflow_sets) {
+        if (family.overflow_sets.insert(hash).second) ++family.overflow_label_sets;
+      } else {
+        ++family.overflow_label_sets;
+      }
+      return core->overflow_locked(family);
+    }
+    found = core->create_series(family, values, hash);
+    family.attach_locked(found);
+  }
+  found->idle = false;
+  own_lookup_cache();
+  retain(found);
+  if (e.series) release(e.series);
+  e = {family_id, given_hash, found};
+  return found;
+}
+
+OBS_INLINE std::string_view family_name(const family_state& family) noexcept { return family.name; }
+
+OBS_INLINE std::span<const std::string_view> family_keys(const family_state& family) noexcept {
+  return family.keys.span();
+}
+
+OBS_INLINE registry_core& global_core() noexcept {
+  static registry_core* global = new registry_core;
+  return *global;
+}
+
+OBS_INLINE series_cells* register_series(value_kind kind, std::string_view name,
+                                         std::span<const label_view> labels) noexcept {
+  registry_core& core = global_core();
+  try {
+    return core.series(name, kind, labels);
+  } catch (const std::exception& e) {
+    core.report_registration_error(name, e);
+    return unbound_series();
+  }
+}
+
+OBS_INLINE family_registration register_family(value_kind kind, std::string_view name,
+                                               std::span<const std::string_view> keys) noexcept {
+  auto on = [&](registry_core& core) {
+    family_state& f = core.family(name, kind, keys);
+    return family_registration{&f, f.id, core_ref(&core)};
+  };
+  try {
+    return on(global_core());
+  } catch (const std::exception& e) {
+    global_core().report_registration_error(name, e);
+  }
+  try {
+    // The family keeps this core alive; no snapshot ever reads it.
+    core_ref sink = core_ref::adopt(new registry_core);
+    return on(*sink);
+  } catch (...) {
+    std::terminate();  // out of memory twice over: nothing sensible is left to do
+  }
+}
+
+OBS_INLINE void describe_global(metric_type type, std::string_view name, std::string_view unit,
+                                std::string_view help) {
+  global_core().describe(type, name, unit, help);
+}
+
+}  // namespace detail
+OBS_NAMESPACE_END

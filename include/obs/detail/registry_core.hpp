@@ -1,0 +1,335 @@
+// detail::registry_core: the storage and rules behind an obs::registry: its
+// families, the validation every registration goes through, the creation and
+// freeing of series, descriptions, configuration, callbacks and collectors.
+//
+// obs::registry (registry.hpp) is the public API over it; snapshots are taken
+// by take_snapshot (snapshot_walk.hpp). Nothing here knows the handle types.
+//
+// Thread safety: `mutex` guards the maps below it; each family guards its own
+// series (family_state.hpp); `callback_mutex` is held while any callback or
+// collector runs.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "obs/buckets.hpp"
+#include "obs/detail/cell_arena.hpp"
+#include "obs/detail/config.hpp"
+#include "obs/detail/core_ref.hpp"
+#include "obs/detail/exposed_names.hpp"
+#include "obs/detail/family_state.hpp"
+#include "obs/detail/lookup_cache.hpp"
+#include "obs/detail/series_state.hpp"
+#include "obs/detail/slot_table.hpp"
+#include "obs/detail/string_list.hpp"
+#include "obs/detail/utf8.hpp"
+#include "obs/error.hpp"
+#include "obs/histogram_config.hpp"
+#include "obs/label.hpp"
+#include "obs/metric_type.hpp"
+#include "obs/names.hpp"
+
+OBS_NAMESPACE_BEGIN
+
+class snapshot;
+class snapshot_builder;
+
+namespace detail {
+
+/// What describe_*() recorded for a name.
+struct description {
+  metric_type type;
+  std::string unit;
+  std::string help;
+};
+
+/// The registry's shared state; kept alive by the registry and by every
+/// family handle, callback registration, snapshot and series (core_ref.hpp),
+/// so all of them may outlive the registry object.
+class registry_core {
+ public:
+  /// References (core_ref); the core is deleted with the last.
+  std::atomic<std::size_t> refs{1};
+  cell_arena arena;
+
+  // Guards everything below except the families' own contents.
+  std::mutex mutex;
+  std::map<std::string, std::unique_ptr<family_state>, std::less<>> families;
+  std::map<std::string, std::shared_ptr<const description>, std::less<>> descriptions;
+  std::vector<std::pair<matcher, histogram_config>> histogram_rules;
+  std::vector<std::pair<matcher, std::size_t>> cardinality_rules;
+  std::size_t default_cardinality_limit = 10000;
+  std::chrono::nanoseconds idle_timeout{0};
+
+  /// Every name a family occupies in some exposition, and the family's name.
+  std::map<std::string, std::string, std::less<>> exposed;
+  /// Macro sites whose registration was refused, by metric name.
+  std::map<std::string, std::uint64_t, std::less<>> registration_errors;
+
+  struct collector {
+    std::string name;
+    std::function<void(snapshot_builder&)> collect;
+    std::uint64_t errors = 0;  ///< snapshots it threw in or emitted invalid data
+  };
+
+  // Held while any callback or collector runs, and to unregister one.
+  std::mutex callback_mutex;
+  std::map<const series_state*, std::function<double()>> callbacks;
+  std::map<std::uint64_t, collector> collectors;
+  std::uint64_t next_collector_id = 0;
+
+  /// The families obs itself adds to snapshots; their names are claimed.
+  static constexpr std::string_view cardinality_overflow_metric = "obs_cardinality_overflow_total";
+  static constexpr std::string_view rejected_values_metric = "obs_rejected_values_total";
+  static constexpr std::string_view collect_errors_metric = "obs_collect_errors_total";
+  static constexpr std::string_view registration_errors_metric = "obs_registration_errors_total";
+
+  registry_core() {
+    for (std::string_view self : {cardinality_overflow_metric, rejected_values_metric, collect_errors_metric,
+                                  registration_errors_metric})
+      claim_locked(self, metric_type::counter);
+  }
+
+  /// The family whose exposed names meet those of `name` as `type`, if any.
+  const std::string* exposed_conflict_locked(std::string_view name, metric_type type) const {
+    for (const std::string& n : exposed_names(name, type))
+      if (auto it = exposed.find(n); it != exposed.end()) return &it->second;
+    return nullptr;
+  }
+  void claim_locked(std::string_view name, metric_type type) {
+    for (const std::string& n : exposed_names(name, type)) exposed.emplace(n, std::string(name));
+  }
+
+  static std::uint64_t next_family_id() noexcept {
+    static std::atomic<std::uint64_t> next{1};
+    // Ordering: relaxed; only uniqueness matters.
+    return next.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  /// The family called `name`, created if needed; validates everything.
+  family_state& family(std::string_view name, value_kind kind,
+                       std::span<const std::string_view> keys) {
+    std::lock_guard lock(mutex);
+    auto it = families.find(name);
+    if (it != families.end()) {
+      family_state& f = *it->second;
+      if (f.kind != kind)
+        throw error(errc::type_mismatch, "metric '" + f.name + "' is registered as a " +
+                                             std::string(kind_name(f.kind)) + "; it cannot also be a " +
+                                             std::string(kind_name(kind)));
+      // Same keys in any order: each of the family's keys given exactly once.
+      bool same = f.keys.size() == keys.size();
+      for (std::size_t i = 0; same && i < f.keys.size(); ++i)
+        same = std::count(keys.begin(), keys.end(), f.keys[i]) == 1;
+      if (!same) throw error(errc::label_keys_mismatch, "metric '" + f.name + "' has label keys " + joined(f.keys));
+      return f;
+    }
+    if (!is_valid_metric_name(name))
+      throw error(errc::invalid_metric_name, "invalid metric name '" + std::string(name) + "'");
+    if (keys.size() > max_label_keys)
+      throw error(errc::invalid_argument, "metric '" + std::string(name) + "' has more than 32 label keys");
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (!is_valid_label_name(keys[i]))
+        throw error(errc::invalid_label_name, "invalid label name '" + std::string(keys[i]) + "' on metric '" + std::string(name) + "'");
+      if (kind == value_kind::histogram && is_reserved_histogram_label(keys[i]))
+        throw error(errc::reserved_label_name, "label '" + std::string(keys[i]) + "' is reserved on histogram '" + std::string(name) + "'");
+      if (std::find(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(i), keys[i]) != keys.begin() + static_cast<std::ptrdiff_t>(i))
+        throw error(errc::duplicate_label_name, "label '" + std::string(keys[i]) + "' given twice on metric '" + std::string(name) + "'");
+    }
+    auto f = std::make_unique<family_state>();
+    f->id = next_family_id();
+    f->name = std::string(name);
+    f->kind = kind;
+    f->keys = string_list(keys);
+    f->max_series = cardinality_limit_locked(name);
+    if (kind == value_kind::histogram) {
+      const histogram_config* config = histogram_config_locked(name);
+      if (config && config->is_high_resolution())
+        f->layout = histogram_layout::high_resolution_range(
+            config->min_exponent(), config->max_exponent(), config->quantiles(),
+            std::min<std::size_t>(4, slot_table::instance().exclusive_slots()));
+      else
+        f->layout = histogram_layout::explicit_buckets(config ? config->bounds() : default_buckets());
+    }
+    if (auto d = descriptions.find(name); d != descriptions.end() && !same_type(d->second->type, f->type()))
+      throw error(errc::type_mismatch, "metric '" + f->name + "' was described as a " +
+                                           std::string(to_string(d->second->type)) + "; it cannot be a " +
+                                           std::string(kind_name(kind)));
+    if (const std::string* other = exposed_conflict_locked(name, f->type()))
+      throw error(errc::name_conflict, "metric '" + f->name + "' (" + std::string(to_string(f->type())) +
+                                           ") would expose sample names that metric '" + *other +
+                                           "' already exposes");
+    claim_locked(name, f->type());
+    return *families.emplace(f->name, std::move(f)).first->second;
+  }
+
+  /// A new series of `f` with these (valid UTF-8) values; it holds a
+  /// reference to this core, which free_series drops.
+  series_state* create_series(family_state& f, std::span<const std::string_view> values, std::uint64_t hash) {
+    auto s = std::make_unique<series_state>();
+    s->kind = f.kind;
+    s->family_id = f.id;
+    s->hash = hash;
+    s->set_values(values);
+    s->layout = &f.layout;
+    s->rejected_values = &f.rejected_values;
+    if (f.kind == value_kind::counter || f.kind == value_kind::float_counter) s->cell_count = 1;
+    if (f.kind == value_kind::histogram) s->cell_count = f.layout.cell_count();
+    if (s->cell_count) s->cells = arena.allocate(s->cell_count);
+    if (f.layout.high_resolution) {
+      s->high_resolution_storage = std::make_unique<series_state::cell[]>(f.layout.high_resolution_cells());
+      s->high_resolution_buckets = s->high_resolution_storage.get();
+    }
+    s->created_seconds = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    s->last_change_ns = steady_ns();
+    s->core = this;
+    retain_core(this);
+    return s.release();
+  }
+
+  /// The overflow series of `f`, created on first use; caller holds f.mutex.
+  series_state* overflow_locked(family_state& f) {
+    if (!f.overflow) {
+      std::array<std::string_view, max_label_keys> values;
+      values.fill(overflow_label_value);
+      std::span<const std::string_view> set(values.data(), f.keys.size());
+      f.overflow = create_series(f, set, hash_label_values(set));
+    }
+    return f.overflow;
+  }
+
+  /// The series `name{labels}` of kind `kind`, created (with its family) if
+  /// needed; validates everything and throws obs::error. Valid until this
+  /// thread's next lookup, as find_series.
+  series_state* series(std::string_view name, value_kind kind, std::span<const label_view> labels) {
+    if (labels.size() > max_label_keys)
+      throw error(errc::invalid_argument, "metric '" + std::string(name) + "' has more than 32 labels");
+    std::array<std::string_view, max_label_keys> keys;
+    for (std::size_t i = 0; i < labels.size(); ++i) keys[i] = labels[i].name;
+    family_state& f = family(name, kind, {keys.data(), labels.size()});
+    // The values in the family's key order.
+    std::array<std::string_view, max_label_keys> values;
+    for (std::size_t i = 0; i < f.keys.size(); ++i)
+      for (const label_view& l : labels)
+        if (l.name == f.keys[i]) values[i] = l.value;
+    return state_of(find_series(this, f, f.id, {values.data(), labels.size()}));
+  }
+
+  /// HELP text and unit for `name`; validates both.
+  void describe(metric_type type, std::string_view name, std::string_view unit, std::string_view help) {
+    if (!is_valid_metric_name(name))
+      throw error(errc::invalid_metric_name, "invalid metric name '" + std::string(name) + "'");
+    if (!unit.empty()) {
+      std::string suffix = "_" + std::string(unit);
+      bool ok = is_valid_unit(unit) && (name.ends_with(suffix) || (type == metric_type::counter && name.ends_with(suffix + "_total")));
+      if (!ok)
+        throw error(errc::invalid_unit, "unit '" + std::string(unit) + "' must be [a-z0-9_]+ and end the name '" + std::string(name) + "'");
+    }
+    std::lock_guard lock(mutex);
+    if (auto it = families.find(name); it != families.end() && !same_type(type, it->second->type()))
+      throw error(errc::type_mismatch, "metric '" + std::string(name) + "' is registered as " + std::string(to_string(it->second->type())));
+    descriptions[std::string(name)] = std::make_shared<const description>(
+        description{type, std::string(unit), valid_utf8(help)});
+  }
+
+  /// Counts a macro site's refused registration in
+  /// `obs_registration_errors_total{metric}` and reports it on stderr.
+  void report_registration_error(std::string_view name, const std::exception& e) noexcept {
+    try {
+      std::lock_guard lock(mutex);
+      auto it = registration_errors.find(name);
+      if (it == registration_errors.end()) it = registration_errors.emplace(std::string(name), 0).first;
+      ++it->second;
+    } catch (...) {
+      // Out of memory: the stderr line below still tells.
+    }
+    std::fprintf(stderr, "obs: metric site '%.*s' records nowhere: %s\n", static_cast<int>(name.size()),
+                 name.data(), e.what());
+  }
+
+  /// Applies the cardinality rules to every family; caller holds `mutex`.
+  void apply_cardinality_locked() {
+    for (auto& [name, f] : families) {
+      std::lock_guard family_lock(f->mutex);
+      f->max_series = cardinality_limit_locked(name);
+    }
+  }
+
+  static std::int64_t steady_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  static bool same_type(metric_type described, metric_type actual) noexcept {
+    // A high-resolution histogram exports as a summary but is described as a histogram.
+    return described == actual || (described == metric_type::histogram && actual == metric_type::summary);
+  }
+
+  static std::string_view kind_name(value_kind kind) noexcept {
+    switch (kind) {
+      case value_kind::counter: return "counter";
+      case value_kind::float_counter: return "float counter";
+      case value_kind::gauge: return "gauge";
+      case value_kind::histogram: return "histogram";
+      case value_kind::info: return "info metric";
+    }
+    return "metric";
+  }
+
+  static std::string joined(const string_list& keys) {
+    std::string out = "(";
+    for (std::string_view k : keys) (out += out.size() > 1 ? ", " : "") += k;
+    return out + ")";
+  }
+
+ private:
+  template <class Rules>
+  static auto best_match(const Rules& rules, std::string_view name) -> decltype(&rules.front().second) {
+    decltype(&rules.front().second) best = nullptr;
+    std::size_t best_rank = 0;
+    for (const auto& [m, value] : rules) {
+      if (m.matches(name) && (!best || m.specificity() >= best_rank)) {
+        best = &value;
+        best_rank = m.specificity();
+      }
+    }
+    return best;
+  }
+
+  const histogram_config* histogram_config_locked(std::string_view name) const {
+    return best_match(histogram_rules, name);
+  }
+
+ public:
+  std::size_t cardinality_limit_locked(std::string_view name) const {
+    const std::size_t* limit = best_match(cardinality_rules, name);
+    return limit ? *limit : default_cardinality_limit;
+  }
+};
+
+/// A snapshot of every family of `core`; what registry::snapshot returns.
+/// Locks each family briefly; recording goes on meanwhile.
+OBS_INLINE obs::snapshot take_snapshot(registry_core& core);
+
+/// The global registry's core. Never destroyed, so handles cached in
+/// function-local statics stay valid through static destruction.
+OBS_INLINE registry_core& global_core() noexcept;
+
+}  // namespace detail
+OBS_NAMESPACE_END

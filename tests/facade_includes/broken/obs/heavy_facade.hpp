@@ -1,0 +1,3 @@
+// A facade that includes <map>: check_includes.cmake must reject it.
+#pragma once
+#include <map>
