@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "obs/detail/family_state.hpp"
+#include "obs/detail/lookup_cache.hpp"
 #include "obs/registry.hpp"
 
 namespace {

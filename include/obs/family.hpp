@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include "obs/counter.hpp"
 #include "obs/detail/config.hpp"
@@ -39,7 +40,7 @@ class family_handle {
  public:
   /// The family `family` (whose id is `id`) of the core `core` keeps.
   family_handle(family_state* family, std::uint64_t id, core_ref core) noexcept
-      : family_(family), id_(id), core_(static_cast<core_ref&&>(core)) {}
+      : family_(family), id_(id), core_(std::move(core)) {}
 
   /// The series for these label values, in the family's key order. Throws
   /// obs::error if the count of values differs from the count of keys (the
@@ -71,7 +72,7 @@ class family_handle {
 template <class Family, std::size_t Keys>
 class static_family {
  public:
-  explicit static_family(Family family) noexcept : family_(static_cast<Family&&>(family)) {}
+  explicit static_family(Family family) noexcept : family_(std::move(family)) {}
 
   template <class... Values>
   [[nodiscard]] auto with(const Values&... values) const {

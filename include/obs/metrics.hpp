@@ -27,6 +27,7 @@
 #include <span>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "obs/counter.hpp"
 #include "obs/detail/config.hpp"
@@ -117,7 +118,7 @@ template <class Family>
                               : std::is_same_v<Family, obs::gauge_family>         ? value_kind::gauge
                                                                                   : value_kind::histogram;
   family_registration r = register_family(kind, name, keys);
-  return Family(r.family, r.id, static_cast<core_ref&&>(r.core));
+  return Family(r.family, r.id, std::move(r.core));
 }
 
 }  // namespace detail

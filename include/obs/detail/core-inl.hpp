@@ -25,6 +25,33 @@
 OBS_NAMESPACE_BEGIN
 namespace detail {
 
+/// Returns this thread's exclusive slot to the table when the thread exits.
+struct slot_owner {
+  std::size_t slot;
+  ~slot_owner() {
+    slot_table& table = slot_table::instance();
+    table.release(slot);
+    // Recording from a later thread_local destructor still works, through
+    // the shared slot.
+    tls_slot_offset = ~static_cast<std::intptr_t>(table.exclusive_slots() * page_cells);
+  }
+};
+
+OBS_INLINE std::intptr_t assign_thread_slot() noexcept {
+  slot_table& table = slot_table::instance();
+  std::size_t slot = table.acquire();
+  std::intptr_t offset = static_cast<std::intptr_t>(slot * page_cells);
+  if (slot == table.exclusive_slots()) {
+    offset = ~offset;
+  } else {
+    thread_local slot_owner owner{slot};
+  }
+  tls_slot_offset = offset;
+  return offset;
+}
+
+OBS_INLINE std::size_t total_slots() noexcept { return slot_table::instance().total_slots(); }
+
 OBS_INLINE void retain_core(registry_core* core) noexcept {
   // Ordering: relaxed; taking a reference needs no ordering, only the count.
   core->refs.fetch_add(1, std::memory_order_relaxed);

@@ -1,5 +1,5 @@
-// detail::slot_table: the process-wide allocator of thread slots, and the
-// out-of-line half of thread_slot.hpp (a thread's first recording).
+// detail::slot_table: the process-wide allocator of thread slots, whose
+// acquire and release back thread_slot.hpp's assign_thread_slot (core-inl.hpp).
 //
 // Thread safety: the free list is guarded by a mutex, so a slot's previous
 // owner's last store happens-before its next owner's first load.
@@ -66,33 +66,6 @@ class slot_table {
   std::mutex mutex_;
   std::vector<std::size_t> free_;
 };
-
-/// Returns this thread's exclusive slot to the table when the thread exits.
-struct slot_owner {
-  std::size_t slot;
-  ~slot_owner() {
-    slot_table& table = slot_table::instance();
-    table.release(slot);
-    // Recording from a later thread_local destructor still works, through
-    // the shared slot.
-    tls_slot_offset = ~static_cast<std::intptr_t>(table.exclusive_slots() * page_cells);
-  }
-};
-
-OBS_INLINE std::intptr_t assign_thread_slot() noexcept {
-  slot_table& table = slot_table::instance();
-  std::size_t slot = table.acquire();
-  std::intptr_t offset = static_cast<std::intptr_t>(slot * page_cells);
-  if (slot == table.exclusive_slots()) {
-    offset = ~offset;
-  } else {
-    thread_local slot_owner owner{slot};
-  }
-  tls_slot_offset = offset;
-  return offset;
-}
-
-OBS_INLINE std::size_t total_slots() noexcept { return slot_table::instance().total_slots(); }
 
 }  // namespace detail
 OBS_NAMESPACE_END
