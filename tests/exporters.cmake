@@ -10,6 +10,15 @@ obs_add_test(json_test SOURCES json_test.cpp support/counting_new.cpp LIBS obs::
 # Written against snapshot.hpp alone: a new format needs nothing else from obs.
 obs_add_test(custom_exporter_test SOURCES custom_exporter_test.cpp)
 
+# The three public headers as users of the compiled libraries include them
+# (OBS_COMPILED_LIB), whatever OBS_TEST_LINKAGE says: they must not pull in
+# fmt, and what they declare must link against obs::*_compiled.
+add_executable(exporters_compiled_test exporters_compiled_test.cpp)
+target_link_libraries(exporters_compiled_test PRIVATE obs_test_main obs::prometheus_compiled
+                      obs::openmetrics_compiled obs::json_compiled)
+catch_discover_tests(exporters_compiled_test TEST_PREFIX "exporters_compiled_test: "
+                     PROPERTIES TIMEOUT 300)
+
 # The corpus: every golden case rendered in every format, written to files.
 add_executable(exposition_corpus exposition_corpus.cpp)
 obs_link(exposition_corpus obs::prometheus obs::openmetrics obs::json)

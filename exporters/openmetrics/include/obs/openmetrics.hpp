@@ -23,88 +23,9 @@
 #include <string_view>
 
 #include "obs/detail/config.hpp"
-#include "obs/detail/exposition_text.hpp"
-#include "obs/detail/exposition_writer.hpp"
 #include "obs/snapshot.hpp"
 
 OBS_NAMESPACE_BEGIN
-namespace detail {
-
-/// `name` without `suffix`, when it ends in it.
-constexpr std::string_view strip_suffix(std::string_view name, std::string_view suffix) noexcept {
-  return name.size() > suffix.size() && name.ends_with(suffix)
-             ? name.substr(0, name.size() - suffix.size())
-             : name;
-}
-
-/// The MetricFamily name OpenMetrics metadata lines use.
-constexpr std::string_view openmetrics_family_name(const family_snapshot& f) noexcept {
-  if (f.type == metric_type::counter) return strip_suffix(f.name, "_total");
-  if (f.type == metric_type::info) return strip_suffix(f.name, "_info");
-  return f.name;
-}
-
-/// Whether a `# UNIT` line may be written: the spec wants the unit as the
-/// name's suffix, and forbids units on info families.
-constexpr bool openmetrics_has_unit(const family_snapshot& f, std::string_view name) noexcept {
-  return !f.unit.empty() && f.type != metric_type::info && name.size() > f.unit.size() + 1 &&
-         name.ends_with(f.unit) && name[name.size() - f.unit.size() - 1] == '_';
-}
-
-inline void put_openmetrics_series(output_writer& out, const family_snapshot& f,
-                                   std::string_view name, const series_snapshot& s,
-                                   bool created) {
-  label_set_writer labels(s.labels);
-  switch (f.type) {
-    case metric_type::counter:
-    case metric_type::gauge:
-    case metric_type::info: {
-      std::string_view suffix;
-      if (f.type == metric_type::counter) suffix = "_total";
-      else if (f.type == metric_type::info) suffix = "_info";
-      put_sample_start(out, name, suffix, labels);
-      out.put_number(s.value);
-      out.put('\n');
-      if (f.type != metric_type::counter) return;
-      break;
-    }
-    case metric_type::histogram:
-      for (const bucket_count& b : s.buckets) {
-        put_bound_sample_start(out, name, "_bucket", labels, "le", b.upper_bound,
-                               &output_writer::put_canonical_float);
-        out.put_uint(b.cumulative_count);
-        out.put('\n');
-      }
-      break;
-    case metric_type::summary:
-      for (const quantile_value& q : s.quantiles) {
-        put_bound_sample_start(out, name, {}, labels, "quantile", q.quantile,
-                               &output_writer::put_canonical_float);
-        out.put_double(q.value);
-        out.put('\n');
-      }
-      break;
-  }
-  // A histogram with a negative bucket has a sum that may go down, which
-  // OpenMetrics forbids to expose; `_count` may only come with `_sum`.
-  const bool has_sum = f.type != metric_type::histogram || s.buckets.empty() || s.buckets.front().upper_bound >= 0;
-  if (f.type != metric_type::counter && has_sum) {
-    put_sample_start(out, name, "_count", labels);
-    out.put_uint(s.count);
-    out.put('\n');
-    put_sample_start(out, name, "_sum", labels);
-    out.put_double(s.sum);
-    out.put('\n');
-  }
-  if (created && s.created) {
-    put_sample_start(out, name, "_created", labels);
-    out.put_double(*s.created);
-    out.put('\n');
-  }
-}
-
-}  // namespace detail
-
 namespace openmetrics {
 
 /// What to include beyond the required samples.
@@ -122,34 +43,7 @@ inline constexpr std::string_view content_type =
 ///
 ///   std::string body;
 ///   obs::openmetrics::render_to(registry.snapshot(), body, {.created = true});
-inline void render_to(const snapshot& s, std::string& out, const options& opts = {}) {
-  obs::detail::output_writer w(out, obs::detail::estimate_text_size(s));
-  for (const family_snapshot& f : s.families()) {
-    const std::string_view name = obs::detail::openmetrics_family_name(f);
-    w.put("# TYPE ");
-    w.put(name);
-    w.put(' ');
-    w.put(to_string(f.type));
-    w.put('\n');
-    if (obs::detail::openmetrics_has_unit(f, name)) {
-      w.put("# UNIT ");
-      w.put(name);
-      w.put(' ');
-      w.put(f.unit);
-      w.put('\n');
-    }
-    if (!f.help.empty()) {
-      w.put("# HELP ");
-      w.put(name);
-      w.put(' ');
-      obs::detail::put_escaped(w, f.help, true);
-      w.put('\n');
-    }
-    for (const series_snapshot& series : f.series)
-      obs::detail::put_openmetrics_series(w, f, name, series, opts.created);
-  }
-  w.put("# EOF\n");
-}
+OBS_INLINE void render_to(const snapshot& s, std::string& out, const options& opts = {});
 
 /// Returns the OpenMetrics text of `s`.
 ///
@@ -161,11 +55,14 @@ inline void render_to(const snapshot& s, std::string& out, const options& opts =
 ///   // # HELP jobs Jobs run.
 ///   // jobs_total{queue="mail"} 3
 ///   // # EOF
-inline std::string render(const snapshot& s, const options& opts = {}) {
-  std::string out;
-  render_to(s, out, opts);
-  return out;
-}
+OBS_INLINE std::string render(const snapshot& s, const options& opts = {});
 
 }  // namespace openmetrics
 OBS_NAMESPACE_END
+
+// Header-only, the definitions come with the declarations; with
+// OBS_COMPILED_LIB they are in obs::openmetrics_compiled, and this header
+// stays free of fmt and of the exposition writers.
+#if OBS_HEADER_ONLY
+#include "obs/openmetrics-inl.hpp"
+#endif
