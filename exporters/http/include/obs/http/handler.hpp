@@ -30,7 +30,6 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
-#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>

@@ -24,10 +24,9 @@
 // `max_body_bytes` get 413, unparsable requests 400.
 //
 // This header names no Boost type but io_context, declared, not included: the
-// Beast server lives behind a pointer (server-inl.hpp), so a file that only
-// starts the endpoint compiles in a fraction of a second with
-// obs::http_compiled. Routes and the handler's request types need
-// obs/http/handler.hpp.
+// Beast server lives behind a pointer (server-inl.hpp), so with
+// obs::http_compiled a file that only starts the endpoint does not compile
+// Beast. Routes and the handler's request types need obs/http/handler.hpp.
 //
 // Thread safety: start() and stop() may be called from any thread but not
 // from a handler; everything the handler does is thread-safe.
