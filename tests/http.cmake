@@ -4,21 +4,28 @@ if(NOT TARGET obs::http)
   return()
 endif()
 
-foreach(t options observer negotiation auth gzip health handler server robustness self_metrics
-          registry_source umbrella)
-  obs_add_test(http_${t}_test SOURCES http_${t}_test.cpp LIBS obs::http)
-  target_include_directories(http_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-endforeach()
-
-# A result whose loss silently does nothing ([[nodiscard]]) must not compile
-# under -Werror=unused-result. Compiled straight with the compiler, syntax only,
-# like core.cmake's compile-fail tests; Boost, fmt and zlib are system headers,
-# as their CMake packages make them for a consumer.
 # exporters/ found these, but imported targets are seen only below where they
 # were found.
 find_package(Boost 1.81 CONFIG REQUIRED COMPONENTS headers)
 find_package(fmt CONFIG REQUIRED)
 find_package(ZLIB REQUIRED)
+
+# Boost and zlib too: the test client (http/client.hpp) and the handler's
+# Beast types are the tests' own use of them, which obs::http_compiled, linking
+# them privately, does not provide.
+foreach(t options observer negotiation auth gzip health handler server robustness self_metrics
+          registry_source umbrella)
+  obs_add_test(http_${t}_test SOURCES http_${t}_test.cpp LIBS obs::http Boost::headers ZLIB::ZLIB)
+  target_include_directories(http_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+endforeach()
+# It compares with the exporters' content types, and their headers include
+# obs::exposition's, which their compiled targets do not pass on.
+obs_link(http_negotiation_test obs::exposition)
+
+# A result whose loss silently does nothing ([[nodiscard]]) must not compile
+# under -Werror=unused-result. Compiled straight with the compiler, syntax only,
+# like core.cmake's compile-fail tests; Boost, fmt and zlib are system headers,
+# as their CMake packages make them for a consumer.
 set(obs_http_syntax_flags -std=c++20 -fsyntax-only -Werror=unused-result -I${PROJECT_SOURCE_DIR}/include)
 foreach(component exposition prometheus openmetrics json http)
   list(APPEND obs_http_syntax_flags -I${PROJECT_SOURCE_DIR}/exporters/${component}/include)
@@ -52,6 +59,19 @@ endfunction()
 obs_http_compile_fail_test(control "")
 obs_http_compile_fail_test(discarded_serve "keep the returned server alive")
 obs_http_compile_fail_test(discarded_auth "assign it to options::auth")
+
+# obs/http.hpp as obs::http_compiled's users include it pulls in no Boost,
+# zlib, fmt, registry or exporter header (see http/check_light_header.cmake).
+# Strict warnings, as header_warnings.cmake uses: the file is a consumer's.
+set(obs_http_light_flags ${obs_http_syntax_flags})
+list(REMOVE_ITEM obs_http_light_flags -fsyntax-only)
+list(APPEND obs_http_light_flags -DOBS_COMPILED_LIB
+     -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Werror)
+list(JOIN obs_http_light_flags "|" obs_http_light_flags_arg)
+add_test(NAME "http_light_header: obs/http.hpp includes no Boost, zlib, fmt or registry"
+         COMMAND ${CMAKE_COMMAND} -DCOMPILER=${CMAKE_CXX_COMPILER} "-DFLAGS=${obs_http_light_flags_arg}"
+                 -DSOURCE=${CMAKE_CURRENT_SOURCE_DIR}/http/light_header.cpp
+                 -P ${CMAKE_CURRENT_SOURCE_DIR}/http/check_light_header.cmake)
 
 # A real Prometheus scrapes a target with known values and answers queries
 # about them; promtool lints a live scrape.

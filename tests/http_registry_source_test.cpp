@@ -5,6 +5,9 @@
 #include <string>
 
 #include "http/client.hpp"
+#include "obs/http/handler.hpp"
+#include "obs/http/self_metrics.hpp"
+#include "obs/registry.hpp"
 
 namespace bh = boost::beast::http;
 using obs_test::connection;

@@ -10,6 +10,7 @@
 
 #include "http/client.hpp"
 #include "http/recording_observer.hpp"
+#include "obs/http/handler.hpp"
 
 namespace bh = boost::beast::http;
 using obs::http::error_cause;
@@ -172,7 +173,7 @@ TEST_CASE("404, 405, 431, 413 and 400 over the wire") {
   o.max_header_bytes = 1024;
   o.max_body_bytes = 100;
   running r(o);
-  r.server.add_route("/echo", [](const obs::http::request& req) {
+  r.server.handler().add_route("/echo", [](const obs::http::request& req) {
     return obs::http::make_response(bh::status::ok, req.body());
   }, {bh::verb::post});
   {

@@ -6,6 +6,7 @@
 
 #include "data.hpp"
 #include "obs/http.hpp"
+#include "obs/registry.hpp"
 
 int main(int argc, char** argv) {
   sigset_t stop;

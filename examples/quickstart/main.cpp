@@ -2,6 +2,7 @@
 // With --once it prints one scrape to stdout instead of serving.
 #include <obs/http.hpp>
 #include <obs/metrics.hpp>
+#include <obs/prometheus.hpp>
 
 #include <chrono>
 #include <cstdio>

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "obs/http.hpp"
+#include "obs/registry.hpp"
 
 int main() {
   // Block the stop signals before any thread starts, so every thread inherits

@@ -9,14 +9,13 @@
 //   opts.auth = obs::http::auth::basic("prometheus", "s3cret");
 #pragma once
 
-#include <boost/beast/core/string.hpp>
-
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include "obs/detail/config.hpp"
+#include "obs/http/detail/ascii.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace http {
@@ -111,7 +110,7 @@ class auth {
         start == std::string_view::npos ? std::string_view{} : authorization.substr(start);
     // The scheme is public (the challenge names it); only the credentials
     // are secret, so only they need the constant-time comparison.
-    const bool scheme_matches = boost::beast::iequals(scheme, scheme_);
+    const bool scheme_matches = detail::iequals(scheme, scheme_);
     return detail::constant_time_equal(credentials, credentials_) && scheme_matches;
   }
 

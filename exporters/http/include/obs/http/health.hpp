@@ -27,9 +27,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdint>
-#include <ctime>
-#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -39,7 +36,6 @@
 #include <vector>
 
 #include "obs/detail/config.hpp"
-#include "obs/detail/utf8.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace http {
@@ -91,50 +87,10 @@ namespace detail {
 /// Appends `s` as a JSON string literal (RFC 8259 section 7). A byte that
 /// starts no valid UTF-8 sequence becomes U+FFFD, so a check's message with
 /// arbitrary bytes still yields a JSON body (RFC 8259 section 8.1).
-inline void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      if (const std::size_t n = obs::detail::utf8_sequence_length(s, i)) {
-        out.append(s.substr(i, n));
-        i += n;
-      } else {
-        out += "\xef\xbf\xbd";
-        ++i;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-  out += '"';
-}
+void append_json_string(std::string& out, std::string_view s);
 
 /// `2025-11-24T10:30:00Z`: RFC 3339 UTC with whole seconds.
-inline std::string rfc3339_now() {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return std::string(buf, n);
-}
+std::string rfc3339_now();
 
 }  // namespace detail
 
@@ -143,9 +99,9 @@ class health {
  public:
   /// A probe's outcome: whether it passed (200) or not (503), and its JSON.
   struct report {
-    bool ok = true;
-    health_status status = health_status::healthy;
-    std::string body;
+    bool ok = true;                                 ///< 200 if true, else 503
+    health_status status = health_status::healthy;  ///< the overall status
+    std::string body;                               ///< the JSON body
   };
 
   health() = default;
@@ -155,84 +111,28 @@ class health {
   /// Registers a check run on every GET /health (and /health/ready). A check
   /// that throws counts as unhealthy, with the exception's message.
   void add_check(std::string name, std::function<check_result()> check,
-                 criticality c = criticality::critical) {
-    std::lock_guard lock(mutex_);
-    checks_.push_back({std::move(name), std::make_shared<std::function<check_result()>>(std::move(check)), c});
-  }
+                 criticality c = criticality::critical);
 
   /// Sets whether the application is ready for traffic (true until set).
   void set_ready(bool ready) noexcept {
     // Ordering: a lone flag; readers need no other memory from the writer.
     ready_.store(ready, std::memory_order_relaxed);
   }
-  bool ready() const noexcept { return ready_.load(std::memory_order_relaxed); }
+  /// Whether the application is ready for traffic, as last set.
+  bool ready() const noexcept {
+    // Ordering: as in set_ready().
+    return ready_.load(std::memory_order_relaxed);
+  }
 
   /// Runs every check: GET /health.
-  report check() const {
-    std::vector<entry> checks;
-    {
-      std::lock_guard lock(mutex_);
-      checks = checks_;
-    }
-    health_status overall = health_status::healthy;
-    std::string components;
-    for (const entry& e : checks) {
-      const auto start = std::chrono::steady_clock::now();
-      check_result r;
-      try {
-        r = (*e.check)();
-      } catch (const std::exception& ex) {
-        r = check_result::unhealthy(ex.what());
-      } catch (...) {
-        r = check_result::unhealthy("check threw a non-standard exception");
-      }
-      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::steady_clock::now() - start);
-      overall = combine(overall, r.status, e.crit);
-      if (!components.empty()) components += ',';
-      detail::append_json_string(components, e.name);
-      components += ":{\"status\":\"";
-      components += to_string(r.status);
-      components += "\",\"message\":";
-      detail::append_json_string(components, r.message);
-      components += ",\"response_time_ms\":";
-      components += std::to_string(ms.count());
-      components += '}';
-    }
-    report out;
-    out.status = overall;
-    out.ok = overall != health_status::unhealthy;
-    out.body = "{\"status\":\"";
-    out.body += to_string(overall);
-    out.body += "\",\"timestamp\":\"" + detail::rfc3339_now() + "\",\"uptime_seconds\":";
-    out.body += std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                   std::chrono::steady_clock::now() - started_)
-                                   .count());
-    out.body += ",\"components\":{" + components + "}}";
-    return out;
-  }
+  report check() const;
 
   /// Liveness: the process answers, so it is alive. GET /health/live.
-  report live() const {
-    return {true, health_status::healthy,
-            "{\"status\":\"alive\",\"timestamp\":\"" + detail::rfc3339_now() + "\"}"};
-  }
+  report live() const;
 
   /// Readiness: the flag is set and no critical component is unhealthy.
   /// GET /health/ready.
-  report readiness() const {
-    std::string reason;
-    if (!ready()) reason = "not ready";
-    else if (!check().ok) reason = "unhealthy";
-    report out;
-    out.ok = reason.empty();
-    out.status = out.ok ? health_status::healthy : health_status::unhealthy;
-    out.body = out.ok ? "{\"status\":\"ready\"" : "{\"status\":\"not_ready\"";
-    out.body += ",\"timestamp\":\"" + detail::rfc3339_now() + "\"";
-    if (!out.ok) out.body += ",\"reason\":\"" + reason + "\"";
-    out.body += '}';
-    return out;
-  }
+  report readiness() const;
 
  private:
   struct entry {
@@ -242,13 +142,7 @@ class health {
     criticality crit;
   };
 
-  static health_status combine(health_status overall, health_status component, criticality c) {
-    if (component == health_status::unhealthy && c == criticality::critical)
-      return health_status::unhealthy;
-    if (component != health_status::healthy && overall == health_status::healthy)
-      return health_status::degraded;
-    return overall;
-  }
+  static health_status combine(health_status overall, health_status component, criticality c) noexcept;
 
   mutable std::mutex mutex_;
   std::vector<entry> checks_;
@@ -258,3 +152,7 @@ class health {
 
 }  // namespace http
 OBS_NAMESPACE_END
+
+#if OBS_HEADER_ONLY
+#include "obs/http/health-inl.hpp"
+#endif

@@ -6,23 +6,22 @@
 //   auto srv = obs::http::serve();            // 127.0.0.1:9464, /metrics, /health...
 //
 // or registry_source() to hand a registry's renderer to a handler or server
-// you configure yourself.
+// you configure yourself. This header only declares them, with the registry
+// as an incomplete type; the snapshot, the three exporters and
+// obs::http::self_metrics come in with registry_source-inl.hpp.
 #pragma once
 
 #include <memory>
-#include <string>
-#include <utility>
 
 #include "obs/detail/config.hpp"
-#include "obs/http/handler.hpp"
-#include "obs/http/self_metrics.hpp"
+#include "obs/http/negotiation.hpp"
+#include "obs/http/options.hpp"
 #include "obs/http/server.hpp"
-#include "obs/json.hpp"
-#include "obs/openmetrics.hpp"
-#include "obs/prometheus.hpp"
-#include "obs/registry.hpp"
 
 OBS_NAMESPACE_BEGIN
+
+class registry;  // obs/registry.hpp
+
 namespace http {
 
 /// A render callable that snapshots `reg` and renders it in the requested
@@ -30,32 +29,32 @@ namespace http {
 ///
 ///   obs::http::handler h(obs::http::registry_source(reg));
 [[nodiscard("hand it to a handler or server; on its own it renders nothing")]]
-inline render_fn registry_source(registry& reg = global_registry()) {
-  return [&reg](format f) {
-    const snapshot snap = reg.snapshot();
-    std::string body;
-    switch (f) {
-      case format::openmetrics: openmetrics::render_to(snap, body); break;
-      case format::json: json::render_to(snap, body); break;
-      case format::prometheus_text: prometheus::render_to(snap, body); break;
-    }
-    return body;
-  };
-}
+render_fn registry_source(registry& reg);
+
+/// registry_source() on obs::global_registry().
+[[nodiscard("hand it to a handler or server; on its own it renders nothing")]]
+render_fn registry_source();
 
 /// Starts a server on its own threads exporting `reg`, with its self-metrics
-/// recorded into `reg`. Throws boost::system::system_error if it cannot bind.
+/// recorded into `reg`. Throws boost::system::system_error (a
+/// std::runtime_error) if it cannot bind.
 ///
 ///   obs::http::options o;
 ///   o.port = 9464;
-///   auto srv = obs::http::serve(o);
+///   auto srv = obs::http::serve(o, reg);
 ///   srv->health().add_check("database", [] { return obs::http::check_result::healthy(); });
 [[nodiscard("keep the returned server alive; it stops when destroyed")]]
-inline std::unique_ptr<server> serve(options opts = {}, registry& reg = global_registry()) {
-  auto srv = std::make_unique<server>(registry_source(reg), std::move(opts), std::make_shared<self_metrics>(reg));
-  srv->start();
-  return srv;
-}
+std::unique_ptr<server> serve(options opts, registry& reg);
+
+/// serve() on obs::global_registry().
+///
+///   auto srv = obs::http::serve();   // GET http://127.0.0.1:9464/metrics
+[[nodiscard("keep the returned server alive; it stops when destroyed")]]
+std::unique_ptr<server> serve(options opts = {});
 
 }  // namespace http
 OBS_NAMESPACE_END
+
+#if OBS_HEADER_ONLY
+#include "obs/http/registry_source-inl.hpp"
+#endif

@@ -1,0 +1,46 @@
+// Definitions of obs/http/registry_source.hpp: a registry's snapshot rendered
+// by the three exporters, and a server recording its self-metrics into it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "obs/detail/config.hpp"
+#include "obs/http/handler.hpp"
+#include "obs/http/registry_source.hpp"
+#include "obs/http/self_metrics.hpp"
+#include "obs/http/server.hpp"
+#include "obs/json.hpp"
+#include "obs/openmetrics.hpp"
+#include "obs/prometheus.hpp"
+#include "obs/registry.hpp"
+
+OBS_NAMESPACE_BEGIN
+namespace http {
+
+OBS_INLINE render_fn registry_source(registry& reg) {
+  return [&reg](format f) {
+    const snapshot snap = reg.snapshot();
+    std::string body;
+    switch (f) {
+      case format::openmetrics: openmetrics::render_to(snap, body); break;
+      case format::json: json::render_to(snap, body); break;
+      case format::prometheus_text: prometheus::render_to(snap, body); break;
+    }
+    return body;
+  };
+}
+
+OBS_INLINE render_fn registry_source() { return registry_source(global_registry()); }
+
+OBS_INLINE std::unique_ptr<server> serve(options opts, registry& reg) {
+  auto srv = std::make_unique<server>(registry_source(reg), std::move(opts), std::make_shared<self_metrics>(reg));
+  srv->start();
+  return srv;
+}
+
+OBS_INLINE std::unique_ptr<server> serve(options opts) { return serve(std::move(opts), global_registry()); }
+
+}  // namespace http
+OBS_NAMESPACE_END
