@@ -10,8 +10,12 @@ if(CMAKE_CXX_FLAGS MATCHES "-fsanitize")
   return()
 endif()
 
+# In compiled mode (OBS_COMPILED_LIB) each header is compiled alone and so is
+# each -inl.hpp, whose definitions header-only mode would bring along: every
+# line of obs is seen once, and a detail header need not drag in the
+# definitions of what it only declares.
 set(obs_header_warning_flags
-  -std=c++20 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Werror)
+  -std=c++20 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Werror -DOBS_COMPILED_LIB)
 
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   set(obs_cxx_name gcc)

@@ -18,9 +18,6 @@ foreach(t options observer negotiation auth gzip health handler server robustnes
   obs_add_test(http_${t}_test SOURCES http_${t}_test.cpp LIBS obs::http Boost::headers ZLIB::ZLIB)
   target_include_directories(http_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 endforeach()
-# It compares with the exporters' content types, and their headers include
-# obs::exposition's, which their compiled targets do not pass on.
-obs_link(http_negotiation_test obs::exposition)
 
 # A result whose loss silently does nothing ([[nodiscard]]) must not compile
 # under -Werror=unused-result. Compiled straight with the compiler, syntax only,

@@ -3,6 +3,7 @@
 #include <obs/http.hpp>
 #include <obs/metrics.hpp>
 #include <obs/prometheus.hpp>
+#include <obs/registry.hpp>
 
 #include <chrono>
 #include <cstdio>
