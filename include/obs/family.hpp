@@ -72,6 +72,8 @@ class family_handle {
 template <class Family, std::size_t Keys>
 class static_family {
  public:
+  using family_type = Family;
+
   explicit static_family(Family family) noexcept : family_(std::move(family)) {}
 
   template <class... Values>
