@@ -22,7 +22,6 @@
 // alive and record into detached series.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -259,14 +258,13 @@ class registry {
 
   /// Removes the series `name{labels}`; returns whether it existed.
   bool remove(std::string_view name, std::initializer_list<label_view> labels) {
-    std::size_t removed = remove_if(name, as_span(labels), true);
-    return removed > 0;
+    return detail::remove_series(*core_, name, as_span(labels), true) > 0;
   }
 
   /// Removes every series of `name` whose labels include all of `labels`
   /// (e.g. every series of a destroyed pool); returns how many.
   std::size_t remove_matching(std::string_view name, std::initializer_list<label_view> labels) {
-    return remove_if(name, as_span(labels), false);
+    return detail::remove_series(*core_, name, as_span(labels), false);
   }
 
   // --- Reading -------------------------------------------------------------
@@ -280,8 +278,6 @@ class registry {
   static std::span<const T> as_span(std::initializer_list<T> list) noexcept {
     return {list.begin(), list.size()};
   }
-
-  static constexpr std::size_t max_labels = detail::max_label_keys;
 
   /// The global registry, over the global core (see global_registry()).
   explicit registry(detail::core_ref core) noexcept : core_(std::move(core)) {}
@@ -322,36 +318,6 @@ class registry {
       }
       detail::release(s);
     });
-  }
-
-  std::size_t remove_if(std::string_view name, std::span<const label_view> labels, bool exact) {
-    detail::family_state* f = nullptr;
-    {
-      std::lock_guard lock(core_->mutex);
-      auto it = core_->families.find(name);
-      if (it == core_->families.end()) return 0;
-      f = it->second.get();
-    }
-    // Index of each given label among the family's keys.
-    std::array<std::size_t, max_labels> index;
-    if (labels.size() > max_labels || (exact && labels.size() != f->keys.size())) return 0;
-    for (std::size_t i = 0; i < labels.size(); ++i) {
-      auto k = std::find(f->keys.begin(), f->keys.end(), labels[i].name);
-      if (k == f->keys.end()) return 0;
-      index[i] = static_cast<std::size_t>(k - f->keys.begin());
-    }
-    // Series hold sanitised values; so must what they are compared with.
-    std::array<std::string, max_labels> wanted;
-    for (std::size_t i = 0; i < labels.size(); ++i) wanted[i] = detail::valid_utf8(labels[i].value);
-    std::lock_guard family_lock(f->mutex);
-    std::vector<detail::series_state*> doomed;
-    for (const auto& [hash, s] : f->series) {
-      bool match = true;
-      for (std::size_t i = 0; match && i < labels.size(); ++i) match = s->values[index[i]] == wanted[i];
-      if (match) doomed.push_back(s);
-    }
-    for (detail::series_state* s : doomed) f->detach_locked(s);
-    return doomed.size();
   }
 
   detail::core_ref core_;

@@ -4,11 +4,14 @@
 // src/obs.cpp, in the obs::obs_compiled library.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <exception>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "obs/detail/config.hpp"
 #include "obs/detail/family_state.hpp"
@@ -152,6 +155,37 @@ OBS_INLINE std::string_view family_name(const family_state& family) noexcept { r
 
 OBS_INLINE std::span<const std::string_view> family_keys(const family_state& family) noexcept {
   return family.keys.span();
+}
+
+OBS_INLINE std::size_t remove_series(registry_core& core, std::string_view name,
+                                     std::span<const label_view> labels, bool exact) {
+  family_state* f = nullptr;
+  {
+    std::lock_guard lock(core.mutex);
+    auto it = core.families.find(name);
+    if (it == core.families.end()) return 0;
+    f = it->second.get();
+  }
+  // Index of each given label among the family's keys.
+  std::array<std::size_t, max_label_keys> index;
+  if (labels.size() > max_label_keys || (exact && labels.size() != f->keys.size())) return 0;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    auto k = std::find(f->keys.begin(), f->keys.end(), labels[i].name);
+    if (k == f->keys.end()) return 0;
+    index[i] = static_cast<std::size_t>(k - f->keys.begin());
+  }
+  // Series hold sanitised values; so must what they are compared with.
+  std::array<std::string, max_label_keys> wanted;
+  for (std::size_t i = 0; i < labels.size(); ++i) wanted[i] = valid_utf8(labels[i].value);
+  std::lock_guard family_lock(f->mutex);
+  std::vector<series_state*> doomed;
+  for (const auto& [hash, s] : f->series) {
+    bool match = true;
+    for (std::size_t i = 0; match && i < labels.size(); ++i) match = s->values[index[i]] == wanted[i];
+    if (match) doomed.push_back(s);
+  }
+  for (series_state* s : doomed) f->detach_locked(s);
+  return doomed.size();
 }
 
 OBS_INLINE registry_core& global_core() noexcept {

@@ -327,6 +327,12 @@ class registry_core {
 /// Locks each family briefly; recording goes on meanwhile.
 OBS_INLINE obs::snapshot take_snapshot(registry_core& core);
 
+/// Detaches the series of family `name` whose labels include all of
+/// `labels` (and no others when `exact`); returns how many. What
+/// registry::remove and remove_matching do.
+OBS_INLINE std::size_t remove_series(registry_core& core, std::string_view name,
+                                     std::span<const label_view> labels, bool exact);
+
 /// The global registry's core. Never destroyed, so handles cached in
 /// function-local statics stay valid through static destruction.
 OBS_INLINE registry_core& global_core() noexcept;
