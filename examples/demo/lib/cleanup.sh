@@ -107,6 +107,15 @@ demo_group_alive() {
   ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
 }
 
+# demo_pid_alive PID: succeeds while PID exists and is not a zombie. Only
+# builtins (read from /proc), so the demo's main loop costs nothing.
+demo_pid_alive() {
+  local stat
+  { read -r stat </proc/"$1"/stat; } 2>/dev/null || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
+
 # demo_stop_group NAME PGID: SIGTERM to the group, up to 10 s to go, then
 # SIGKILL.
 demo_stop_group() {
@@ -178,14 +187,15 @@ demo_log_tail() {
 }
 
 # demo_wait SECONDS: the demo's main loop. Returns 0 after SECONDS (0 means
-# never), or 1 as soon as a tracked process group has died, naming it and
-# printing its log's tail. Ctrl-C interrupts the wait and runs the traps.
+# never), or 1 as soon as the leader of a tracked process group has died,
+# naming it and printing its log's tail. Ctrl-C interrupts the wait and runs
+# the traps.
 demo_wait() {
   local end=0 i
   (($1 > 0)) && end=$((SECONDS + $1))
   while ((end == 0 || SECONDS < end)); do
     for i in "${!demo_pgids[@]}"; do
-      if ! demo_group_alive "${demo_pgids[i]}"; then
+      if ! demo_pid_alive "${demo_pgids[i]}"; then
         demo_say "${demo_names[i]} stopped unexpectedly"
         DEMO_WAIT_LOG=$DEMO_DIR/logs/${demo_names[i]}.log demo_log_tail
         return 1
