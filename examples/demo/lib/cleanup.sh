@@ -1,3 +1,4 @@
+# shellcheck shell=bash source-path=SCRIPTDIR
 # What the demo started, and how it all stops. Sourced (bash 4+; servers.sh,
 # prometheus.sh and screenshot.sh source it for you):
 #
@@ -30,6 +31,7 @@ demo_sleep_pid=
 #   --duration D   run for D (N, Ns, Nm or Nh) then stop; default: until Ctrl-C
 #   --ephemeral    free ports instead of the fixed defaults (OBS_DEMO_EPHEMERAL=1)
 # Sets DEMO_DURATION (seconds, 0 = forever); other arguments go to DEMO_ARGS.
+# shellcheck disable=SC2034  # DEMO_DURATION and DEMO_ARGS are for the caller
 demo_parse_args() {
   DEMO_DURATION=0
   DEMO_ARGS=()

@@ -1,3 +1,4 @@
+# shellcheck shell=bash source-path=SCRIPTDIR
 # A real Prometheus (Debian's /usr/bin/prometheus) for the demo, and helpers
 # for its HTTP API (https://prometheus.io/docs/prometheus/latest/querying/api/).
 # Sourced (bash 4+; sources servers.sh and cleanup.sh):

@@ -1,3 +1,4 @@
+# shellcheck shell=bash source-path=SCRIPTDIR
 # A PNG of a web page (a Prometheus graph) with headless Chromium (Debian
 # package chromium). Sourced (bash 4+; sources servers.sh and cleanup.sh):
 #

@@ -1,3 +1,4 @@
+# shellcheck shell=bash source-path=SCRIPTDIR
 # The demo's throwaway servers: a temporary directory, ports, PostgreSQL 15,
 # Redis and s3rver on 127.0.0.1. Sourced (bash 4+):
 #
@@ -47,7 +48,12 @@ DEMO_S3_BUCKET=obs-demo-attachments
 # postgres user and must reach its data directory inside it.
 demo_make_dir() {
   DEMO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/obs-demo.XXXXXX") || return 1
-  chmod 755 "$DEMO_DIR" && mkdir -p "$DEMO_DIR/logs"
+  chmod 755 "$DEMO_DIR" && mkdir -p "$DEMO_DIR/logs" || return 1
+  # Otherwise initdb fails later with a bare "Permission denied".
+  if [[ $(id -u) == 0 ]] && ! runuser -u postgres -- test -x "$DEMO_DIR"; then
+    demo_say "the postgres user cannot enter $DEMO_DIR; point TMPDIR at a directory every user may enter (e.g. /tmp)"
+    return 1
+  fi
 }
 
 # demo_init: the first call of a demo script: DEMO_DIR plus the traps that
@@ -91,7 +97,7 @@ demo_free_port() {
 # demo_start_servers find its own. A NAME without a default in demo_default_ports (a service added later) must
 # come with one: demo_default_ports[pooler]=16432 before the call.
 demo_ports_reserve() {
-  local name var port holder taken try
+  local name var port holder try
   for name in "$@"; do
     [[ -n ${DEMO_PORT[$name]:-} ]] && continue
     var=OBS_DEMO_PORT_${name^^}
@@ -99,11 +105,9 @@ demo_ports_reserve() {
       port=${!var}
     elif [[ ${OBS_DEMO_EPHEMERAL:-0} == 1 ]]; then
       # Two calls may hand out the same port once the first socket closes.
-      for try in 1 2 3 4 5 6 7 8; do
+      for ((try = 0; try < 8; try++)); do
         port=$(demo_free_port) || return 1
-        taken=0
-        [[ " ${DEMO_PORT[*]} " == *" $port "* ]] && taken=1
-        ((taken)) || break
+        [[ " ${DEMO_PORT[*]} " == *" $port "* ]] || break
       done
     else
       port=${demo_default_ports[$name]:-}
@@ -172,6 +176,8 @@ demo_start_postgres() {
   # postmaster.pid is the PID, which is also its process group.
   pid=$(head -n 1 "$dir/data/postmaster.pid") || return 1
   demo_track postgres "$pid"
+  # Where demo_wait looks for the log of a process that died.
+  ln -sf "$dir/run/log" "$DEMO_DIR/logs/postgres.log"
   demo_pg_admin -f "$demo_lib_dir/seed.sql" >"$DEMO_DIR/logs/seed.log" 2>&1 || {
     demo_say "seeding PostgreSQL failed:"
     cat "$DEMO_DIR/logs/seed.log" >&2

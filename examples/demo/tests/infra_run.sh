@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # The demo without its services: starts the throwaway PostgreSQL, Redis,
 # s3rver and a Prometheus scraping itself, prints where they are, and runs
 # until Ctrl-C or --duration, then stops everything. infra_test.sh drives it;
@@ -11,10 +12,10 @@
 # once everything is up; --screenshot FILE takes a PNG of a Prometheus graph.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/prometheus.sh"
-. "$demo_lib_dir/screenshot.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/screenshot.sh"
 
 demo_parse_args "$@"
-state= screenshot= rules=()
+state='' screenshot='' rules=()
 set -- "${DEMO_ARGS[@]}"
 while (($#)); do
   case $1 in

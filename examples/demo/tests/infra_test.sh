@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # ctest demo.infra: the demo's servers, Prometheus and cleanup (lib/), driven
 # through infra_run.sh (the demo without its services) on ephemeral ports:
 #
@@ -19,7 +20,7 @@ run=$here/infra_run.sh
 work=$(mktemp -d "${TMPDIR:-/tmp}/obs-demo-infra-test.XXXXXX")
 # PostgreSQL runs as the postgres user and must reach its directory in here.
 chmod 755 "$work"
-run_pid= listener_pid=
+run_pid='' listener_pid=''
 
 finish() {
   local rc=$?
@@ -67,6 +68,7 @@ wait_for_state() {
 # backends), no listener on its ports, no directory.
 assert_gone() {
   local DEMO_DIR DEMO_PGIDS DEMO_PORTS pgid port left
+  # shellcheck source=/dev/null  # a run's state file
   . "$1"
   for pgid in $DEMO_PGIDS; do
     left=$(ps -eo pgid=,stat=,pid=,args= | awk -v g="$pgid" '$1 == g && $2 !~ /^Z/')
@@ -89,6 +91,7 @@ pg_login() {
 # check_servers STATE: PostgreSQL with the seeded roles, Redis, s3rver and
 # Prometheus of the run in STATE answer.
 check_servers() {
+  # shellcheck source=/dev/null  # a run's state file
   . "$1"
   [[ $(pg_login alice alice-secret mydb 'SELECT current_user') == alice ]] || fail "alice cannot log in to mydb"
   [[ $(pg_login demo_static demo-static-secret mydb 'SHOW wal_level') == logical ]] || fail "wal_level is not logical"
