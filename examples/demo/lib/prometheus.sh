@@ -14,6 +14,7 @@
 
 [[ -z ${demo_prometheus_loaded:-} ]] || return 0
 demo_prometheus_loaded=1
+# shellcheck source=servers.sh
 . "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 
 # "job|address|metrics path" per target, and the rule files, in the order

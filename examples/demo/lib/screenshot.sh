@@ -7,6 +7,7 @@
 
 [[ -z ${demo_screenshot_loaded:-} ]] || return 0
 demo_screenshot_loaded=1
+# shellcheck source=servers.sh
 . "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 
 # demo_screenshot URL FILE [BUDGET_MS]: loads URL in a 1400x900 window and

@@ -24,6 +24,7 @@
 
 [[ -z ${demo_servers_loaded:-} ]] || return 0
 demo_servers_loaded=1
+# shellcheck source=cleanup.sh
 . "$(dirname "${BASH_SOURCE[0]}")/cleanup.sh"
 
 # Debian's python3; a pyenv shim on PATH would add a second of start-up to
@@ -38,8 +39,15 @@ declare -gA demo_default_ports=(
 # name -> port chosen by demo_ports_reserve for this run.
 declare -gA DEMO_PORT=()
 
-# The demo's roles (seed.sql) and the superuser password of its cluster.
+# The superuser password of the demo's cluster, and the roles seed.sql
+# creates with theirs (keep the two in step).
 DEMO_PG_PASSWORD=demo-postgres-secret
+declare -gA demo_pg_passwords=(
+  [postgres]=$DEMO_PG_PASSWORD
+  [demo_static]=demo-static-secret [alice]=alice-secret [bob]=bob-secret [demo_auth]=demo-auth-secret
+  [demo_proxy]=demo-proxy-secret
+  [demo_redis_gateway]=demo-redis-gateway-secret [demo_gateway]=demo-gateway-secret
+)
 # The bucket s3rver creates at start for the gateway's attachments.
 DEMO_S3_BUCKET=obs-demo-attachments
 
@@ -187,6 +195,15 @@ demo_start_postgres() {
   export DEMO_PG_URL="host=127.0.0.1 port=$port user=postgres password=$DEMO_PG_PASSWORD dbname=postgres"
 }
 
+# demo_pg_url USER DB: the libpq conninfo for a seeded USER (see
+# demo_pg_passwords) on database DB over TCP, e.g. for a service's
+# --database-url or psql "$(demo_pg_url alice mydb)".
+demo_pg_url() {
+  local password=${demo_pg_passwords[$1]:-}
+  [[ -n $password ]] || { demo_say "no demo role $1 (seed.sql)"; return 1; }
+  echo "host=127.0.0.1 port=${DEMO_PORT[postgres]} user=$1 password=$password dbname=$2"
+}
+
 redis_ping() { [[ $(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null) == PONG ]]; }
 
 # demo_start_redis: redis-server on DEMO_PORT[redis], no persistence (the
@@ -215,6 +232,19 @@ demo_start_s3() {
     curl -sf -o /dev/null "http://127.0.0.1:$port/" || return 1
   export DEMO_S3_ENDPOINT=http://127.0.0.1:$port DEMO_S3_BUCKET
   export DEMO_S3_ACCESS_KEY=S3RVER DEMO_S3_SECRET_KEY=S3RVER DEMO_S3_REGION=us-east-1
+}
+
+# demo_start_service NAME URL SECONDS CMD...: starts CMD (demo_spawn NAME)
+# and waits up to SECONDS until URL answers with a 2xx, e.g. a service's
+# /metrics; on failure prints the tail of its log. For a service that
+# only speaks its own protocol, demo_spawn and demo_wait_for with any
+# readiness command do the same.
+demo_start_service() {
+  local name=$1 url=$2 seconds=$3
+  shift 3
+  demo_spawn "$name" "$@" || return 1
+  DEMO_WAIT_LOG=$DEMO_DIR/logs/$name.log demo_wait_for "$name at $url" "$seconds" "$DEMO_LAST_PGID" \
+    curl -sf --max-time 5 -o /dev/null "$url"
 }
 
 # demo_start_servers: PostgreSQL, Redis and s3rver, on the ports reserved

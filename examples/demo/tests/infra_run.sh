@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # The demo without its services: starts the throwaway PostgreSQL, Redis,
-# s3rver and a Prometheus scraping itself, prints where they are, and runs
-# until Ctrl-C or --duration, then stops everything. infra_test.sh drives it;
+# s3rver, a static /metrics file served by python3's http.server where a
+# service would be, and a Prometheus scraping both and itself; prints where
+# they are, and runs until Ctrl-C or --duration, then stops everything. infra_test.sh drives it;
 # it is also the quickest way to try the lib/ functions by hand:
 #
 #   bash examples/demo/tests/infra_run.sh [--ephemeral] [--duration D]
@@ -11,7 +12,9 @@
 # --state FILE writes the run's ports and process groups (demo_state_write)
 # once everything is up; --screenshot FILE takes a PNG of a Prometheus graph.
 set -euo pipefail
+# shellcheck source=../lib/prometheus.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/prometheus.sh"
+# shellcheck source=../lib/screenshot.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/screenshot.sh"
 
 demo_parse_args "$@"
@@ -28,8 +31,21 @@ done
 
 demo_init
 # Every port is checked before anything starts.
-demo_ports_reserve postgres redis s3 prometheus
+# shellcheck disable=SC2034,SC2154  # an associative array of servers.sh
+demo_default_ports[static_target]=19100
+demo_ports_reserve postgres redis s3 prometheus static_target
 demo_start_servers
+
+# Started and scraped the way a service will be.
+static=$DEMO_DIR/static_target
+mkdir -p "$static"
+printf '# HELP demo_infra_static A constant, served from a file.\n# TYPE demo_infra_static gauge\ndemo_infra_static 1\n' \
+  >"$static/metrics"
+port=${DEMO_PORT[static_target]}
+demo_start_service static_target "http://127.0.0.1:$port/metrics" 30 \
+  "$demo_python" -m http.server --bind 127.0.0.1 --directory "$static" "$port"
+demo_prom_add_target static_target "127.0.0.1:$port" /metrics
+
 ((${#rules[@]} == 0)) || demo_prom_add_rules "${rules[@]}"
 demo_start_prometheus
 demo_prom_wait_targets_up 60
@@ -38,6 +54,7 @@ cat <<SCREEN
 PostgreSQL  psql "host=127.0.0.1 port=${DEMO_PORT[postgres]} user=alice password=alice-secret dbname=mydb"
 Redis       redis-cli -p ${DEMO_PORT[redis]}
 S3          $DEMO_S3_ENDPOINT/$DEMO_S3_BUCKET (access key S3RVER, secret S3RVER)
+Static      http://127.0.0.1:$port/metrics
 Prometheus  $DEMO_PROM_URL
 SCREEN
 

@@ -50,6 +50,7 @@ export TMPDIR=$work/tmp
 mkdir -p "$TMPDIR"
 
 # The prometheus.sh helpers under test, pointed at a run by DEMO_PROM_URL.
+# shellcheck source=../lib/prometheus.sh
 . "$here/../lib/prometheus.sh"
 
 # wait_for_state FILE PID SECONDS: until the run PID wrote FILE (everything
@@ -94,6 +95,9 @@ check_servers() {
   # shellcheck source=/dev/null  # a run's state file
   . "$1"
   [[ $(pg_login alice alice-secret mydb 'SELECT current_user') == alice ]] || fail "alice cannot log in to mydb"
+  # shellcheck disable=SC2154  # DEMO_PORT is servers.sh's associative array
+  DEMO_PORT[postgres]=$DEMO_PORT_POSTGRES
+  [[ $(psql -X -At "$(demo_pg_url bob mydb)" -c 'SELECT current_user') == bob ]] || fail "demo_pg_url bob mydb"
   [[ $(pg_login demo_static demo-static-secret mydb 'SHOW wal_level') == logical ]] || fail "wal_level is not logical"
   if pg_login alice wrong-password mydb 'SELECT 1' >/dev/null 2>&1; then fail "a wrong password logs in"; fi
   # What the pooler's auth_query reads: bob's SCRAM verifier, through the
@@ -109,15 +113,19 @@ check_servers() {
   [[ $(redis-cli -h 127.0.0.1 -p "$DEMO_PORT_REDIS" ping) == PONG ]] || fail "redis-cli ping"
   pass "Redis on $DEMO_PORT_REDIS answers PONG"
 
-  curl -sf --max-time 10 "http://127.0.0.1:$DEMO_PORT_S3/" | grep -q '<Name>obs-demo-attachments</Name>' ||
+  # Not `| grep -q`: grep quitting early would fail the pipe (pipefail).
+  [[ $(curl -sf --max-time 10 "http://127.0.0.1:$DEMO_PORT_S3/") == *'<Name>obs-demo-attachments</Name>'* ]] ||
     fail "s3rver does not list the demo's bucket"
   pass "s3rver on $DEMO_PORT_S3 lists bucket obs-demo-attachments"
 
   DEMO_PROM_URL=http://127.0.0.1:$DEMO_PORT_PROMETHEUS
   [[ $(demo_prom_value 'up{job="prometheus"}') == 1 ]] || fail "Prometheus's own target is not up"
-  demo_prom_targets | grep -q "^prometheus 127.0.0.1:$DEMO_PORT_PROMETHEUS up" || fail "demo_prom_targets: $(demo_prom_targets)"
+  targets=$(demo_prom_targets)
+  grep -q "^prometheus 127.0.0.1:$DEMO_PORT_PROMETHEUS up" <<<"$targets" || fail "demo_prom_targets: $targets"
   if demo_prom_query 'rate(up[' >/dev/null 2>&1; then fail "a bad query succeeds"; fi
   pass "Prometheus on $DEMO_PORT_PROMETHEUS scrapes itself: up == 1"
+  [[ $(demo_prom_value 'demo_infra_static{job="static_target"}') == 1 ]] || fail "the static target's sample is not in Prometheus"
+  pass "Prometheus scrapes the static target on $DEMO_PORT_STATIC_TARGET like a service"
 }
 
 # `python3 -c "$with_sigint" CMD...` runs CMD with SIGINT handled by default.
@@ -137,7 +145,7 @@ check_servers "$work/run1.state"
 # The rules are evaluated every 2s; the first evaluation may still be due.
 for state in firing pending; do
   deadline=$((SECONDS + 60))
-  until demo_prom_alerts "$state" | grep -q "^DemoInfraAlways${state^} $state "; do
+  until [[ $(demo_prom_alerts "$state") == *"DemoInfraAlways${state^} $state "* ]]; do
     ((SECONDS < deadline)) || fail "no $state alert: $(demo_prom_alerts)"
     sleep 0.5
   done
