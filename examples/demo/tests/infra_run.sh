@@ -62,7 +62,8 @@ if [[ -n $screenshot ]]; then
   # A few scrapes first, so the graph has a line to draw.
   demo_prom_wait 'count_over_time(up{job="prometheus"}[1m]) >= 5' 60
   demo_screenshot "$(demo_prom_graph_url 'rate(prometheus_http_requests_total[30s])')" "$screenshot"
-  echo "Screenshot  $screenshot"
+  echo "Screenshot  $screenshot, series drawn:"
+  demo_screenshot_series | sed 's/^/  /'
 fi
 [[ -z $state ]] || demo_state_write "$state"
 if ((DEMO_DURATION)); then echo "Running for ${DEMO_DURATION}s; Ctrl-C stops it."; else echo "Ctrl-C stops it."; fi
