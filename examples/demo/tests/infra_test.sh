@@ -84,6 +84,16 @@ assert_gone() {
   [[ -z $(ls -A "$TMPDIR") ]] || fail "left in TMPDIR: $(ls -A "$TMPDIR")"
 }
 
+# wait_run RC WHEN STATE: the run ends with exit status RC and leaves nothing
+# behind (assert_gone STATE).
+wait_run() {
+  local rc=0
+  wait "$run_pid" || rc=$?
+  run_pid=''
+  ((rc == $1)) || fail "the run exited with $rc $2, not $1"
+  assert_gone "$3"
+}
+
 # pg_login USER PASSWORD DB SQL: one query over TCP with a SCRAM login.
 pg_login() {
   PGPASSWORD=$2 PGCONNECT_TIMEOUT=10 psql -X -At -h 127.0.0.1 -p "$DEMO_PORT_POSTGRES" -U "$1" -d "$3" -c "$4"
@@ -137,8 +147,9 @@ with_sigint='import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.execvp(sys.argv[1], sys.argv[1:])'
 
-# 1. Up, checked, stopped with Ctrl-C.
-"$demo_python" -c "$with_sigint" bash "$run" --ephemeral --rules "$here/infra_rules.yml" --state "$work/run1.state" >"$work/run1.log" 2>&1 &
+# 1. Up, checked, stopped with Ctrl-C. The --duration is only a backstop: it
+# stops the run even if this test is killed (a ctest timeout) before it could.
+"$demo_python" -c "$with_sigint" bash "$run" --ephemeral --duration 300 --rules "$here/infra_rules.yml" --state "$work/run1.state" >"$work/run1.log" 2>&1 &
 run_pid=$!
 wait_for_state "$work/run1.state" "$run_pid" 180
 check_servers "$work/run1.state"
@@ -152,11 +163,7 @@ for state in firing pending; do
 done
 pass "alerts: DemoInfraAlwaysFiring firing, DemoInfraAlwaysPending pending"
 kill -INT "$run_pid"
-rc=0
-wait "$run_pid" || rc=$?
-run_pid=
-((rc == 130)) || fail "run 1 exited with $rc after SIGINT, not 130"
-assert_gone "$work/run1.state"
+wait_run 130 "after SIGINT" "$work/run1.state"
 pass "Ctrl-C: exit 130, no process, port or directory left"
 
 # 2. Again right away; this time it ends by itself.
@@ -164,11 +171,7 @@ bash "$run" --ephemeral --duration 10 --state "$work/run2.state" >"$work/run2.lo
 run_pid=$!
 wait_for_state "$work/run2.state" "$run_pid" 180
 check_servers "$work/run2.state"
-rc=0
-wait "$run_pid" || rc=$?
-run_pid=
-((rc == 0)) || fail "run 2 exited with $rc after --duration, not 0"
-assert_gone "$work/run2.state"
+wait_run 0 "after --duration" "$work/run2.state"
 pass "second run, --duration 10: exit 0, no process, port or directory left"
 
 # 3. A busy port.
