@@ -36,8 +36,8 @@ fails even inside an expression that is empty by design. Exceptions:
                             result it explains is then no failure either.
 The options repeat.
 
-Exit status: 0 every query passed; 1 some failed (all listed at the end); 2 bad usage, unreadable
-files, or Prometheus or a target did not come up.
+Exit status: 0 every query passed; 1 some failed (all listed at the end) or a rule file does not
+load; 2 bad usage, unreadable files, or Prometheus or a target did not come up.
 
 Standard library only (python3 >= 3.8).
 """
@@ -77,6 +77,10 @@ VARIABLE = re.compile(r"\$\{(\w+)(?::[^}]*)?\}|\[\[(\w+)(?::[^\]]*)?\]\]|\$(\w+)
 
 class SetupError(Exception):
     """Something other than a query failed: exit status 2."""
+
+
+class RulesError(Exception):
+    """A rule file did not load (Prometheus stops on it): exit status 1, like a failed query."""
 
 
 class Query:
@@ -384,6 +388,9 @@ class Prometheus:
                 time.sleep(0.2)
             if self.process.poll() is None:
                 raise SetupError("Prometheus was not ready in time:\n" + self.log_tail())
+            errors = re.findall(r'msg="loading groups failed" err="(.*)"$', self.log_tail(), re.M)
+            if errors:
+                raise RulesError("\n".join(e.replace('\\"', '"') for e in errors))
             if "address already in use" not in self.log_tail():
                 raise SetupError("Prometheus exited with %d (a rule file that does not load stops it):\n%s"
                                  % (self.process.returncode, self.log_tail()))
@@ -566,6 +573,9 @@ def main(argv):
     except SetupError as e:
         print("check_queries: %s" % e, file=sys.stderr)
         return 2
+    except RulesError as e:
+        print("rule files do not load:\n  %s" % e)
+        return 1
 
     failed = [q for q in queries if q.problems]
     if not failed:

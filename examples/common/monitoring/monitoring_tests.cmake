@@ -12,17 +12,22 @@ if(OBS_BUILD_TESTS)
            COMMAND ${OBS_PYTHON3} ${monitoring_dir}/tests/check_dashboard_test.py)
   add_test(NAME monitoring.check_queries_unit
            COMMAND ${OBS_PYTHON3} ${monitoring_dir}/tests/check_queries_unit_test.py)
-  # Every expression of a dashboard over obs_demo's metrics runs and finds data.
+  # Every expression of a dashboard and a rule file over obs_demo's metrics
+  # runs and finds data (the quiet alert's selectors do).
   add_test(NAME monitoring.check_queries
            COMMAND ${run_checker} -- --prometheus ${OBS_PROMETHEUS}
-                   --dashboard ${monitoring_dir}/tests/demo.json --require-data)
-  # A syntax error, a misspelt metric, a misspelt label inside an expression
-  # that is empty by design, and a misspelt variable each fail, and only they.
+                   --dashboard ${monitoring_dir}/tests/demo.json --rules ${monitoring_dir}/tests/demo.rules.yml
+                   --require-data --allow-empty-alerts)
+  # Panels with a syntax error, a misspelt metric, a misspelt label inside an
+  # expression that is empty by design, and a misspelt variable, and rules
+  # with a misspelt metric in a quiet alert and a misspelt label, each fail,
+  # and only they.
   add_test(NAME monitoring.check_queries_detects_typo
            COMMAND ${run_checker} --expect-failures "syntax error" "misspelt metric" "misspelt label"
-                   "misspelt variable"
+                   "misspelt variable" "alert DemoMisspeltMetric" "record demo:misspelt_label"
                    -- --prometheus ${OBS_PROMETHEUS} --dashboard ${monitoring_dir}/tests/demo_typo.json
-                   --require-data --allow-empty "> 1e9")
+                   --rules ${monitoring_dir}/tests/demo_typo.rules.yml
+                   --require-data --allow-empty "> 1e9" --allow-empty-alerts)
   set_tests_properties(monitoring.check_dashboard monitoring.check_queries_unit PROPERTIES TIMEOUT 60)
   set_tests_properties(monitoring.check_queries monitoring.check_queries_detects_typo PROPERTIES TIMEOUT 120)
 endif()
