@@ -28,6 +28,11 @@ if(OBS_BUILD_TESTS)
                    -- --prometheus ${OBS_PROMETHEUS} --dashboard ${monitoring_dir}/tests/demo_typo.json
                    --rules ${monitoring_dir}/tests/demo_typo.rules.yml
                    --require-data --allow-empty "> 1e9" --allow-empty-alerts)
+  # No Prometheus or directory outlives a run: target down, SIGINT, SIGTERM,
+  # SIGKILL.
+  add_test(NAME monitoring.check_queries_cleanup
+           COMMAND ${OBS_PYTHON3} ${monitoring_dir}/tests/cleanup_test.py ${OBS_PROMETHEUS})
   set_tests_properties(monitoring.check_dashboard monitoring.check_queries_unit PROPERTIES TIMEOUT 60)
-  set_tests_properties(monitoring.check_queries monitoring.check_queries_detects_typo PROPERTIES TIMEOUT 120)
+  set_tests_properties(monitoring.check_queries monitoring.check_queries_detects_typo
+                       monitoring.check_queries_cleanup PROPERTIES TIMEOUT 120)
 endif()
