@@ -36,6 +36,11 @@ fails even inside an expression that is empty by design. Exceptions:
                             result it explains is then no failure either.
 The options repeat.
 
+In a test against a live service: start it, give it some traffic so its counters and histograms
+have series, run this script with --target on its metrics address, then stop the service
+(tests/run_checker.py does exactly that for obs_demo). Series a service creates only on first use
+(an error counter before any error) need --allow-absent, or better, the service creating them at 0.
+
 Exit status: 0 every query passed; 1 some failed (all listed at the end) or a rule file does not
 load; 2 bad usage, unreadable files, or Prometheus or a target did not come up.
 
@@ -515,11 +520,14 @@ def parse_args(argv):
                         help="a Grafana variable's value (repeatable)")
     parser.add_argument("--require-data", action="store_true",
                         help="fail queries and selectors that find no data")
-    parser.add_argument("--allow-empty", action="append", default=[], metavar="SUBSTRING")
-    parser.add_argument("--allow-empty-alerts", action="store_true")
-    parser.add_argument("--allow-absent", action="append", default=[], metavar="SUBSTRING")
+    parser.add_argument("--allow-empty", action="append", default=[], metavar="SUBSTRING",
+                        help="an expression containing SUBSTRING may return nothing (repeatable)")
+    parser.add_argument("--allow-empty-alerts", action="store_true",
+                        help="alerting rules may return nothing (their selectors must match series)")
+    parser.add_argument("--allow-absent", action="append", default=[], metavar="SUBSTRING",
+                        help="a selector containing SUBSTRING may match no series (repeatable)")
     parser.add_argument("--job", default="check", help='job label of the targets (default "check")')
-    parser.add_argument("--metrics-path", default="/metrics")
+    parser.add_argument("--metrics-path", default="/metrics", help="scrape path (default /metrics)")
     parser.add_argument("--scrapes", type=int, default=3, help="scrapes of each target to wait for")
     parser.add_argument("--timeout", type=float, default=60, help="seconds for Prometheus and targets")
     args = parser.parse_args(argv)
