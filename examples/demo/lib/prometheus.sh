@@ -4,7 +4,7 @@
 # Sourced (bash 4+; sources servers.sh and cleanup.sh):
 #
 #   demo_prom_add_target pooler 127.0.0.1:16433     # job, address[, path]
-#   demo_prom_add_rules examples/pooler/deploy/alerts.yml
+#   demo_prom_add_rules examples/pooler/prometheus/alerts/database.rules.yml
 #   demo_start_prometheus                           # on DEMO_PORT[prometheus]
 #   demo_prom_wait_targets_up 60
 #   demo_prom_value 'sum(rate(pgcache_queries_total[30s]))'

@@ -102,8 +102,9 @@ demo_free_port() {
 #   demo: port 15432 for postgres is in use by redis-server (pid 1234); stop
 #   it, set OBS_DEMO_PORT_POSTGRES to another port, or run with --ephemeral
 # Names already reserved are skipped, so reserve every port first and let
-# demo_start_servers find its own. A NAME without a default in demo_default_ports (a service added later) must
-# come with one: demo_default_ports[pooler]=16432 before the call.
+# demo_start_servers find its own. A NAME without a default in
+# demo_default_ports (a service added later) must come with one:
+# demo_default_ports[pooler]=16432 before the call.
 demo_ports_reserve() {
   local name var port holder try
   for name in "$@"; do
