@@ -8,6 +8,7 @@ PostgreSQL and Redis named by OBS_TEST_* and cleans up after itself.
 import concurrent.futures
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -497,6 +498,91 @@ def metrics_port(binary):
         s, _, _ = r.gw.request("GET", "/health", port=r.gw.metrics_port)
         check(s == 200, "health on the management port")
     finally:
+        r.close()
+
+
+@scenario
+def dashboard(binary, prometheus_bin, deploy_dir):
+    """Every dashboard expression (and alert rule) runs on a real Prometheus
+    scraping a live gateway, and every metric it names has series there."""
+    with open(os.path.join(deploy_dir, "grafana-dashboard.json"), encoding="utf-8") as f:
+        dash = json.load(f)
+    check(dash.get("uid") and dash.get("schemaVersion", 0) >= 36, "uid and schemaVersion >= 36")
+    variables = {v["name"]: v for v in dash["templating"]["list"]}
+    check(variables.get("datasource", {}).get("type") == "datasource", "a datasource variable")
+    exprs = []
+    for panel in dash["panels"]:
+        check(panel["datasource"]["uid"] == "${datasource}", f"{panel['title']}: uses the datasource variable")
+        refs = [t["refId"] for t in panel["targets"]]
+        check(len(refs) == len(set(refs)) and all(refs), f"{panel['title']}: unique refIds")
+        exprs += [t["expr"] for t in panel["targets"]]
+
+    r = Run(binary)
+    tmp = tempfile.mkdtemp(prefix="redis_gateway_prom_")
+    stop = threading.Event()
+    prom = None
+    try:
+        r.redis("incr", r.k("n"))
+        r.redis("set", r.k("s"), "x")
+        r.redis("incr", r.k("s"))  # a Redis error
+        r.redis("ping", token="bogus")  # an auth failure
+        name = "dup-" + suffix()
+        r.gw.admin_req("POST", "/api/organizations", {"name": name})
+        r.gw.admin_req("POST", "/api/organizations", {"name": name})  # a database error
+        r.gw.admin_req("POST", f"/api/organizations/{r.org}/users", {"email": f"{suffix()}@example.com"})
+
+        def traffic():
+            c = r.gw.conn()
+            while not stop.is_set():
+                r.gw.request("GET", f"/redis/{r.inst}/get/{q(r.k('s'))}", token=r.key, conn=c)
+                time.sleep(0.02)
+            c.close()
+        threading.Thread(target=traffic, daemon=True).start()
+
+        port = free_port()
+        with open(os.path.join(tmp, "prometheus.yml"), "w") as f:
+            f.write(f"global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                    f"rule_files: ['{os.path.join(os.path.abspath(deploy_dir), 'alerts.yml')}']\n"
+                    f"scrape_configs:\n  - job_name: redisgate\n    static_configs:\n"
+                    f"      - targets: ['127.0.0.1:{r.gw.port}']\n")
+        prom = subprocess.Popen([prometheus_bin, f"--config.file={tmp}/prometheus.yml", f"--storage.tsdb.path={tmp}/data",
+                                 f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+
+        def api(path, **params):
+            import urllib.request
+            url = f"http://127.0.0.1:{port}/api/v1/{path}?" + urllib.parse.urlencode(params, doseq=True)
+            try:
+                with urllib.request.urlopen(url, timeout=DEADLINE) as resp:
+                    return json.load(resp)
+            except Exception as e:  # not up yet, or a 400 with a JSON body
+                try:
+                    return json.loads(getattr(e, "read", lambda: b"")())
+                except ValueError:
+                    return {"status": "down", "error": str(e)}
+
+        def has(expr):
+            res = api("query", query=expr)
+            return res.get("status") == "success" and res["data"]["result"]
+        poll(lambda: has('rate(http_requests_total{path="/redis/{instance}/get/{key}"}[5m]) > 0'),
+             "Prometheus to scrape the gateway twice")
+        for expr in exprs:
+            e = expr.replace("$job", ".*")
+            res = api("query", query=e)
+            check(res.get("status") == "success", f"{expr}: {res.get('error')}")
+            for metric in sorted(set(re.findall(r"\b([a-z_]+(?:_total|_bucket|_active))\b", e))):
+                check(api("series", **{"match[]": metric}).get("data"), f"{expr}: no series of {metric}")
+        rules = poll(lambda: [ru for g in api("rules").get("data", {}).get("groups", []) for ru in g["rules"]
+                              if ru.get("lastEvaluation", "").startswith("2") and ru.get("health") == "ok"] or None,
+                     "the alert rules to evaluate")
+        check(len(rules) == 3, f"3 alert rules evaluate cleanly: {rules}")
+        print(f"{len(exprs)} dashboard expressions and {len(rules)} alert rules checked")
+    finally:
+        stop.set()
+        if prom:
+            prom.terminate()
+            prom.wait(timeout=DEADLINE)
+        subprocess.run(["rm", "-rf", tmp])
         r.close()
 
 
