@@ -57,7 +57,7 @@ class database {
   /// (select, insert, delete, migrate, ping). Throws database_error.
   rows query(std::string_view type, const std::string& sql, const std::vector<std::optional<std::string>>& params);
 
-  /// SELECT 1; the elapsed time or the error.
+  /// SELECT 1; throws database_error when it fails.
   void ping() { query("ping", "SELECT 1", {}); }
 
  private:

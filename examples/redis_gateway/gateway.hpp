@@ -8,6 +8,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <mutex>
 #include <cstdint>
 #include <optional>
 #include <string>

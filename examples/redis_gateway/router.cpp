@@ -90,14 +90,16 @@ router::router() {
       {org_users, "GET", "/api/organizations/{org}/users", ""},
       {org_users, "POST", "/api/organizations/{org}/users", ""},
   };
+  for (const auto& r : routes_) segments_.push_back(split(r.path));
 }
 
 route_match router::match(std::string_view method, std::string_view path) const {
   route_match m;
   const auto segs = split(path);
   std::vector<std::string_view> raw;
-  for (const auto& r : routes_) {
-    const auto tmpl = split(r.path);
+  for (std::size_t n = 0; n < routes_.size(); ++n) {
+    const route& r = routes_[n];
+    const auto& tmpl = segments_[n];
     if (tmpl.size() != segs.size()) continue;
     raw.clear();
     bool same = true;

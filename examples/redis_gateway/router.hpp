@@ -66,6 +66,7 @@ class router {
 
  private:
   std::vector<route> routes_;
+  std::vector<std::vector<std::string_view>> segments_;  // each template, split once
 };
 
 /// Decodes RFC 3986 percent-encoding (`+` stays `+`); nullopt when a `%` is

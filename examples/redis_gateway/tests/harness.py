@@ -173,20 +173,23 @@ def value(text, name, labels=""):
 class RedisServer:
     """A redis-server of the scenario's own, on a free port, for stopping."""
 
-    def __init__(self):
+    def __init__(self, password=""):
         self.port = free_port()
+        self.password = password
         self.proc = None
         self.start()
 
     def start(self):
+        extra = ["--requirepass", self.password] if self.password else []
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--daemonize", "no"],
+                                      "--appendonly", "no", "--daemonize", "no", *extra],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         poll(lambda: self._pong(), "redis-server to answer PING")
 
     def _pong(self):
+        auth = ["-a", self.password, "--no-auth-warning"] if self.password else []
         try:
-            return "PONG" in redis_cli("127.0.0.1", self.port, "PING")
+            return "PONG" in redis_cli("127.0.0.1", self.port, *auth, "PING")
         except subprocess.CalledProcessError:
             return False
 

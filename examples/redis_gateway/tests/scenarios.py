@@ -446,6 +446,30 @@ def redis_down(binary):
 
 
 @scenario
+def redis_password(binary):
+    """An instance's password is sent with AUTH; a wrong one fails the retries."""
+    pg, _, _ = servers()
+    redis = RedisServer(password="pw-" + suffix())
+    gw = Gateway(binary, pg, "redis_gateway_t_" + suffix(), ["--retry-delay-ms", "100"])
+    try:
+        s, org, _ = gw.admin_req("POST", "/api/organizations", {"name": "o"})
+        oid = org["result"]["id"]
+        for name, pw in (("good", redis.password), ("bad", "wrong")):
+            s, body, _ = gw.admin_req("POST", f"/api/organizations/{oid}/instances",
+                                      {"name": name, "port": redis.port, "password": pw})
+            check(s == 201, f"instance {name}: {s} {body}")
+        s, body, _ = gw.admin_req("GET", "/redis/good/set/k/v")
+        check(s == 200 and body == {"result": "OK"}, f"right password: {s} {body}")
+        s, body, _ = gw.admin_req("GET", "/redis/bad/get/k")
+        check(s == 503 and "AUTH" in body["error"] and "after 3 attempts" in body["error"], f"wrong password: {body}")
+        s, body, _ = gw.request("GET", "/health")
+        check(s == 200 and body["components"]["redis_pool"]["status"] == "degraded", f"one of two down: {s} {body}")
+    finally:
+        gw.stop()
+        redis.stop()
+
+
+@scenario
 def pg_down(binary, pg_cluster):
     """PostgreSQL stopped: /health/ready 503, Redis routes go on from the cache;
     PostgreSQL back: ready again."""
