@@ -48,6 +48,12 @@ nlohmann::json to_json(const redisReply* r) {
   }
 }
 
+// Closes a connection connect_once() opened.
+void close(redisContext* c) {
+  redisFree(c);
+  OBS_GAUGE("redis_connections_active").decrement();
+}
+
 }  // namespace
 
 struct redis_pool::pool {
@@ -78,8 +84,7 @@ struct redis_pool::lease {
     if (broken || c->err || generation != p->generation) {
       --p->open;
       lock.unlock();
-      redisFree(c);
-      OBS_GAUGE("redis_connections_active").decrement();
+      close(c);
       lock.lock();
     } else {
       p->idle.push_back(c);
@@ -93,7 +98,7 @@ redis_pool::redis_pool(redis_pool_options opts) : opts_(opts) {}
 redis_pool::~redis_pool() {
   for (auto& [name, p] : pools_) {
     std::lock_guard lock(p->mutex);
-    for (auto* c : p->idle) redisFree(c), OBS_GAUGE("redis_connections_active").decrement();
+    for (auto* c : p->idle) close(c);
     p->open -= p->idle.size();
     p->idle.clear();
   }
@@ -125,7 +130,7 @@ void redis_pool::set_instance(const redis_instance& inst) {
     closing.swap(p->idle);
     p->open -= closing.size();
   }
-  for (auto* c : closing) redisFree(c), OBS_GAUGE("redis_connections_active").decrement();
+  for (auto* c : closing) close(c);
 }
 
 void redis_pool::remove_instance(const std::string& name) {
@@ -144,7 +149,7 @@ void redis_pool::remove_instance(const std::string& name) {
     closing.swap(p->idle);
     p->open -= closing.size();
   }
-  for (auto* c : closing) redisFree(c), OBS_GAUGE("redis_connections_active").decrement();
+  for (auto* c : closing) close(c);
 }
 
 std::vector<std::string> redis_pool::instances() const {
