@@ -116,7 +116,7 @@ std::string usage() {
          "  --retry-delay-ms N            RETRY_DELAY_MS (1000)\n"
          "  --redis-timeout-ms N          Redis connect/command timeout (2000)\n"
          "  --threads N                   HTTP I/O threads (2)\n"
-         "  --workers N                   threads for Redis/PostgreSQL calls (8)\n"
+         "  --workers N                   threads for requests that may block (8)\n"
          "  --redis-pool-size N           connections per Redis instance (8)\n"
          "  --db-pool-size N              PostgreSQL connections (4)\n"
          "  --max-connections N           open HTTP connections (4096)\n"

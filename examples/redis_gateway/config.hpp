@@ -36,7 +36,7 @@ struct config {
   std::chrono::milliseconds retry_delay{1000};                    ///< RETRY_DELAY_MS
   std::chrono::milliseconds redis_timeout{2000};  ///< connect and command timeout per attempt
   unsigned io_threads = 2;                        ///< threads parsing and writing HTTP
-  unsigned workers = 8;                           ///< threads running Redis and PostgreSQL calls
+  unsigned workers = 8;                           ///< threads for requests that may block
   std::size_t redis_pool_size = 8;                ///< connections per instance at most
   std::size_t db_pool_size = 4;                   ///< PostgreSQL connections at most
   std::size_t max_connections = 4096;             ///< open HTTP connections at most

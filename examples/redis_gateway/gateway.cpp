@@ -92,6 +92,11 @@ route_match gateway::match(std::string_view method, std::string_view target) con
   return router_.match(method, target.substr(0, target.find('?')));
 }
 
+bool gateway::quick(const route_match& m) const {
+  return m.found() && (m.route->id == route_id::redis_path || m.route->id == route_id::redis_command) &&
+         pool_.has_idle(m.params.at(0));
+}
+
 http_reply gateway::handle(const route_match& m, const http_request_view& req) {
   if (m.result == route_match::outcome::not_found) return error(404, "not found");
   if (m.result == route_match::outcome::bad_path) return error(400, "bad percent-encoding in path");

@@ -55,6 +55,11 @@ class gateway {
   /// The route of `target` (query ignored) for `method`.
   route_match match(std::string_view method, std::string_view target) const;
 
+  /// Whether `m` is a Redis command whose instance has an idle connection:
+  /// answering it costs one Redis round trip, never a connect or a query,
+  /// so a server may answer it on its I/O thread.
+  bool quick(const route_match& m) const;
+
   /// Answers a request whose route is not metrics or health.
   http_reply handle(const route_match& m, const http_request_view& req);
 

@@ -169,6 +169,13 @@ std::size_t redis_pool::active_connections() const {
   return n;
 }
 
+bool redis_pool::has_idle(const std::string& instance) const {
+  auto p = find(instance);
+  if (!p) return false;
+  std::lock_guard lock(p->mutex);
+  return !p->idle.empty();
+}
+
 redisContext* redis_pool::connect_once(const redis_instance& inst, std::string& error) const {
   const timeval tv = to_timeval(opts_.timeout);
   redisContext* c = redisConnectWithTimeout(inst.host.c_str(), inst.port, tv);

@@ -93,6 +93,10 @@ class redis_pool {
   /// Open connections over every instance.
   std::size_t active_connections() const;
 
+  /// Whether `instance` has an idle connection now, so that a command would
+  /// (barring a race with another thread) not have to connect first.
+  bool has_idle(const std::string& instance) const;
+
  private:
   struct pool;
   struct lease;

@@ -75,7 +75,7 @@ struct server::impl {
     return res;
   }
 
-  // Runs on a worker thread.
+  // Runs on a worker thread, or on the I/O thread for a quick() request.
   obs::http::response answer(const obs::http::request& req) {
     const auto start = std::chrono::steady_clock::now();
     const std::string_view method(req.method_string().data(), req.method_string().size());
@@ -136,9 +136,18 @@ struct server::impl {
           res = failure(bhttp::status::bad_request, "malformed request", m, method, start);
       } else {
         const obs::http::request& req = parser.get();
-        res = co_await asio::co_spawn(
-            workers, [this, &req]() -> asio::awaitable<obs::http::response> { co_return answer(req); },
-            asio::use_awaitable);
+        const std::string_view target(req.target().data(), req.target().size());
+        const std::string_view method(req.method_string().data(), req.method_string().size());
+        // A command on an idle pooled connection is one Redis round trip
+        // (bounded by --redis-timeout-ms): answered here, it saves two
+        // thread hops. Anything that may connect, retry or query
+        // PostgreSQL goes to the workers, so I/O threads keep serving.
+        if (gw.quick(gw.match(method, target)))
+          res = answer(req);
+        else
+          res = co_await asio::co_spawn(
+              workers, [this, &req]() -> asio::awaitable<obs::http::response> { co_return answer(req); },
+              asio::use_awaitable);
       }
       stream.expires_after(std::chrono::seconds(10));
       const bool keep = res.keep_alive();

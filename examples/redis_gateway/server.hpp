@@ -1,8 +1,10 @@
 // redis_gateway::server: the HTTP side — Boost.Beast on C++20 coroutines.
 //
-// I/O threads parse and write; every request is then answered on a worker
-// pool, because Redis and PostgreSQL calls block (a Redis connect retries for
-// up to MAX_RETRY_ATTEMPTS x RETRY_DELAY_MS). /metrics and the health probes
+// I/O threads parse and write. A Redis command whose instance has an idle
+// pooled connection is answered on the I/O thread (one round trip); every
+// other request goes to a worker pool, because connects and PostgreSQL calls
+// block (a Redis connect retries for up to MAX_RETRY_ATTEMPTS x
+// RETRY_DELAY_MS). /metrics and the health probes
 // are obs::http::handler's, mounted on the API port; with --metrics-listen,
 // /metrics moves to an obs::http::server on a management port instead.
 // Records http_requests_total, http_request_errors_total and
