@@ -1,0 +1,67 @@
+// redis_gateway::config: the gateway's settings, from the seed's environment
+// variables (RATE_LIMIT_DEFAULT_RPS, METRICS_ENABLED, HEALTH_CHECK_INTERVAL,
+// MAX_RETRY_ATTEMPTS, RETRY_DELAY_MS, plus DATABASE_URL and ADMIN_TOKEN) and
+// command-line flags, which win over the environment.
+//
+//   config c = parse_config(argc, argv, [](const char* n) { return std::getenv(n); });
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace redis_gateway {
+
+/// A host and port to listen on.
+struct endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+/// Everything configurable; the defaults are the seed's.
+struct config {
+  endpoint listen{"127.0.0.1", 3000};       ///< the API (and by default /metrics)
+  std::optional<endpoint> metrics_listen;    ///< moves /metrics to a management port
+  bool metrics_enabled = true;               ///< METRICS_ENABLED
+  std::string database_url;                  ///< libpq conninfo; DATABASE_URL
+  std::string db_schema = "redis_gateway";   ///< schema of the gateway's tables
+  std::string admin_token;                   ///< bearer token of the /api admin; ADMIN_TOKEN
+  std::uint32_t rate_limit_default_rps = 100;                     ///< RATE_LIMIT_DEFAULT_RPS
+  std::chrono::milliseconds health_check_interval{30'000};        ///< HEALTH_CHECK_INTERVAL
+  std::uint32_t max_retry_attempts = 3;                           ///< MAX_RETRY_ATTEMPTS
+  std::chrono::milliseconds retry_delay{1000};                    ///< RETRY_DELAY_MS
+  std::chrono::milliseconds redis_timeout{2000};  ///< connect and command timeout per attempt
+  unsigned io_threads = 2;                        ///< threads parsing and writing HTTP
+  unsigned workers = 8;                           ///< threads for requests that may block
+  std::size_t redis_pool_size = 8;                ///< connections per instance at most
+  std::size_t db_pool_size = 4;                   ///< PostgreSQL connections at most
+  std::size_t max_connections = 4096;             ///< open HTTP connections at most
+  std::size_t max_header_bytes = 64 * 1024;       ///< request line + headers; beyond: 431
+  std::size_t max_body_bytes = 1024 * 1024;       ///< request body; beyond: 413
+  std::size_t max_key_bytes = 4096;               ///< a Redis key or field; beyond: 413
+  std::size_t max_value_bytes = 512 * 1024;       ///< a Redis value; beyond: 413
+};
+
+/// A flag or variable that does not parse.
+struct config_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Reads `getenv` then `argv`; throws config_error naming what is wrong.
+/// `--help` is not handled here (main prints usage()).
+config parse_config(int argc, const char* const* argv, const std::function<const char*(const char*)>& getenv);
+
+/// "host:port" (host may be `[::1]`); throws config_error.
+endpoint parse_endpoint(const std::string& s);
+
+/// "30s", "500ms", "2m" or bare seconds ("30"); throws config_error.
+std::chrono::milliseconds parse_duration(const std::string& s);
+
+/// The flags, one a line, for --help.
+std::string usage();
+
+}  // namespace redis_gateway

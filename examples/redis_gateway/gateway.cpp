@@ -1,0 +1,328 @@
+#include "gateway.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "metrics.hpp"
+
+namespace redis_gateway {
+namespace {
+
+using json = nlohmann::json;
+
+// Commands POST /redis/{instance} accepts: the path routes' and a few more.
+// A fixed list keeps the `command` label bounded and keeps administrative
+// commands (CONFIG, FLUSHALL, KEYS, ...) out of tenants' reach.
+constexpr std::array<std::string_view, 33> allowed_commands{
+    "PING",    "GET",    "SET",      "DEL",   "INCR",   "INCRBY", "DECR",  "DECRBY", "EXPIRE", "TTL",   "PERSIST",
+    "EXISTS",  "TYPE",   "STRLEN",   "APPEND", "MGET",  "MSET",   "HGET",  "HSET",   "HDEL",   "HGETALL", "HLEN",
+    "LPUSH",   "RPUSH",  "LPOP",     "RPOP",  "LRANGE", "LLEN",   "SADD",  "SREM",   "SMEMBERS", "SISMEMBER", "SCARD"};
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+http_reply result(unsigned status, const json& value) { return {status, dump(json{{"result", value}}), {}, {}, false}; }
+http_reply error(unsigned status, std::string_view message) {
+  return {status, dump(json{{"error", std::string(message)}}), {}, {}, false};
+}
+
+bool same_token(std::string_view a, std::string_view b) {
+  // Constant time in the token's content, so timing reveals no prefix.
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+std::optional<std::int64_t> parse_id(const std::string& s) {
+  if (s.empty() || s.size() > 18 || !std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return std::nullopt;
+  return std::stoll(s);
+}
+
+bool valid_instance_name(const std::string& s) {
+  return !s.empty() && s.size() <= 64 &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; });
+}
+
+http_reply database_failure(const database_error& e) {
+  if (!e.rejected) return error(503, std::string("database unavailable: ") + e.what());
+  if (e.sqlstate == "23505") return error(409, "already exists");
+  if (e.sqlstate == "23503") return error(404, "unknown organization");
+  return error(400, e.what());
+}
+
+json org_json(const organization& o) { return {{"id", o.id}, {"name", o.name}}; }
+
+}  // namespace
+
+std::string bearer_token(std::string_view authorization, std::string_view target) {
+  if (authorization.size() > 7) {
+    std::string scheme(authorization.substr(0, 7));
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (scheme == "bearer ") return std::string(authorization.substr(7));
+  }
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (pair.starts_with("_token=")) return percent_decode(pair.substr(7)).value_or("");
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+gateway::gateway(const config& cfg, database& db, redis_pool& pool, tenants& t, rate_limiter& limiter)
+    : cfg_(cfg), db_(db), pool_(pool), tenants_(t), limiter_(limiter) {}
+
+gateway::~gateway() {
+  if (maintenance_.joinable()) {
+    maintenance_.request_stop();
+    wake_.notify_all();
+  }
+}
+
+route_match gateway::match(std::string_view method, std::string_view target) const {
+  return router_.match(method, target.substr(0, target.find('?')));
+}
+
+bool gateway::quick(const route_match& m) const {
+  return m.found() && (m.route->id == route_id::redis_path || m.route->id == route_id::redis_command) &&
+         pool_.has_idle(m.params.at(0));
+}
+
+http_reply gateway::handle(const route_match& m, const http_request_view& req) {
+  if (m.result == route_match::outcome::not_found) return error(404, "not found");
+  if (m.result == route_match::outcome::bad_path) return error(400, "bad percent-encoding in path");
+  if (m.result == route_match::outcome::wrong_method) {
+    http_reply r = error(405, "method not allowed");
+    r.allow = m.allow;
+    return r;
+  }
+
+  const std::string token = bearer_token(req.authorization, req.target);
+  std::optional<std::int64_t> org;  // nullopt: the admin
+  std::optional<std::uint32_t> quota;
+  if (token.empty() || !same_token(token, cfg_.admin_token)) {
+    auto key = token.empty() ? std::nullopt : tenants_.find_key(token);
+    if (!key) {
+      OBS_COUNTER("api_key_auth_failures_total").increment();
+      http_reply r = error(401, token.empty() ? "missing API key" : "invalid API key");
+      r.authenticate = true;
+      return r;
+    }
+    OBS_COUNTER("api_key_requests_total").increment();
+    org = key->organization_id;
+    quota = key->rate_limit_rps;
+  }
+  // The admin token has one bucket of the default quota, like any key.
+  if (auto d = limiter_.check(org ? token : std::string_view("\0admin", 6), quota); !d.allowed) {
+    http_reply r = error(429, "rate limit exceeded");
+    r.retry_after = retry_after_seconds(d.retry_after);
+    return r;
+  }
+  if (m.route->id == route_id::redis_path || m.route->id == route_id::redis_command) return redis_route(m, req, org);
+  return api_route(m, req, org);
+}
+
+http_reply gateway::run(const std::string& instance, std::optional<std::int64_t> org, std::vector<std::string> argv) {
+  // An instance of another organization answers as one that does not exist.
+  auto owner = tenants_.instance_owner(instance);
+  if (!owner || (org && *owner != *org)) return error(404, "unknown instance");
+  if (argv.size() > 1 && argv[1].size() > cfg_.max_key_bytes)
+    return error(413, "key longer than " + std::to_string(cfg_.max_key_bytes) + " bytes");
+  for (std::size_t i = 2; i < argv.size(); ++i)
+    if (argv[i].size() > cfg_.max_value_bytes)
+      return error(413, "value longer than " + std::to_string(cfg_.max_value_bytes) + " bytes");
+  redis_result r = pool_.execute(instance, argv);
+  switch (r.result) {
+    case redis_result::outcome::ok:
+      return result(200, r.value);
+    case redis_result::outcome::redis_error:
+      return error(400, r.error);
+    case redis_result::outcome::unknown_instance:
+      return error(404, "unknown instance");
+    case redis_result::outcome::unavailable:
+      break;
+  }
+  return error(503, r.error);
+}
+
+http_reply gateway::redis_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org) {
+  const std::string& instance = m.params.at(0);
+  if (m.route->id == route_id::redis_path) {
+    std::vector<std::string> argv{std::string(m.route->command)};
+    argv.insert(argv.end(), m.params.begin() + 1, m.params.end());
+    return run(instance, org, std::move(argv));
+  }
+  json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_array() || body.empty() || !body[0].is_string())
+    return error(400, R"(body must be a JSON array of a command and its arguments, e.g. ["SET","k","v"])");
+  std::vector<std::string> argv;
+  for (const auto& a : body) {
+    if (a.is_string())
+      argv.push_back(a.get<std::string>());
+    else if (a.is_number())
+      argv.push_back(a.dump());
+    else
+      return error(400, "arguments must be strings or numbers");
+  }
+  std::transform(argv[0].begin(), argv[0].end(), argv[0].begin(), [](unsigned char c) { return std::toupper(c); });
+  if (std::find(allowed_commands.begin(), allowed_commands.end(), argv[0]) == allowed_commands.end())
+    return error(400, "unsupported command");
+  return run(instance, org, std::move(argv));
+}
+
+http_reply gateway::api_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org) {
+  const bool admin = !org;
+  const bool reading = m.route->method == "GET";
+  if (m.route->id == route_id::orgs && reading) {
+    json list = json::array();
+    for (const auto& o : tenants_.organizations())
+      if (admin || o.id == *org) list.push_back(org_json(o));
+    return result(200, list);
+  }
+  json body;
+  if (m.route->method == "POST") {
+    body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) return error(400, "body must be a JSON object");
+  }
+  try {
+    if (m.route->id == route_id::orgs) {
+      if (!admin) return error(403, "needs the admin token");
+      if (!body.contains("name") || !body["name"].is_string() || body["name"].get<std::string>().empty())
+        return error(400, R"(expected {"name": "..."})");
+      return result(201, org_json(tenants_.create_organization(body["name"].get<std::string>())));
+    }
+    auto id = parse_id(m.params.at(0));
+    auto o = id ? tenants_.find_organization(*id) : std::nullopt;
+    // Keys see their own organization only; others do not exist for them.
+    if (!o || (!admin && o->id != *org)) return error(404, "unknown organization");
+    if (!admin && !(reading && (m.route->id == route_id::org || m.route->id == route_id::org_instances)))
+      return error(403, "needs the admin token");
+
+    switch (m.route->id) {
+      case route_id::org:
+        if (reading) return result(200, org_json(*o));
+        if (auto keys = tenants_.delete_organization(o->id)) {
+          for (const auto& k : *keys) limiter_.remove(k);
+          return result(200, "deleted");
+        }
+        return error(404, "unknown organization");
+      case route_id::org_keys: {
+        if (reading) {
+          json list = json::array();
+          for (const auto& [k, info] : tenants_.keys_of(o->id))
+            list.push_back({{"key", k}, {"rate_limit_rps", info.rate_limit_rps ? json(*info.rate_limit_rps) : json()}});
+          return result(200, list);
+        }
+        std::optional<std::uint32_t> rps;
+        if (body.contains("rate_limit_rps") && !body["rate_limit_rps"].is_null()) {
+          const auto& v = body["rate_limit_rps"];
+          if (!v.is_number_unsigned() || v.get<std::uint64_t>() < 1 || v.get<std::uint64_t>() > 1'000'000'000)
+            return error(400, "rate_limit_rps must be an integer from 1 to 1000000000");
+          rps = v.get<std::uint32_t>();
+        }
+        const std::string key = tenants_.create_key(o->id, rps);
+        return result(201, {{"key", key}, {"rate_limit_rps", rps ? json(*rps) : json()}});
+      }
+      case route_id::org_key:
+        if (!tenants_.delete_key(o->id, m.params.at(1))) return error(404, "unknown API key");
+        limiter_.remove(m.params.at(1));
+        return result(200, "deleted");
+      case route_id::org_instances: {
+        if (reading) {
+          json list = json::array();
+          for (const auto& i : tenants_.instances_of(o->id))
+            list.push_back({{"name", i.name}, {"host", i.host}, {"port", i.port}});
+          return result(200, list);
+        }
+        redis_instance inst;
+        if (!body.contains("name") || !body["name"].is_string() || !valid_instance_name(body["name"].get<std::string>()))
+          return error(400, "name must be 1 to 64 letters, digits, '-' or '_'");
+        inst.name = body["name"].get<std::string>();
+        inst.host = body.value("host", std::string("127.0.0.1"));
+        const auto port = body.value("port", 6379);
+        if (port < 1 || port > 65535) return error(400, "port must be from 1 to 65535");
+        inst.port = static_cast<std::uint16_t>(port);
+        inst.password = body.value("password", std::string());
+        tenants_.create_instance(o->id, inst);
+        return result(201, {{"name", inst.name}, {"host", inst.host}, {"port", inst.port}});
+      }
+      case route_id::org_instance:
+        if (!tenants_.delete_instance(o->id, m.params.at(1))) return error(404, "unknown instance");
+        return result(200, "deleted");
+      case route_id::org_users: {
+        if (reading) {
+          json list = json::array();
+          for (const auto& u : tenants_.users_of(o->id)) list.push_back({{"id", u.id}, {"email", u.email}});
+          return result(200, list);
+        }
+        if (!body.contains("email") || !body["email"].is_string() || body["email"].get<std::string>().empty())
+          return error(400, R"(expected {"email": "..."})");
+        const user u = tenants_.create_user(o->id, body["email"].get<std::string>());
+        return result(201, {{"id", u.id}, {"email", u.email}});
+      }
+      default:
+        return error(404, "not found");
+    }
+  } catch (const database_error& e) {
+    return database_failure(e);
+  } catch (const json::exception& e) {
+    return error(400, e.what());
+  }
+}
+
+obs::http::check_result gateway::check_database() {
+  try {
+    db_.ping();
+    return obs::http::check_result::healthy("Database connection OK");
+  } catch (const database_error& e) {
+    return obs::http::check_result::unhealthy(e.what());
+  }
+}
+
+obs::http::check_result gateway::check_redis() {
+  const auto names = pool_.instances();
+  std::vector<std::string> down;
+  for (const auto& name : names)
+    if (auto h = pool_.health_check(name); !h.ok) down.push_back(name + ": " + h.message);
+  const std::string active = std::to_string(pool_.active_connections()) + " active connections";
+  if (down.empty()) return obs::http::check_result::healthy(active + ", " + std::to_string(names.size()) + " instances");
+  std::string msg = std::to_string(down.size()) + " of " + std::to_string(names.size()) + " instances unreachable";
+  for (const auto& d : down) msg += "; " + d;
+  if (down.size() == names.size()) return obs::http::check_result::unhealthy(msg);
+  return obs::http::check_result::degraded(msg);
+}
+
+void gateway::start_maintenance() {
+  maintenance_ = std::jthread([this](std::stop_token stop) {
+    std::unique_lock lock(wake_mutex_);
+    for (;;) {
+      // Returns early only when stop is requested.
+      wake_.wait_for(lock, stop, cfg_.health_check_interval, [] { return false; });
+      if (stop.stop_requested()) return;
+      lock.unlock();
+      maintain();
+      lock.lock();
+    }
+  });
+}
+
+void gateway::maintain() {
+  limiter_.sweep();
+  for (const auto& name : pool_.instances()) {
+    if (pool_.health_check(name).ok) continue;
+    std::fprintf(stderr, "redis_gateway: redis instance %s failed its health check; reconnecting\n", name.c_str());
+    for (const auto& i : tenants_.instances_of(tenants_.instance_owner(name).value_or(-1)))
+      if (i.name == name) pool_.reconnect_instance(name, i.host, i.port, i.password);
+  }
+}
+
+}  // namespace redis_gateway

@@ -1,0 +1,231 @@
+#include "server.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <obs/http.hpp>
+#include <obs/http/handler.hpp>
+
+#include "metrics.hpp"
+
+namespace redis_gateway {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+struct server::impl {
+  impl(const config& c, gateway& g)
+      : cfg(c), gw(g), workers(c.workers), acceptor(ioc),
+        probes(std::make_shared<obs::http::handler>(obs::http::registry_source())) {
+    add_checks(probes->health());
+  }
+
+  void add_checks(obs::http::health& h) {
+    h.add_check("database", [this] { return gw.check_database(); });
+    h.add_check("redis_pool", [this] { return gw.check_redis(); });
+  }
+
+  bool metrics_here() const { return cfg.metrics_enabled && !cfg.metrics_listen; }
+
+  // The route's template, or "unmatched": the only values `path` takes.
+  static std::string_view path_label(const route_match& m) {
+    return m.route && m.result != route_match::outcome::not_found ? m.route->path : "unmatched";
+  }
+
+  static void record(std::string_view method, std::string_view path, unsigned status,
+                     std::chrono::steady_clock::time_point start) {
+    const std::string code = std::to_string(status);
+    const std::string_view verb = method_label(method);
+    OBS_COUNTER_FAMILY("http_requests_total", "method", "path", "status").with(verb, path, code).increment();
+    if (status >= 400)
+      OBS_COUNTER_FAMILY("http_request_errors_total", "method", "path", "status").with(verb, path, code).increment();
+    OBS_HISTOGRAM_FAMILY("http_request_duration_seconds", "method", "path")
+        .with(verb, path)
+        .record(std::chrono::steady_clock::now() - start);
+  }
+
+  static obs::http::response to_response(const http_reply& r, unsigned version) {
+    obs::http::response res(static_cast<bhttp::status>(r.status), version);
+    res.set(bhttp::field::content_type, "application/json");
+    if (r.retry_after) res.set(bhttp::field::retry_after, std::to_string(*r.retry_after));
+    if (!r.allow.empty()) res.set(bhttp::field::allow, r.allow);
+    if (r.authenticate) res.set(bhttp::field::www_authenticate, "Bearer");
+    res.body() = r.body;
+    res.prepare_payload();
+    return res;
+  }
+
+  // Runs on a worker thread, or on the I/O thread for a quick() request.
+  obs::http::response answer(const obs::http::request& req) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::string_view method(req.method_string().data(), req.method_string().size());
+    const std::string_view target(req.target().data(), req.target().size());
+    route_match m = gw.match(method, target);
+    const bool builtin = m.found() && (m.route->id == route_id::health || m.route->id == route_id::health_live ||
+                                       m.route->id == route_id::health_ready ||
+                                       (m.route->id == route_id::metrics && metrics_here()));
+    if (m.found() && m.route->id == route_id::metrics && !builtin) m = route_match{};  // 404, "unmatched"
+    obs::http::response res;
+    if (builtin) {
+      res = (*probes)(req);
+    } else {
+      const auto auth = req[bhttp::field::authorization];
+      res = to_response(gw.handle(m, {method, target, {auth.data(), auth.size()}, req.body()}), req.version());
+    }
+    res.keep_alive(req.keep_alive());
+    record(method, path_label(m), res.result_int(), start);
+    return res;
+  }
+
+  // A transport-level failure (431, 413, 400): answered and counted, then
+  // the connection closes, since the rest of the stream cannot be trusted.
+  obs::http::response failure(bhttp::status status, std::string_view message, const route_match& m,
+                              std::string_view method, std::chrono::steady_clock::time_point start) {
+    http_reply r{static_cast<unsigned>(status), std::string(R"({"error":")") + std::string(message) + "\"}", {}, {}, false};
+    obs::http::response res = to_response(r, 11);
+    res.keep_alive(false);
+    record(method, path_label(m), r.status, start);
+    return res;
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    beast::error_code ec;
+    for (;;) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
+      parser.body_limit(cfg.max_body_bytes);
+      stream.expires_after(std::chrono::seconds(30));
+      co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      const auto start = std::chrono::steady_clock::now();
+      obs::http::response res;
+      if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
+          ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+        break;
+      } else if (ec) {
+        const auto& h = parser.get();
+        const std::string_view method(h.method_string().data(), h.method_string().size());
+        const route_match m = parser.is_header_done() ? gw.match(method, {h.target().data(), h.target().size()})
+                                                      : route_match{};
+        if (ec == bhttp::error::body_limit)
+          res = failure(bhttp::status::payload_too_large, "request body too large", m, method, start);
+        else if (ec == bhttp::error::header_limit)
+          res = failure(bhttp::status::request_header_fields_too_large, "request header too large", m, method, start);
+        else
+          res = failure(bhttp::status::bad_request, "malformed request", m, method, start);
+      } else {
+        const obs::http::request& req = parser.get();
+        const std::string_view target(req.target().data(), req.target().size());
+        const std::string_view method(req.method_string().data(), req.method_string().size());
+        // A command on an idle pooled connection is one Redis round trip
+        // (bounded by --redis-timeout-ms): answered here, it saves two
+        // thread hops. Anything that may connect, retry or query
+        // PostgreSQL goes to the workers, so I/O threads keep serving.
+        if (gw.quick(gw.match(method, target)))
+          res = answer(req);
+        else
+          res = co_await asio::co_spawn(
+              workers, [this, &req]() -> asio::awaitable<obs::http::response> { co_return answer(req); },
+              asio::use_awaitable);
+      }
+      stream.expires_after(std::chrono::seconds(10));
+      const bool keep = res.keep_alive();
+      co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || !keep) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      beast::error_code ec;
+      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted) co_return;
+      if (ec) continue;  // e.g. EMFILE: the client goes, the server stays
+      if (open.load(std::memory_order_relaxed) >= cfg.max_connections) {
+        // Ordering: an admission limit, approximate by design.
+        socket.close(ec);
+        continue;
+      }
+      open.fetch_add(1, std::memory_order_relaxed);
+      asio::co_spawn(ioc, session(std::move(socket)), [this](const std::exception_ptr&) {
+        // Ordering: as above.
+        open.fetch_sub(1, std::memory_order_relaxed);
+      });
+    }
+  }
+
+  const config& cfg;
+  gateway& gw;
+  asio::io_context ioc;
+  asio::thread_pool workers;
+  tcp::acceptor acceptor;
+  std::shared_ptr<obs::http::handler> probes;
+  std::unique_ptr<obs::http::server> management;
+  std::vector<std::thread> threads;
+  std::atomic<std::size_t> open{0};
+  bool stopped = false;
+};
+
+server::server(const config& cfg, gateway& gw) : impl_(std::make_unique<impl>(cfg, gw)) {}
+
+server::~server() { stop(); }
+
+void server::start() {
+  auto& i = *impl_;
+  const tcp::endpoint ep(asio::ip::make_address(i.cfg.listen.host), i.cfg.listen.port);
+  i.acceptor.open(ep.protocol());
+  i.acceptor.set_option(tcp::acceptor::reuse_address(true));
+  i.acceptor.bind(ep);
+  i.acceptor.listen(asio::socket_base::max_listen_connections);
+  if (i.cfg.metrics_enabled && i.cfg.metrics_listen) {
+    obs::http::options o;
+    o.address = i.cfg.metrics_listen->host;
+    o.port = i.cfg.metrics_listen->port;
+    i.management = obs::http::serve(o);
+    i.add_checks(i.management->health());
+    std::printf("redis_gateway: metrics on %s:%u\n", o.address.c_str(), i.management->port());
+  }
+  asio::co_spawn(i.ioc, i.accept_loop(), asio::detached);
+  for (unsigned t = 0; t < i.cfg.io_threads; ++t) i.threads.emplace_back([&i] { i.ioc.run(); });
+  std::printf("redis_gateway: listening on %s:%u\n", i.cfg.listen.host.c_str(), port());
+  std::fflush(stdout);
+}
+
+void server::stop() {
+  auto& i = *impl_;
+  if (i.stopped) return;
+  i.stopped = true;
+  if (i.management) i.management->stop();
+  i.ioc.stop();
+  for (auto& t : i.threads) t.join();
+  i.workers.join();
+}
+
+std::uint16_t server::port() const {
+  beast::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+}  // namespace redis_gateway
