@@ -12,6 +12,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -262,6 +263,11 @@ std::string database_section(const std::string& name, const pg_admin& pg, const 
          "\"\n" + extra;
 }
 
+std::string user_section(const std::string& db, const std::string& user, const std::string& password,
+                         const std::string& extra = "") {
+  return "[databases." + db + ".users." + user + "]\npassword = \"" + password + "\"\n" + extra;
+}
+
 std::string auth_query_section(const std::string& name, const pg_admin& pg, const std::string& extra = "") {
   return "[databases." + name + ".auth_query]\nuser = \"postgres\"\npassword = \"" + pg.password() + "\"\n" + extra;
 }
@@ -303,7 +309,7 @@ TEST_CASE("auth_query: alice logs in, SHOW POOLS, SHOW CLIENTS, SHOW AUTH_QUERY_
   std::string alice = "pooler_alice_" + sfx, bob = "pooler_bob_" + sfx, db = "aq" + sfx;
   pg.scram_role(alice, "alice-pw");
   pg.scram_role(bob, "bob-pw");
-  pooler_process pooler(database_section(db, pg) + "[databases." + db + ".users." + bob + "]\npassword = \"bob-pw\"\n" +
+  pooler_process pooler(database_section(db, pg) + user_section(db, bob, "bob-pw") +
                         auth_query_section(db, pg));
 
   // Given "alice" authenticated via auth_query
@@ -421,6 +427,28 @@ TEST_CASE("auth_query: wrong password, unknown user (negative cache), rate-limit
   CHECK(metric(scrape, "pg_doorman_auth_query_dynamic_pools" + label) == 1);
 }
 
+TEST_CASE("auth_query: concurrent logins of one user share one fetch", "[auth]") {
+  auto pg = shared_pg();
+  auto sfx = random_suffix();
+  std::string dave = "pooler_dave_" + sfx, db = "co" + sfx;
+  pg.scram_role(dave, "dave-pw");
+  pooler_process pooler(database_section(db, pg) + auth_query_section(db, pg));
+  std::vector<std::thread> logins;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i)
+    logins.emplace_back([&] {
+      client_conn c(pooler.client(db, dave, "dave-pw"));
+      if (c.ok()) ++ok;
+    });
+  for (auto& t : logins) t.join();
+  CHECK(ok == 8);
+  auto scrape = pooler.scrape();
+  std::string label = "{database=\"" + db + "\"}";
+  CHECK(metric(scrape, "pg_doorman_auth_query_cache_misses_total" + label) == 1);
+  CHECK(metric(scrape, "pg_doorman_auth_query_cache_hits_total" + label) == 7);
+  CHECK(metric(scrape, "pg_doorman_auth_query_dynamic_pools_created_total" + label) == 1);
+}
+
 TEST_CASE("auth_query: executor errors while PostgreSQL is stopped, recovery, and MD5 pass-the-hash", "[cluster]") {
   pg_env e;  // fails early when the environment is missing
   auto [tmp, tmp_rc] = run("mktemp -d /tmp/pooler_cluster_XXXXXX");
@@ -528,7 +556,7 @@ TEST_CASE("RELOAD re-reads the config, clears the cache and destroys dynamic poo
   CHECK_FALSE(row_with(pooler.admin("SHOW AUTH_QUERY_CACHE").first, db + "|" + alice + "|").empty());
 
   // bob becomes a static user with a pool of 3.
-  pooler.write_config(base + "[databases." + db + ".users." + bob + "]\npassword = \"bob-pw\"\npool_size = 3\n");
+  pooler.write_config(base + user_section(db, bob, "bob-pw", "pool_size = 3\n"));
   auto [out, rc] = pooler.admin("RELOAD");
   INFO(out);
   CHECK(rc == 0);
@@ -545,7 +573,7 @@ TEST_CASE("RELOAD re-reads the config, clears the cache and destroys dynamic poo
   REQUIRE(b.ok());
 
   // A broken config is refused with the key named, and the old one stays.
-  pooler.write_config(base + "[databases." + db + ".users." + bob + "]\npassword = \"bob-pw\"\npool_size = \"many\"\n");
+  pooler.write_config(base + user_section(db, bob, "bob-pw", "pool_size = \"many\"\n"));
   auto [bad, bad_rc] = pooler.admin("RELOAD");
   CHECK(bad_rc != 0);
   CHECK(bad.find(".users." + bob + ".pool_size") != std::string::npos);
@@ -557,8 +585,7 @@ TEST_CASE("50 concurrent pgbench clients share a pool of 10, the db_pool_* count
   auto sfx = random_suffix();
   std::string user = "pooler_bench_" + sfx, db = "load" + sfx;
   pg.scram_role(user, "bench-pw");
-  pooler_process pooler(database_section(db, pg) + "[databases." + db + ".users." + user +
-                        "]\npassword = \"bench-pw\"\npool_size = 10\n");
+  pooler_process pooler(database_section(db, pg) + user_section(db, user, "bench-pw", "pool_size = 10\n"));
   std::ofstream(pooler.dir() + "/script.sql") << "BEGIN;\nSELECT 1;\nSELECT pg_sleep(0.001);\nEND;\n";
   auto [out, rc] = run("PGPASSWORD=bench-pw pgbench -n -c 50 -j 2 -T 3 -h 127.0.0.1 -p " + pooler.port_text() + " -U " +
                        user + " -f " + quote(pooler.dir() + "/script.sql") + " " + db);
@@ -590,8 +617,7 @@ TEST_CASE("session mode keeps one server per client and resets it on release", "
   auto sfx = random_suffix();
   std::string user = "pooler_sess_" + sfx, db = "sess" + sfx;
   pg.scram_role(user, "sess-pw");
-  pooler_process pooler(database_section(db, pg) + "[databases." + db + ".users." + user +
-                        "]\npassword = \"sess-pw\"\npool_size = 1\npool_mode = \"session\"\n");
+  pooler_process pooler(database_section(db, pg) + user_section(db, user, "sess-pw", "pool_size = 1\npool_mode = \"session\"\n"));
   std::string pid;
   {
     client_conn c(pooler.client(db, user, "sess-pw"));
@@ -613,8 +639,7 @@ TEST_CASE("bad input: malformed startup, oversized length, garbage, a client van
   auto sfx = random_suffix();
   std::string user = "pooler_bad_" + sfx, db = "bad" + sfx;
   pg.scram_role(user, "bad-pw");
-  pooler_process pooler(database_section(db, pg) + "[databases." + db + ".users." + user +
-                        "]\npassword = \"bad-pw\"\npool_size = 1\n");
+  pooler_process pooler(database_section(db, pg) + user_section(db, user, "bad-pw", "pool_size = 1\n"));
   auto send_raw = [&](const std::string& bytes) {
     int fd = connect_tcp(pooler.port());
     REQUIRE(fd >= 0);
@@ -702,7 +727,7 @@ TEST_CASE("a CancelRequest reaches the server running the client's query", "[can
   auto sfx = random_suffix();
   std::string user = "pooler_cancel_" + sfx, db = "cancel" + sfx;
   pg.scram_role(user, "cancel-pw");
-  pooler_process pooler(database_section(db, pg) + "[databases." + db + ".users." + user + "]\npassword = \"cancel-pw\"\n");
+  pooler_process pooler(database_section(db, pg) + user_section(db, user, "cancel-pw"));
   client_conn c(pooler.client(db, user, "cancel-pw"));
   REQUIRE(c.ok());
   REQUIRE(PQsendQuery(c.get(), "SELECT pg_sleep(30)") == 1);
