@@ -133,7 +133,8 @@ struct admin_view {
             {"connect_time", text}, {"request_time", text}, {"wait", int4},       {"wait_us", int4},
             {"close_needed", int4}, {"ptr", text},          {"link", text},       {"remote_pid", int4},
             {"tls", text},          {"application_name", text}};
-    for (const auto& [key, p] : s.pools_) {
+    for (const auto& entry : s.pools_) {
+      const auto& p = entry.second;  // a lambda cannot capture a structured binding in clang 15
       auto add = [&](const server_conn& sv, const char* state) {
         boost::system::error_code ec;
         auto local = sv.socket.local_endpoint(ec);

@@ -27,6 +27,7 @@ using asio::use_awaitable;
 using namespace asio::experimental::awaitable_operators;
 
 constexpr std::size_t read_size = 16 * 1024;
+constexpr auto login_timeout = std::chrono::seconds(60);
 
 /// Waiting for a server connection or a connect took too long.
 class timeout_error : public std::runtime_error {
@@ -276,6 +277,17 @@ asio::awaitable<void> service::gc_loop() {
 
 asio::awaitable<void> service::handle_client(std::shared_ptr<client> c) {
   clients_[c->id] = c;
+  // A client that never finishes logging in must not hold its slot forever
+  // (pgbouncer's client_login_timeout).
+  asio::co_spawn(
+      ioc_,
+      [weak = std::weak_ptr<client>(c)]() -> asio::awaitable<void> {
+        asio::steady_timer timer(co_await asio::this_coro::executor, login_timeout);
+        boost::system::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+        if (auto c = weak.lock(); c && !c->logged_in) close_quietly(c->socket);
+      },
+      asio::detached);
   std::string failure;
   try {
     pgwire::startup_packet packet;
@@ -401,6 +413,7 @@ asio::awaitable<void> service::serve_admin(std::shared_ptr<client> c) {
                                                 "password authentication failed for user \"" + c->user + "\""));
     co_return;
   }
+  c->logged_in = true;
   std::string out;
   pgwire::authentication_ok(out);
   for (auto [name, value] : {std::pair{"server_version", "15.0 (pooler)"}, {"server_encoding", "UTF8"},
@@ -526,6 +539,7 @@ asio::awaitable<void> service::serve_pooled(std::shared_ptr<client> c) {
       co_return;
     }
   }
+  c->logged_in = true;
   std::string out;
   pgwire::authentication_ok(out);
   for (const auto& [name, value] : p->parameters) pgwire::parameter_status(out, name, value);
@@ -778,7 +792,10 @@ asio::awaitable<std::shared_ptr<server_conn>> service::connect_server(std::share
 }
 
 void service::release(pool& p, std::shared_ptr<server_conn> sv, bool reusable) {
-  if (auto it = std::find(p.busy.begin(), p.busy.end(), sv); it != p.busy.end()) p.busy.erase(it);
+  if (auto it = std::find(p.busy.begin(), p.busy.end(), sv); it != p.busy.end()) {
+    std::swap(*it, p.busy.back());
+    p.busy.pop_back();
+  }
   sv->link = nullptr;
   p.last_used = steady::now();
   if (!reusable || p.destroyed || stopped_ || sv->decoder.buffered() > 0) {

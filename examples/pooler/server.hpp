@@ -17,7 +17,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -76,7 +75,7 @@ struct pool {
   secret credentials;
 
   std::deque<std::shared_ptr<server_conn>> idle;
-  std::list<std::shared_ptr<server_conn>> busy;
+  std::vector<std::shared_ptr<server_conn>> busy;  ///< unordered: erased by swap-and-pop
   std::deque<std::shared_ptr<waiter>> waiters;
   unsigned connecting = 0;
   unsigned clients = 0;
@@ -129,6 +128,7 @@ struct client {
   bool extended_open = false;
   bool waiting = false;
   bool closing = false;
+  bool logged_in = false;
   char tx_status = 'I';
   steady::time_point xact_start, query_start;
 };
