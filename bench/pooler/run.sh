@@ -20,14 +20,14 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 : "${OBS_TEST_PG_PORT:?set OBS_TEST_PG_PORT}"
 : "${OBS_TEST_PG_PASSWORD:?set OBS_TEST_PG_PASSWORD}"
 
-build() {  # dir, extra flags
+build() {  # dir, OBS_DISABLE for the pooler's files
   cmake -S "$repo" -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOBS_BUILD_TESTS=OFF \
-    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "-DCMAKE_CXX_FLAGS=$2" >/dev/null
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "-DPOOLER_OBS_DISABLE=$2" >/dev/null
   cmake --build "$1" --target pooler -j2 >/dev/null
   echo "$1/examples/pooler/pooler"
 }
-POOLER=${POOLER:-$(build "$repo/build/bench-pooler" "")}
-POOLER_DISABLED=${POOLER_DISABLED:-$(build "$repo/build/bench-pooler-disabled" "-DOBS_DISABLE=1")}
+POOLER=${POOLER:-$(build "$repo/build/bench-pooler" OFF)}
+POOLER_DISABLED=${POOLER_DISABLED:-$(build "$repo/build/bench-pooler-disabled" ON)}
 
 work=$(mktemp -d /tmp/pooler_bench_XXXXXX)
 chmod 755 "$work"
