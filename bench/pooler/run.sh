@@ -2,8 +2,10 @@
 # Throughput of examples/pooler against Debian's pgbouncer and direct
 # PostgreSQL, plus the pooler built with OBS_DISABLE=1 (the instrumentation's
 # cost): pgbench -S (select-only) and the default TPC-B-like script, 8 and 32
-# clients, every configuration interleaved in each round. Prints a markdown
-# table of median tps over the rounds, and ratios.
+# clients, every configuration interleaved in each round. Prints markdown
+# tables of median tps over the rounds, and of the CPU time each pooler
+# process spent per transaction (utime+stime from /proc, which a loaded
+# machine disturbs far less than throughput), with ratios.
 #
 #   . /work/test-env.sh   # OBS_TEST_PG_HOST/PORT/PASSWORD
 #   bash bench/pooler/run.sh [ROUNDS] [SECONDS]
@@ -93,6 +95,8 @@ else
   pgbouncer -q "$work/pgbouncer.ini" &
 fi
 pids+=($!)
+pooler_pid=${pids[0]}
+disabled_pid=${pids[1]}
 
 for port in "$pooler_port" "$disabled_port" "$bouncer_port"; do
   for _ in $(seq 100); do
@@ -104,7 +108,11 @@ done
 declare -A targets=([direct]="$OBS_TEST_PG_HOST:$OBS_TEST_PG_PORT" [pgbouncer]="127.0.0.1:$bouncer_port"
                     [pooler]="127.0.0.1:$pooler_port" [pooler_obs_disabled]="127.0.0.1:$disabled_port")
 order=(direct pgbouncer pooler pooler_obs_disabled)
-declare -A results
+for _ in $(seq 100); do [[ -s $work/pgbouncer.pid ]] && break; sleep 0.1; done
+declare -A pid_of=([pgbouncer]=$(cat "$work/pgbouncer.pid") [pooler]=$pooler_pid [pooler_obs_disabled]=$disabled_pid)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+declare -A results cpu
 for round in $(seq "$rounds"); do
   for load in select tpcb; do
     for clients in 8 32; do
@@ -113,10 +121,17 @@ for round in $(seq "$rounds"); do
         port=${targets[$target]#*:}
         flag=""
         [[ $load == select ]] && flag="-S"
-        tps=$(PGPASSWORD=$password pgbench -n $flag -c "$clients" -j 2 -T "$seconds" -h "$host" -p "$port" -U "$user" "$db" 2>&1 |
-              sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p')
+        pid=${pid_of[$target]:-}
+        before=$([[ -n $pid ]] && cpu_ticks "$pid" || echo 0)
+        out=$(PGPASSWORD=$password pgbench -n $flag -c "$clients" -j 2 -T "$seconds" -h "$host" -p "$port" -U "$user" "$db" 2>&1)
+        after=$([[ -n $pid ]] && cpu_ticks "$pid" || echo 0)
+        tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' <<<"$out")
+        xacts=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
         results[$target,$load,$clients]+="${tps:-0} "
-        echo "round $round $load c=$clients $target: $tps tps" >&2
+        # CPU microseconds per transaction; a tick is 1/CLK_TCK seconds.
+        us=$(awk -v t=$((after - before)) -v n="${xacts:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN {print (n ? t * 1e6 / hz / n : 0)}')
+        cpu[$target,$load,$clients]+="$us "
+        echo "round $round $load c=$clients $target: $tps tps, $us us CPU/xact" >&2
       done
     done
   done
@@ -132,5 +147,18 @@ for load in select tpcb; do
     label=$([[ $load == select ]] && echo "pgbench -S" || echo "TPC-B-like")
     awk -v l="$label" -v c="$clients" -v d="${m[direct]}" -v b="${m[pgbouncer]}" -v p="${m[pooler]}" -v n="${m[pooler_obs_disabled]}" \
       'BEGIN {printf "| %s | %d | %.0f | %.0f | %.0f | %.0f | %.2f | %.3f |\n", l, c, d, b, p, n, (b ? p/b : 0), (n ? p/n : 0)}'
+  done
+done
+
+echo
+echo "| load | clients | pgbouncer 1.18, CPU us/xact | pooler | pooler, OBS_DISABLE=1 | pooler / pgbouncer | pooler / OBS_DISABLE=1 |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+for load in select tpcb; do
+  for clients in 8 32; do
+    declare -A c
+    for target in pgbouncer pooler pooler_obs_disabled; do c[$target]=$(echo "${cpu[$target,$load,$clients]}" | median); done
+    label=$([[ $load == select ]] && echo "pgbench -S" || echo "TPC-B-like")
+    awk -v l="$label" -v k="$clients" -v b="${c[pgbouncer]}" -v p="${c[pooler]}" -v n="${c[pooler_obs_disabled]}" \
+      'BEGIN {printf "| %s | %d | %.1f | %.1f | %.1f | %.2f | %.3f |\n", l, k, b, p, n, (b ? p/b : 0), (n ? p/n : 0)}'
   done
 done
