@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Throughput of examples/pooler against Debian's pgbouncer and direct
+# PostgreSQL, plus the pooler built with OBS_DISABLE=1 (the instrumentation's
+# cost): pgbench -S (select-only) and the default TPC-B-like script, 8 and 32
+# clients, every configuration interleaved in each round. Prints markdown
+# tables of median tps over the rounds, and of the CPU time each pooler
+# process spent per transaction (utime+stime from /proc, which a loaded
+# machine disturbs far less than throughput), with ratios.
+#
+#   . /work/test-env.sh   # OBS_TEST_PG_HOST/PORT/PASSWORD
+#   bash bench/pooler/run.sh [ROUNDS] [SECONDS]
+#
+# Builds two Release trees (build/bench-pooler, build/bench-pooler-disabled)
+# unless POOLER and POOLER_DISABLED name binaries already built.
+set -euo pipefail
+
+rounds=${1:-3}
+seconds=${2:-8}
+pool_size=20
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+: "${OBS_TEST_PG_HOST:?set OBS_TEST_PG_HOST (source test-env.sh)}"
+: "${OBS_TEST_PG_PORT:?set OBS_TEST_PG_PORT}"
+: "${OBS_TEST_PG_PASSWORD:?set OBS_TEST_PG_PASSWORD}"
+
+build() {  # dir, OBS_DISABLE for the pooler's files
+  cmake -S "$repo" -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOBS_BUILD_TESTS=OFF \
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "-DPOOLER_OBS_DISABLE=$2" >/dev/null
+  cmake --build "$1" --target pooler -j2 >/dev/null
+  echo "$1/examples/pooler/pooler"
+}
+POOLER=${POOLER:-$(build "$repo/build/bench-pooler" OFF)}
+POOLER_DISABLED=${POOLER_DISABLED:-$(build "$repo/build/bench-pooler-disabled" ON)}
+
+work=$(mktemp -d /tmp/pooler_bench_XXXXXX)
+chmod 755 "$work"
+db=pooler_bench_$RANDOM
+user=pooler_bench_user_$RANDOM
+password=bench-pw
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  PGPASSWORD=$OBS_TEST_PG_PASSWORD psql -qX -h "$OBS_TEST_PG_HOST" -p "$OBS_TEST_PG_PORT" -U postgres -d postgres \
+    -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $user" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export PGPASSWORD=$OBS_TEST_PG_PASSWORD
+psql -qX -h "$OBS_TEST_PG_HOST" -p "$OBS_TEST_PG_PORT" -U postgres -d postgres \
+  -c "CREATE ROLE $user LOGIN PASSWORD '$password'" -c "CREATE DATABASE $db OWNER $user"
+PGPASSWORD=$password pgbench -q -i -s 10 -h "$OBS_TEST_PG_HOST" -p "$OBS_TEST_PG_PORT" -U "$user" "$db" >/dev/null 2>&1
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Our pooler: a static user, transaction pooling, the same pool size.
+start_pooler() {  # binary, port, metrics port
+  cat >"$work/pooler-$2.toml" <<CFG
+[databases.$db]
+host = "$OBS_TEST_PG_HOST"
+port = $OBS_TEST_PG_PORT
+pool_size = $pool_size
+pool_mode = "transaction"
+[databases.$db.users.$user]
+password = "$password"
+CFG
+  "$1" --config "$work/pooler-$2.toml" --listen "127.0.0.1:$2" --metrics-listen "127.0.0.1:$3" >"$work/pooler-$2.log" 2>&1 &
+  pids+=($!)
+}
+pooler_port=$(free_port); start_pooler "$POOLER" "$pooler_port" "$(free_port)"
+disabled_port=$(free_port); start_pooler "$POOLER_DISABLED" "$disabled_port" "$(free_port)"
+
+# pgbouncer 1.18: same user and password, SCRAM in front, same pool.
+bouncer_port=$(free_port)
+printf '"%s" "%s"\n' "$user" "$password" >"$work/userlist.txt"
+cat >"$work/pgbouncer.ini" <<CFG
+[databases]
+$db = host=$OBS_TEST_PG_HOST port=$OBS_TEST_PG_PORT dbname=$db
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bouncer_port
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $work/userlist.txt
+pool_mode = transaction
+default_pool_size = $pool_size
+max_client_conn = 200
+logfile = $work/pgbouncer.log
+pidfile = $work/pgbouncer.pid
+CFG
+chmod 644 "$work"/*
+if [[ $(id -u) == 0 ]]; then
+  chown postgres: "$work"
+  runuser -u postgres -- pgbouncer -q "$work/pgbouncer.ini" &
+else
+  pgbouncer -q "$work/pgbouncer.ini" &
+fi
+pids+=($!)
+pooler_pid=${pids[0]}
+disabled_pid=${pids[1]}
+
+for port in "$pooler_port" "$disabled_port" "$bouncer_port"; do
+  for _ in $(seq 100); do
+    PGPASSWORD=$password psql -qXAt -h 127.0.0.1 -p "$port" -U "$user" -d "$db" -c 'SELECT 1' >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+done
+
+declare -A targets=([direct]="$OBS_TEST_PG_HOST:$OBS_TEST_PG_PORT" [pgbouncer]="127.0.0.1:$bouncer_port"
+                    [pooler]="127.0.0.1:$pooler_port" [pooler_obs_disabled]="127.0.0.1:$disabled_port")
+order=(direct pgbouncer pooler pooler_obs_disabled)
+for _ in $(seq 100); do [[ -s $work/pgbouncer.pid ]] && break; sleep 0.1; done
+declare -A pid_of=([pgbouncer]=$(cat "$work/pgbouncer.pid") [pooler]=$pooler_pid [pooler_obs_disabled]=$disabled_pid)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+declare -A results cpu
+for round in $(seq "$rounds"); do
+  for load in select tpcb; do
+    for clients in 8 32; do
+      for target in "${order[@]}"; do
+        host=${targets[$target]%:*}
+        port=${targets[$target]#*:}
+        flag=""
+        [[ $load == select ]] && flag="-S"
+        pid=${pid_of[$target]:-}
+        before=$([[ -n $pid ]] && cpu_ticks "$pid" || echo 0)
+        out=$(PGPASSWORD=$password pgbench -n $flag -c "$clients" -j 2 -T "$seconds" -h "$host" -p "$port" -U "$user" "$db" 2>&1)
+        after=$([[ -n $pid ]] && cpu_ticks "$pid" || echo 0)
+        tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' <<<"$out")
+        xacts=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+        results[$target,$load,$clients]+="${tps:-0} "
+        # CPU microseconds per transaction; a tick is 1/CLK_TCK seconds.
+        us=$(awk -v t=$((after - before)) -v n="${xacts:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN {print (n ? t * 1e6 / hz / n : 0)}')
+        cpu[$target,$load,$clients]+="$us "
+        echo "round $round $load c=$clients $target: $tps tps, $us us CPU/xact" >&2
+      done
+    done
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+echo "| load | clients | direct | pgbouncer 1.18 | pooler | pooler, OBS_DISABLE=1 | pooler / pgbouncer | pooler / OBS_DISABLE=1 |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+for load in select tpcb; do
+  for clients in 8 32; do
+    declare -A m
+    for target in "${order[@]}"; do m[$target]=$(echo "${results[$target,$load,$clients]}" | median); done
+    label=$([[ $load == select ]] && echo "pgbench -S" || echo "TPC-B-like")
+    awk -v l="$label" -v c="$clients" -v d="${m[direct]}" -v b="${m[pgbouncer]}" -v p="${m[pooler]}" -v n="${m[pooler_obs_disabled]}" \
+      'BEGIN {printf "| %s | %d | %.0f | %.0f | %.0f | %.0f | %.2f | %.3f |\n", l, c, d, b, p, n, (b ? p/b : 0), (n ? p/n : 0)}'
+  done
+done
+
+echo
+echo "| load | clients | pgbouncer 1.18, CPU us/xact | pooler | pooler, OBS_DISABLE=1 | pooler / pgbouncer | pooler / OBS_DISABLE=1 |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+for load in select tpcb; do
+  for clients in 8 32; do
+    declare -A c
+    for target in pgbouncer pooler pooler_obs_disabled; do c[$target]=$(echo "${cpu[$target,$load,$clients]}" | median); done
+    label=$([[ $load == select ]] && echo "pgbench -S" || echo "TPC-B-like")
+    awk -v l="$label" -v k="$clients" -v b="${c[pgbouncer]}" -v p="${c[pooler]}" -v n="${c[pooler_obs_disabled]}" \
+      'BEGIN {printf "| %s | %d | %.1f | %.1f | %.1f | %.2f | %.3f |\n", l, k, b, p, n, (b ? p/b : 0), (n ? p/n : 0)}'
+  done
+done
