@@ -6,7 +6,6 @@
 if(OBS_BUILD_TESTS)
   find_program(OBS_PROMTOOL promtool)
   find_program(OBS_PYTHON3 python3)
-  find_program(OBS_PROMETHEUS prometheus)
   set(pooler_alerts ${CMAKE_CURRENT_LIST_DIR}/prometheus/alerts)
   set(pooler_dashboard ${CMAKE_CURRENT_LIST_DIR}/grafana/dashboard.json)
   set(pooler_monitoring_tools ${CMAKE_CURRENT_LIST_DIR}/../common/monitoring)
@@ -18,15 +17,7 @@ if(OBS_BUILD_TESTS)
   # Grafana can import the dashboard: uid, schemaVersion, datasource variable, refIds.
   add_test(NAME pooler.dashboard_lint
            COMMAND ${OBS_PYTHON3} ${pooler_monitoring_tools}/check_dashboard.py ${pooler_dashboard})
-  # Every dashboard and rule expression runs through a real Prometheus and
-  # finds data, scraping obs_demo, which exports the pooler's metric names
-  # (all but db_pool_connections{state="waiting"}); quiet alerts may be
-  # empty but their selectors must match series.
-  add_test(NAME pooler.monitoring_queries_demo
-           COMMAND ${OBS_PYTHON3} ${pooler_monitoring_tools}/tests/run_checker.py $<TARGET_FILE:obs_demo>
-                   -- --prometheus ${OBS_PROMETHEUS} --dashboard ${pooler_dashboard}
-                   --rules ${pooler_alerts}/database.rules.yml
-                   --require-data --allow-empty-alerts --allow-absent "state=\"waiting\"")
+  # Every dashboard and rule expression running against the live pooler is
+  # a case of tests/pooler_test.cpp ("[monitoring]").
   set_tests_properties(pooler.alert_rules pooler.dashboard_lint PROPERTIES TIMEOUT 60)
-  set_tests_properties(pooler.monitoring_queries_demo PROPERTIES TIMEOUT 120)
 endif()

@@ -790,3 +790,35 @@ TEST_CASE("a bad config fails at start with the key named", "[config]") {
   CHECK(usage_rc == 2);
   run("rm -rf " + quote(dir));
 }
+
+TEST_CASE("every dashboard panel and alert expression finds the pooler's series in a real Prometheus", "[monitoring]") {
+  auto pg = shared_pg();
+  auto sfx = random_suffix();
+  std::string user = "pooler_dash_" + sfx, alice = "pooler_dalice_" + sfx, db = "dash" + sfx;
+  pg.scram_role(user, "dash-pw");
+  pg.scram_role(alice, "alice-pw");
+  pooler_process pooler(database_section(db, pg) + user_section(db, user, "dash-pw", "pool_size = 4\n") +
+                        auth_query_section(db, pg));
+  // Traffic, so the counters and the acquire histogram have samples: a
+  // static user under pgbench, and an auth_query login (a dynamic pool).
+  std::ofstream(pooler.dir() + "/script.sql") << "SELECT 1;\n";
+  auto [bench, bench_rc] = run("PGPASSWORD=dash-pw pgbench -n -c 4 -j 2 -t 20 -h 127.0.0.1 -p " + pooler.port_text() +
+                               " -U " + user + " -f " + quote(pooler.dir() + "/script.sql") + " " + db);
+  INFO(bench);
+  REQUIRE(bench_rc == 0);
+  client_conn c(pooler.client(db, alice, "alice-pw"));
+  INFO(c.error() << pooler.log());
+  REQUIRE(c.ok());
+
+  const std::string tools = std::string(POOLER_REPO_DIR) + "/examples/common/monitoring";
+  const std::string files = std::string(POOLER_SOURCE_DIR);
+  auto address = pooler.metrics_url().substr(std::string("http://").size());
+  address = address.substr(0, address.find('/'));
+  // Every selector must match series; only alerts may be quiet.
+  auto [out, rc] = run("python3 " + quote(tools + "/check_queries.py") + " --prometheus \"$(command -v prometheus)\"" +
+                       " --target " + address + " --dashboard " + quote(files + "/grafana/dashboard.json") +
+                       " --rules " + quote(files + "/prometheus/alerts/database.rules.yml") +
+                       " --require-data --allow-empty-alerts");
+  INFO(out);
+  CHECK(rc == 0);
+}
