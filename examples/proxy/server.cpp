@@ -302,6 +302,13 @@ class session {
     throw origin_lost(why);
   }
 
+  // What relay() left for the caller to send.
+  awaitable<void> send_reply() {
+    std::string out = std::move(reply_);
+    reply_.clear();
+    if (!out.empty()) co_await send_client(out);
+  }
+
   // ---- startup and authentication -----------------------------------------
 
   // Relays the startup packet and the authentication exchange until the
@@ -411,6 +418,7 @@ class session {
           co_await send_origin(frame);
           auto r = co_await relay(nullptr, 0);
           after_ready(r.status);
+          co_await send_reply();
           if (r.passthrough) co_return true;
           break;
         }
@@ -467,8 +475,10 @@ class session {
           co_await send_client(out);
           co_return r;
         case 'Z':
+          // The caller sends the rest once it has recorded the statement,
+          // so a client that scrapes right after its answer sees the count.
           r.status = pgwire::parse_ready_for_query(m.body);
-          co_await send_client(out);
+          reply_ = std::move(out);
           co_return r;
         default: break;
       }
@@ -500,6 +510,7 @@ class session {
     after_statement(v->a, sql);
     after_ready(r.status);
     finish(*v, v->c.verdict, start, r.rows);
+    co_await send_reply();
     co_return r.passthrough;
   }
 
@@ -512,11 +523,11 @@ class session {
     if (!hit) co_return false;
     std::string tail;
     pgwire::ready_for_query(tail, 'I');
+    finish(v, status::cache_hit, start, hit->rows);
     std::array<asio::const_buffer, 3> buffers{asio::buffer(prefix), asio::buffer(hit->response), asio::buffer(tail)};
     co_await asio::async_write(client_, buffers, use_awaitable);
     OBS_COUNTER("pgcache_bytes_total", "direction", "client_out")
         .increment(prefix.size() + hit->response.size() + tail.size());
-    finish(v, status::cache_hit, start, hit->rows);
     co_return true;
   }
 
@@ -635,6 +646,7 @@ class session {
     for (std::size_t k = 0; k < verdicts.size(); ++k) after_statement(verdicts[k]->a, executed[k]);
     after_ready(r.status);
     for (const auto& v : verdicts) finish(*v, v->c.verdict, start, r.rows);
+    co_await send_reply();
     co_return r.passthrough;
   }
 
@@ -684,6 +696,7 @@ class session {
   std::size_t batch_bytes_ = 0;
   std::string pending_unnamed_parse_;
   int drop_parse_complete_ = 0;
+  std::string reply_;  // the end of an answer, up to ReadyForQuery
 };
 
 }  // namespace
