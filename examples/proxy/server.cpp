@@ -547,8 +547,9 @@ class session {
     for (const auto& w : a.writes) written_.insert(w.name);
     if (a.type == analysis::kind::schema || a.type == analysis::kind::multiple) {
       // DDL changes results and catalog facts; the change feed sees neither.
+      // (Several statements in one message may hide DDL too.)
       srv_.forget_catalog();
-      if (a.type == analysis::kind::schema) srv_.cache.clear();
+      srv_.cache.clear();
     }
     if (a.sets_search_path) scope_ += sql + '\0';
   }

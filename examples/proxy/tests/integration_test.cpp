@@ -335,3 +335,41 @@ TEST_CASE("a slot in use elsewhere: the proxy relays uncached until it is free",
   c.scalar("SELECT count(*) FROM k");
   CHECK(queries(p, "cache_hit") == 1);
 }
+
+TEST_CASE("the collector writes the seed's tables through the proxy", "[integration]") {
+  test_database db;
+  proxy_process p(db.direct(), db.name());
+  p.wait_ready();
+  connection c(p.conninfo(db.name()));
+  c.exec("SELECT 1");
+  c.exec("SELECT 1");
+  c.exec("SELECT now()");
+  const std::string instance = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+  const std::string collector = std::string(OBS_PROXY_COLLECTOR_BIN) + " --once --metrics 127.0.0.1:" +
+                                std::to_string(p.metrics_port()) + " --instance-id " + instance + " --database '" +
+                                p.conninfo(db.name()) + "'";
+  REQUIRE(std::system(collector.c_str()) == 0);
+
+  connection direct(db.direct());
+  auto snap = direct.exec(
+      "SELECT queries_cache_hit, queries_uncacheable, latency_cache_p50_ms IS NOT NULL, "
+      "latency_origin_p99_ms > 0, connections_active FROM metrics_snapshots");
+  REQUIRE(PQntuples(snap.get()) == 1);
+  CHECK(std::string(PQgetvalue(snap.get(), 0, 0)) == "1");
+  CHECK(std::string(PQgetvalue(snap.get(), 0, 1)) == "1");
+  CHECK(std::string(PQgetvalue(snap.get(), 0, 2)) == "t");
+  CHECK(std::string(PQgetvalue(snap.get(), 0, 3)) == "t");
+  CHECK(std::string(PQgetvalue(snap.get(), 0, 4)) == "2");  // this test's client and the collector
+  CHECK(direct.scalar("SELECT uncacheable_reason->>'category' FROM query_stats WHERE sql_template = 'SELECT now()'") ==
+        "NonDeterministicFunction");
+  CHECK(direct.scalar("SELECT cache_hits FROM query_stats WHERE sql_template = 'SELECT $1'") == "1");
+
+  // Retention: a week-old snapshot goes on the next run; query_stats upserts.
+  direct.exec("INSERT INTO metrics_snapshots (instance_id, collected_at) VALUES ('" + instance +
+              "', NOW() - INTERVAL '8 days')");
+  c.exec("SELECT 1");
+  REQUIRE(std::system(collector.c_str()) == 0);
+  CHECK(direct.scalar("SELECT count(*) FROM metrics_snapshots") == "2");
+  CHECK(direct.scalar("SELECT count(*) FROM metrics_snapshots WHERE collected_at < NOW() - INTERVAL '7 days'") == "0");
+  CHECK(direct.scalar("SELECT execution_count FROM query_stats WHERE sql_template = 'SELECT $1'") == "3");
+}
