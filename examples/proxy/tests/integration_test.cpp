@@ -3,7 +3,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <functional>
+#include <random>
 
 #include <cstdio>
 #include <cstdlib>
@@ -372,4 +376,58 @@ TEST_CASE("the collector writes the seed's tables through the proxy", "[integrat
   CHECK(direct.scalar("SELECT count(*) FROM metrics_snapshots") == "2");
   CHECK(direct.scalar("SELECT count(*) FROM metrics_snapshots WHERE collected_at < NOW() - INTERVAL '7 days'") == "0");
   CHECK(direct.scalar("SELECT execution_count FROM query_stats WHERE sql_template = 'SELECT $1'") == "3");
+}
+
+TEST_CASE("the origin restarts: a clean error, then the proxy and its change feed carry on", "[integration]") {
+  char dir_template[] = "/tmp/proxy_cluster_XXXXXX";
+  REQUIRE(mkdtemp(dir_template));
+  const std::string dir = dir_template;
+  REQUIRE(chmod(dir.c_str(), 0755) == 0);
+  const std::string port = std::to_string(20000 + std::random_device{}() % 20000);
+  const std::string password = "proxy-" + unique_suffix();
+  const std::string cluster = std::string("bash ") + OBS_PG_CLUSTER + " ";
+  auto start = [&] { return std::system((cluster + "start " + dir + " " + port + " " + password).c_str()) == 0; };
+  auto stop = [&] { std::system((cluster + "stop " + dir).c_str()); };
+  REQUIRE(start());
+  struct cleanup {
+    std::function<void()> f;
+    ~cleanup() { f(); }
+  } remove_cluster{[&] {
+    stop();
+    std::system(("rm -rf " + dir).c_str());
+  }};
+  const std::string origin = "host=127.0.0.1 port=" + port + " user=postgres password=" + password + " dbname=postgres";
+  {
+    connection direct(origin);
+    direct.exec("CREATE TABLE r (id int)");
+  }
+  {
+    proxy_process p(origin, "proxy_restart");
+    p.wait_ready();
+    auto through = [&] {
+      return "host=127.0.0.1 port=" + std::to_string(p.port()) + " user=postgres password=" + password +
+             " dbname=postgres";
+    };
+    connection c(through());
+    CHECK(c.scalar("SELECT count(*) FROM r") == "0");
+    CHECK(c.scalar("SELECT count(*) FROM r") == "0");
+    CHECK(queries(p, "cache_hit") == 1);
+
+    stop();
+    auto lost = c.try_exec("SELECT count(*) FROM r");
+    CHECK(PQresultStatus(lost.get()) == PGRES_FATAL_ERROR);
+    INFO(PQerrorMessage(c.get()));
+    CHECK(std::string(PQerrorMessage(c.get())).find("terminat") != std::string::npos);
+    CHECK(eventually([&] { return http_get(p.metrics_port(), "/health").status == 503; }));
+
+    REQUIRE(start());
+    p.wait_ready();
+    connection again(through());
+    CHECK(again.scalar("SELECT count(*) FROM r") == "0");
+    connection direct(origin);
+    direct.exec("INSERT INTO r VALUES (1)");
+    CHECK(eventually([&] { return again.scalar("SELECT count(*) FROM r") == "1"; }));
+  }
+  connection direct(origin);
+  direct.exec("SELECT pg_drop_replication_slot('proxy_restart')");
 }
