@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "classifier.hpp"
+
 namespace proxy {
 
 /// One cached result: the backend messages to replay, as they came.
@@ -23,6 +25,8 @@ struct cached_result {
   std::string response;  ///< RowDescription (if any), DataRows, CommandComplete
   std::uint64_t rows = 0;
   std::vector<std::string> tables;  ///< relation names the result depends on
+  /// The statement, so a hit is counted without classifying it again.
+  std::shared_ptr<const verdict> statement;
 };
 
 class result_cache {

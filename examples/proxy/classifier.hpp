@@ -121,4 +121,11 @@ struct classification {
 /// Applies the rules to an analysis; see the README for their order.
 classification classify(const analysis& a, catalog_source& catalog, const exclusions& excluded);
 
+/// A statement's analysis and classification, shared by the memo, the
+/// cache entries and the statistics.
+struct verdict {
+  analysis a;
+  classification c;
+};
+
 }  // namespace proxy

@@ -52,10 +52,6 @@ struct origin_lost : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-struct verdict {
-  analysis a;
-  classification c;
-};
 using verdict_ptr = std::shared_ptr<const verdict>;
 
 // The host, port and dbname a conninfo names.
@@ -381,6 +377,18 @@ class session {
   awaitable<bool> serve() {
     for (;;) {
       auto m = co_await read_client();
+      const bool batch_message_type = m.type == 'P' || m.type == 'B' || m.type == 'D' || m.type == 'E' ||
+                                      m.type == 'C' || m.type == 'S' || m.type == 'H';
+      if (!batch_message_type && !batch_.empty()) {
+        // Extended-protocol messages without a Sync, then something else:
+        // keep the order, and keep their answers out of any cache entry.
+        // (m stays valid: only reading from the client moves its bytes.)
+        std::string wire = take_batch_wire();
+        batch_.clear();
+        batch_bytes_ = 0;
+        unsynced_ = true;
+        co_await send_origin(wire);
+      }
       switch (m.type) {
         case 'Q': {
           std::string frame(m.frame);
@@ -416,7 +424,7 @@ class session {
         case 'F': {
           std::string frame(m.frame);
           co_await send_origin(frame);
-          auto r = co_await relay(nullptr, 0);
+          auto r = co_await relay(nullptr);
           after_ready(r.status);
           co_await send_reply();
           if (r.passthrough) co_return true;
@@ -433,14 +441,14 @@ class session {
 
   // Forwards the origin's answer until ReadyForQuery, capturing what a
   // cache entry needs when `cap` is given.
-  awaitable<relay_outcome> relay(capture* cap, int drop_parse_complete) {
+  awaitable<relay_outcome> relay(capture* cap) {
     relay_outcome r;
     std::string out;
     constexpr std::size_t flush_at = 64 * 1024;
     for (;;) {
       auto m = co_await read_origin();
-      if (m.type == '1' && drop_parse_complete > 0) {
-        --drop_parse_complete;  // answers a Parse the proxy replayed on its own
+      if (m.type == '1' && drop_parse_complete_ > 0) {
+        --drop_parse_complete_;  // answers a Parse the proxy replayed on its own
         continue;
       }
       out.append(m.frame);
@@ -494,19 +502,19 @@ class session {
     // A simple Query destroys the unnamed prepared statement on the origin.
     pending_unnamed_parse_.clear();
     prepared_.erase("");
+    // The cache is asked first: an entry exists only for a statement that
+    // was cacheable, so a hit needs no classification.
+    const bool may_cache = caching_database_ && transaction_ == 'I' && !std::exchange(unsynced_, false);
+    const std::string key = may_cache ? scope_ + 'Q' + sql : std::string{};
+    if (may_cache && co_await try_hit(key, start, {})) co_return false;
     verdict_ptr v = co_await srv_.classify(sql);
-    const bool use_cache = v->c.verdict == status::cache_miss && caching_database_ && transaction_ == 'I';
-    std::string key;
-    if (use_cache) {
-      key = scope_ + 'Q' + sql;
-      if (co_await try_hit(key, start, *v, {})) co_return false;
-    }
+    const bool use_cache = may_cache && v->c.verdict == status::cache_miss;
     const std::uint64_t ticket = srv_.cache.ticket();
     co_await send_origin(frame);
     capture cap;
     cap.limit = srv_.cache.max_entry_bytes();
-    relay_outcome r = co_await relay(use_cache ? &cap : nullptr, 0);
-    if (use_cache) store(key, cap, r, v->c, ticket);
+    relay_outcome r = co_await relay(use_cache ? &cap : nullptr);
+    if (use_cache) store(key, cap, r, v, ticket);
     after_statement(v->a, sql);
     after_ready(r.status);
     finish(*v, v->c.verdict, start, r.rows);
@@ -516,14 +524,14 @@ class session {
 
   // Serves `key` from the cache if it is there; `prefix` goes before the
   // cached messages (ParseComplete, BindComplete).
-  awaitable<bool> try_hit(const std::string& key, clock::time_point start, const verdict& v, std::string prefix) {
+  awaitable<bool> try_hit(const std::string& key, clock::time_point start, std::string prefix) {
     const auto lookup = clock::now();
     auto hit = srv_.cache.find(key);
     OBS_HISTOGRAM("pgcache_cache_lookup_seconds").record(since(lookup));
     if (!hit) co_return false;
     std::string tail;
     pgwire::ready_for_query(tail, 'I');
-    finish(v, status::cache_hit, start, hit->rows);
+    finish(*hit->statement, status::cache_hit, start, hit->rows);
     std::array<asio::const_buffer, 3> buffers{asio::buffer(prefix), asio::buffer(hit->response), asio::buffer(tail)};
     co_await asio::async_write(client_, buffers, use_awaitable);
     OBS_COUNTER("pgcache_bytes_total", "direction", "client_out")
@@ -531,13 +539,14 @@ class session {
     co_return true;
   }
 
-  void store(const std::string& key, capture& cap, const relay_outcome& r, const classification& c,
+  void store(const std::string& key, capture& cap, const relay_outcome& r, const verdict_ptr& v,
              std::uint64_t ticket) {
     if (!cap.ok || r.error || r.passthrough || r.status != 'I') return;
     auto entry = std::make_shared<cached_result>();
     entry->response = std::move(cap.bytes);
     entry->rows = r.rows;
-    entry->tables = c.tables;
+    entry->tables = v->c.tables;
+    entry->statement = v;
     srv_.cache.store(key, std::move(entry), ticket);
   }
 
@@ -609,9 +618,6 @@ class session {
         executed.push_back(s == prepared_.end() ? std::string{} : s->second);
       }
     }
-    std::vector<verdict_ptr> verdicts;
-    for (const auto& sql : executed) verdicts.push_back(co_await srv_.classify(sql));
-
     // The cacheable shape.
     std::size_t i = 0;
     const bool has_parse = batch.size() > i && batch[i].type == 'P' && batch[i].name.empty();
@@ -620,20 +626,23 @@ class session {
     const bool has_describe = batch.size() > i && batch[i].type == 'D' && batch[i].target == 'P' && batch[i].name.empty();
     if (has_describe) ++i;
     const bool shape = bind && batch.size() == i + 2 && batch[i].type == 'E' && batch[i].name.empty() &&
-                       batch[i].max_rows == 0 && batch[i + 1].type == 'S' && verdicts.size() == 1;
-    const bool use_cache = shape && verdicts[0]->c.verdict == status::cache_miss && caching_database_ &&
-                           transaction_ == 'I' && !executed[0].empty();
+                       batch[i].max_rows == 0 && batch[i + 1].type == 'S' && executed.size() == 1;
+    const bool may_cache = shape && caching_database_ && transaction_ == 'I' && !executed[0].empty() &&
+                           !std::exchange(unsynced_, false);
     std::string key;
-    if (use_cache) {
+    if (may_cache) {
       key = scope_ + 'E' + (has_describe ? 'd' : '-') + executed[0] + '\0' + bind->bind_rest;
       std::string prefix;
       if (has_parse) pgwire::message_writer(prefix, '1').finish();
       pgwire::message_writer(prefix, '2').finish();
-      if (co_await try_hit(key, start, *verdicts[0], std::move(prefix))) {
+      if (co_await try_hit(key, start, std::move(prefix))) {
         if (has_parse) pending_unnamed_parse_ = batch[0].frame;
         co_return false;
       }
     }
+    std::vector<verdict_ptr> verdicts;
+    for (const auto& sql : executed) verdicts.push_back(co_await srv_.classify(sql));
+    const bool use_cache = may_cache && verdicts[0]->c.verdict == status::cache_miss;
 
     batch_ = std::move(batch);
     std::string wire = take_batch_wire();
@@ -642,8 +651,8 @@ class session {
     co_await send_origin(wire);
     capture cap;
     cap.limit = srv_.cache.max_entry_bytes();
-    relay_outcome r = co_await relay(use_cache ? &cap : nullptr, std::exchange(drop_parse_complete_, 0));
-    if (use_cache) store(key, cap, r, verdicts[0]->c, ticket);
+    relay_outcome r = co_await relay(use_cache ? &cap : nullptr);
+    if (use_cache) store(key, cap, r, verdicts[0], ticket);
     for (std::size_t k = 0; k < verdicts.size(); ++k) after_statement(verdicts[k]->a, executed[k]);
     after_ready(r.status);
     for (const auto& v : verdicts) finish(*v, v->c.verdict, start, r.rows);
@@ -697,6 +706,7 @@ class session {
   std::size_t batch_bytes_ = 0;
   std::string pending_unnamed_parse_;
   int drop_parse_complete_ = 0;
+  bool unsynced_ = false;  // origin answers to unsynced messages precede the next reply
   std::string reply_;  // the end of an answer, up to ReadyForQuery
 };
 
