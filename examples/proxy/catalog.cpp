@@ -70,35 +70,39 @@ pg_catalog::rows pg_catalog::query(const char* sql, const relation_name& name) {
   throw std::runtime_error(std::string("catalog unreachable: ") + PQerrorMessage(conn_));
 }
 
-function_facts pg_catalog::function(const relation_name& name) {
+template <class Facts, class Parse>
+Facts pg_catalog::lookup(std::map<key, cached<Facts>>& known, const char* sql, const relation_name& name,
+                         Parse parse) {
   std::lock_guard lock(mutex_);
   key k{name.schema, name.name};
   auto now = clock::now();
-  if (auto it = functions_.find(k); it != functions_.end() && now - it->second.at < ttl_) return it->second.facts;
-  rows r = query(function_sql, name);
-  function_facts f;
-  if (r.count() == 1 && !r.null(0, 0)) {
-    f.found = true;
-    f.volatility = r.value(0, 0)[0];
-    f.builtin = r.value(0, 1) == "t";
-  }
-  functions_[k] = {f, now};
-  return f;
+  if (auto it = known.find(k); it != known.end() && now - it->second.at < ttl_) return it->second.facts;
+  Facts facts = parse(query(sql, name));
+  known[k] = {facts, now};
+  return facts;
+}
+
+function_facts pg_catalog::function(const relation_name& name) {
+  return lookup(functions_, function_sql, name, [](const rows& r) {
+    function_facts f;
+    if (r.count() == 1 && !r.null(0, 0)) {
+      f.found = true;
+      f.volatility = r.value(0, 0)[0];
+      f.builtin = r.value(0, 1) == "t";
+    }
+    return f;
+  });
 }
 
 relation_facts pg_catalog::relation(const relation_name& name) {
-  std::lock_guard lock(mutex_);
-  key k{name.schema, name.name};
-  auto now = clock::now();
-  if (auto it = relations_.find(k); it != relations_.end() && now - it->second.at < ttl_) return it->second.facts;
-  rows r = query(relation_sql, name);
-  relation_facts best;
-  for (int i = 0; i < r.count(); ++i) {
-    relation_facts f{true, r.value(i, 0)[0], r.value(i, 1)[0], r.value(i, 2)};
-    if (!best.found || rank(f) > rank(best)) best = f;
-  }
-  relations_[k] = {best, now};
-  return best;
+  return lookup(relations_, relation_sql, name, [](const rows& r) {
+    relation_facts best;
+    for (int i = 0; i < r.count(); ++i) {
+      relation_facts f{true, r.value(i, 0)[0], r.value(i, 1)[0], r.value(i, 2)};
+      if (!best.found || rank(f) > rank(best)) best = f;
+    }
+    return best;
+  });
 }
 
 }  // namespace proxy

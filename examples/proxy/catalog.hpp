@@ -42,6 +42,9 @@ class pg_catalog final : public catalog_source {
   // The rows of a two-parameter query, over a live connection.
   struct rows;
   rows query(const char* sql, const relation_name& name);
+  // A fact from `known` while fresh, else parsed from a new lookup.
+  template <class Facts, class Parse>
+  Facts lookup(std::map<key, cached<Facts>>& known, const char* sql, const relation_name& name, Parse parse);
 
   std::string conninfo_;
   std::chrono::milliseconds ttl_;

@@ -178,8 +178,7 @@ analysis analyze(const std::string& sql) {
     const json& stmt = entry.at("stmt");
     for (const auto& [node, body] : stmt.items()) {
       collect_writes(node, body, a);
-      if (node == "VariableSetStmt" && body.value("name", std::string{}) == "search_path")
-        a.sets_search_path = true;
+      if (node == "VariableSetStmt") a.sets_setting = true;
       if (stmts.size() == 1) a.type = kind_of(node);
       if (a.type == analysis::kind::select) walk(stmt, a);
     }

@@ -74,8 +74,9 @@ struct analysis {
   /// A reason decided from the tree alone (SQLValueFunction, DML in a CTE,
   /// SELECT INTO, FOR UPDATE, pg_catalog).
   std::optional<uncacheable_reason> structural;
-  /// A SET/RESET of search_path, which changes what unqualified names mean.
-  bool sets_search_path = false;
+  /// A SET/RESET of a setting: search_path changes what names mean,
+  /// TimeZone or DateStyle how values are written.
+  bool sets_setting = false;
 };
 
 /// Parses `sql` (NUL-free) and analyzes it. Never throws on bad SQL: that is

@@ -298,6 +298,26 @@ class session {
     throw origin_lost(why);
   }
 
+  // A ParameterStatus: the origin reports settings that change how values
+  // are written (TimeZone, DateStyle, client_encoding...).
+  void note_setting(std::string_view body) {
+    auto [name, value] = pgwire::parse_parameter_status(body);
+    if (name == "application_name") return;
+    auto& slot = settings_[std::string(name)];
+    if (slot == value) return;
+    slot = value;
+    scope_.clear();
+  }
+
+  // The session's part of every cache key: its settings and SET history.
+  const std::string& scope() {
+    if (scope_.empty()) {
+      for (const auto& [name, value] : settings_) scope_ += name + '=' + value + '\0';
+      scope_ += set_history_ + '\0';
+    }
+    return scope_;
+  }
+
   // What relay() left for the caller to send.
   awaitable<void> send_reply() {
     std::string out = std::move(reply_);
@@ -331,7 +351,11 @@ class session {
     std::string user(packet.parameter("user"));
     std::string database(packet.parameter("database"));
     if (database.empty()) database = user;
-    scope_ = database + '\0' + user + '\0';
+    // Startup parameters (options, extra_float_digits, DateStyle...) change
+    // how results are written, so they are part of every key.
+    for (const auto& [name, value] : packet.parameters)
+      if (name != "application_name") settings_[name] = value;
+    settings_["database"] = database;
     caching_database_ = database == srv_.cached_db;
 
     for (;;) {
@@ -339,6 +363,7 @@ class session {
       const char type = m.type;
       std::int32_t code = -1;
       if (type == 'R') code = pgwire::parse_authentication(m.body).code;
+      if (type == 'S') note_setting(m.body);
       co_await send_client(m.frame);
       if (type == 'E') co_return false;
       if (type == 'Z') co_return true;
@@ -477,6 +502,9 @@ class session {
         case 's':
           if (cap) cap->ok = false;  // a replay would lose the notice or the suspension
           break;
+        case 'S':
+          note_setting(m.body);
+          break;
         case 'G':
         case 'W':
           r.passthrough = true;
@@ -505,7 +533,7 @@ class session {
     // The cache is asked first: an entry exists only for a statement that
     // was cacheable, so a hit needs no classification.
     const bool may_cache = caching_database_ && transaction_ == 'I' && !std::exchange(unsynced_, false);
-    const std::string key = may_cache ? scope_ + 'Q' + sql : std::string{};
+    const std::string key = may_cache ? scope() + 'Q' + sql : std::string{};
     if (may_cache && co_await try_hit(key, start, {})) co_return false;
     verdict_ptr v = co_await srv_.classify(sql);
     const bool use_cache = may_cache && v->c.verdict == status::cache_miss;
@@ -560,7 +588,10 @@ class session {
       srv_.forget_catalog();
       srv_.cache.clear();
     }
-    if (a.sets_search_path) scope_ += sql + '\0';
+    if (a.sets_setting) {
+      set_history_ += sql + '\0';
+      scope_.clear();
+    }
   }
 
   // Writes through the proxy invalidate as soon as they are committed,
@@ -631,7 +662,7 @@ class session {
                            !std::exchange(unsynced_, false);
     std::string key;
     if (may_cache) {
-      key = scope_ + 'E' + (has_describe ? 'd' : '-') + executed[0] + '\0' + bind->bind_rest;
+      key = scope() + 'E' + (has_describe ? 'd' : '-') + executed[0] + '\0' + bind->bind_rest;
       std::string prefix;
       if (has_parse) pgwire::message_writer(prefix, '1').finish();
       pgwire::message_writer(prefix, '2').finish();
@@ -697,7 +728,9 @@ class session {
   tcp::socket origin_;
   pgwire::decoder client_in_;
   pgwire::decoder origin_in_;
-  std::string scope_;  // database, user and search_path changes: part of every key
+  std::map<std::string, std::string> settings_;  // startup parameters and reported settings
+  std::string set_history_;                      // every SET/RESET the session ran
+  std::string scope_;                            // built from both; empty when stale
   bool caching_database_ = false;
   char transaction_ = 'I';
   std::set<std::string> written_;  // tables written since the last idle ReadyForQuery

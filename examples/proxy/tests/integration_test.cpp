@@ -56,6 +56,23 @@ snapshot take(PGresult* r) {
   return s;
 }
 
+// A test database with a ready proxy in front of it.
+struct proxied {
+  test_database db;
+  proxy_process proxy;
+  explicit proxied(std::vector<std::string> extra = {}) : proxy(db.direct(), db.name(), std::move(extra)) {
+    proxy.wait_ready();
+  }
+  std::string conninfo() const { return proxy.conninfo(db.name()); }
+};
+
+// A hit, a miss and an uncacheable statement.
+void run_mix(connection& c) {
+  c.exec("SELECT 1");
+  c.exec("SELECT 1");
+  c.exec("SELECT now()");
+}
+
 }  // namespace
 
 TEST_CASE("every status and every uncacheable reason, on /metrics and /metrics/queries", "[integration]") {
@@ -180,7 +197,8 @@ TEST_CASE("a hit replays the origin's rows byte for byte", "[integration]") {
   direct.exec(
       "CREATE TABLE mixed (id int PRIMARY KEY, t text, b bytea, x numeric, f float8);"
       "INSERT INTO mixed VALUES (1, 'one', '\\x00ff10', 1.50, 0.1), (2, NULL, NULL, NULL, NULL),"
-      " (3, '', '\\x', -0, 'NaN'), (4, 'ünï', '\\x00', 12345678901234567890.123, 1e300)");
+      " (3, '', '\\x', -0, 'NaN'), (4, 'ünï', '\\x00', 12345678901234567890.123, 1e300);"
+      "CREATE TABLE stamps (at timestamptz); INSERT INTO stamps VALUES ('2026-01-01 00:00:00+00')");
   proxy_process p(db.direct(), db.name());
   p.wait_ready();
   connection c(p.conninfo(db.name()));
@@ -219,18 +237,24 @@ TEST_CASE("a hit replays the origin's rows byte for byte", "[integration]") {
     CHECK(s.rows[0][0].first);  // NULL text
     CHECK(s.rows[0][1].first);  // NULL bytea
   }
-  CHECK(queries(p, "cache_hit") == 4);
-  CHECK(queries(p, "cache_miss") == 4);
+  // Settings change how values are written: sessions that differ share no entry.
+  connection utc(p.conninfo(db.name()));
+  connection tokyo(p.conninfo(db.name()));
+  utc.exec("SET TimeZone = 'UTC'");
+  tokyo.exec("SET TimeZone = 'Asia/Tokyo'");
+  for (int i = 0; i < 2; ++i) {
+    CHECK(utc.scalar("SELECT at FROM stamps") == "2026-01-01 00:00:00+00");
+    CHECK(tokyo.scalar("SELECT at FROM stamps") == "2026-01-01 09:00:00+09");
+  }
+  CHECK(queries(p, "cache_hit") == 6);
+  CHECK(queries(p, "cache_miss") == 6);
 }
 
 TEST_CASE("promtool accepts a live scrape", "[integration]") {
-  test_database db;
-  proxy_process p(db.direct(), db.name());
-  p.wait_ready();
-  connection c(p.conninfo(db.name()));
-  c.exec("SELECT 1");
-  c.exec("SELECT 1");
-  c.exec("SELECT now()");
+  proxied env;
+  const auto& p = env.proxy;
+  connection c(env.conninfo());
+  run_mix(c);
   c.try_exec("SELEC");
   const char* tmp = std::getenv("TMPDIR");
   std::string file = std::string(tmp ? tmp : "/tmp") + "/proxy_scrape_" + unique_suffix() + ".prom";
@@ -341,20 +365,17 @@ TEST_CASE("a slot in use elsewhere: the proxy relays uncached until it is free",
 }
 
 TEST_CASE("the collector writes the seed's tables through the proxy", "[integration]") {
-  test_database db;
-  proxy_process p(db.direct(), db.name());
-  p.wait_ready();
-  connection c(p.conninfo(db.name()));
-  c.exec("SELECT 1");
-  c.exec("SELECT 1");
-  c.exec("SELECT now()");
+  proxied env;
+  const auto& p = env.proxy;
+  connection c(env.conninfo());
+  run_mix(c);
   const std::string instance = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
   const std::string collector = std::string(OBS_PROXY_COLLECTOR_BIN) + " --once --metrics 127.0.0.1:" +
                                 std::to_string(p.metrics_port()) + " --instance-id " + instance + " --database '" +
-                                p.conninfo(db.name()) + "'";
+                                env.conninfo() + "'";
   REQUIRE(std::system(collector.c_str()) == 0);
 
-  connection direct(db.direct());
+  connection direct(env.db.direct());
   auto snap = direct.exec(
       "SELECT queries_cache_hit, queries_uncacheable, latency_cache_p50_ms IS NOT NULL, "
       "latency_origin_p99_ms > 0, connections_active FROM metrics_snapshots");

@@ -101,7 +101,8 @@ TEST_CASE("analyze: writes, DDL and fingerprints", "[unit]") {
   CHECK(w.writes[0] == proxy::relation_name{"s", "t"});
   CHECK(proxy::analyze("TRUNCATE a, b").writes.size() == 2);
   CHECK(proxy::analyze("ALTER TABLE t ADD c int").type == proxy::analysis::kind::schema);
-  CHECK(proxy::analyze("SET search_path = x").sets_search_path);
+  CHECK(proxy::analyze("SET search_path = x").sets_setting);
+  CHECK(proxy::analyze("RESET TimeZone").sets_setting);
   // Constants and IN-list lengths share a fingerprint: the cache key must
   // carry the text too.
   CHECK(proxy::analyze("SELECT * FROM t WHERE id = 1").fingerprint ==
