@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <stdexcept>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -202,6 +203,19 @@ bool excluded_table(const relation_name& r, const exclusions& ex) {
 std::string display(const relation_name& r) { return r.schema.empty() ? r.name : r.schema + "." + r.name; }
 
 }  // namespace
+
+exclusions make_exclusions(std::vector<std::string> tables, const std::vector<std::string>& patterns) {
+  exclusions ex;
+  ex.tables = std::move(tables);
+  for (const auto& p : patterns) {
+    try {
+      ex.patterns.emplace_back(p, std::regex::ECMAScript | std::regex::optimize);
+    } catch (const std::regex_error& e) {
+      throw std::invalid_argument("--exclude-pattern " + p + ": " + e.what());
+    }
+  }
+  return ex;
+}
 
 classification classify(const analysis& a, catalog_source& catalog, const exclusions& excluded) {
   classification c;

@@ -110,6 +110,10 @@ struct exclusions {
   std::vector<std::regex> patterns;
 };
 
+/// Exclusions from the flags; throws std::invalid_argument naming a pattern
+/// that is not a valid ECMAScript regular expression.
+exclusions make_exclusions(std::vector<std::string> tables, const std::vector<std::string>& patterns);
+
 /// The verdict on one statement before the cache is consulted: cacheable
 /// SELECTs become cache_hit or cache_miss there.
 struct classification {

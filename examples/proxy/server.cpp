@@ -146,14 +146,7 @@ struct server::impl {
     origin_port = fields.count("port") ? fields["port"] : "5432";
     cached_db = fields.count("dbname") ? fields["dbname"] : fields.count("user") ? fields["user"] : "postgres";
     if (origin_host.starts_with('/')) throw std::runtime_error("--origin: a Unix-socket host is not supported");
-    excluded.tables = cfg.exclude_tables;
-    for (const auto& p : cfg.exclude_patterns) {
-      try {
-        excluded.patterns.emplace_back(p, std::regex::ECMAScript | std::regex::optimize);
-      } catch (const std::regex_error& e) {
-        throw std::runtime_error("--exclude-pattern " + p + ": " + e.what());
-      }
-    }
+    excluded = make_exclusions(cfg.exclude_tables, cfg.exclude_patterns);
     tcp::endpoint at(asio::ip::make_address(cfg.listen.host), cfg.listen.port);
     acceptor.open(at.protocol());
     acceptor.set_option(tcp::acceptor::reuse_address(true));

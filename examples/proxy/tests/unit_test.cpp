@@ -75,12 +75,11 @@ TEST_CASE("classify: every uncacheable reason", "[unit]") {
                  "locking clause (FOR UPDATE/SHARE)");
   require_reason("SELECT * FROM t TABLESAMPLE bernoulli (10)", reason_category::complex_expression,
                  "TABLESAMPLE bernoulli");
-  proxy::exclusions ex;
-  ex.tables = {"public.t"};
-  require_reason("SELECT * FROM public.t", reason_category::table_excluded, "public.t", ex);
-  ex.tables = {};
-  ex.patterns.emplace_back("FROM t WHERE id = \\$1");
-  require_reason("SELECT * FROM t WHERE id = 42", reason_category::query_pattern_excluded, "", ex);
+  require_reason("SELECT * FROM public.t", reason_category::table_excluded, "public.t",
+                 proxy::make_exclusions({"public.t"}, {}));
+  require_reason("SELECT * FROM t WHERE id = 42", reason_category::query_pattern_excluded, "",
+                 proxy::make_exclusions({}, {"FROM t WHERE id = \\$1"}));
+  CHECK_THROWS_AS(proxy::make_exclusions({}, {"(unclosed"}), std::invalid_argument);
 }
 
 TEST_CASE("classify: statuses other than SELECT", "[unit]") {
