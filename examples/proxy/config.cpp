@@ -1,0 +1,70 @@
+#include "config.hpp"
+
+#include <charconv>
+#include <stdexcept>
+
+namespace proxy {
+
+const char* const usage =
+    "usage: obs_proxy --origin CONNINFO [flags]\n"
+    "  --origin CONNINFO        libpq conninfo of the origin PostgreSQL (required)\n"
+    "  --listen HOST:PORT       client port (127.0.0.1:6432)\n"
+    "  --metrics-listen HOST:PORT  /metrics and /metrics/queries (127.0.0.1:9090)\n"
+    "  --slot NAME              logical replication slot, created if missing (pgcache)\n"
+    "  --cache-bytes N          result cache budget (67108864)\n"
+    "  --max-entry-bytes N      largest cached result (1048576)\n"
+    "  --max-message-bytes N    largest protocol message accepted (67108864)\n"
+    "  --cdc-interval-ms N      change-feed poll interval (200)\n"
+    "  --catalog-ttl-ms N       catalog facts lifetime (30000)\n"
+    "  --top-queries N          fingerprints on /metrics/queries (100)\n"
+    "  --exclude-table NAME     never cache queries reading NAME (repeatable)\n"
+    "  --exclude-pattern REGEX  never cache statements matching REGEX (repeatable)\n";
+
+namespace {
+
+std::uint64_t parse_number(std::string_view flag, std::string_view text) {
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size())
+    throw std::invalid_argument(std::string(flag) + ": not a number: " + std::string(text));
+  return v;
+}
+
+}  // namespace
+
+endpoint parse_endpoint(std::string_view flag, std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos)
+    throw std::invalid_argument(std::string(flag) + ": expected HOST:PORT, got " + std::string(text));
+  auto port = parse_number(flag, text.substr(colon + 1));
+  if (port > 65535) throw std::invalid_argument(std::string(flag) + ": port out of range");
+  std::string host(text.substr(0, colon));
+  return {host.empty() ? "127.0.0.1" : host, static_cast<std::uint16_t>(port)};
+}
+
+config parse_flags(std::span<const std::string_view> args) {
+  config c;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view flag = args[i];
+    if (i + 1 >= args.size()) throw std::invalid_argument(std::string(flag) + ": missing value");
+    std::string_view value = args[++i];
+    if (flag == "--origin") c.origin_conninfo = value;
+    else if (flag == "--listen") c.listen = parse_endpoint(flag, value);
+    else if (flag == "--metrics-listen") c.metrics_listen = parse_endpoint(flag, value);
+    else if (flag == "--slot") c.slot = value;
+    else if (flag == "--cache-bytes") c.cache_bytes = parse_number(flag, value);
+    else if (flag == "--max-entry-bytes") c.max_entry_bytes = parse_number(flag, value);
+    else if (flag == "--max-message-bytes") c.max_message_bytes = parse_number(flag, value);
+    else if (flag == "--cdc-interval-ms") c.cdc_interval = std::chrono::milliseconds(parse_number(flag, value));
+    else if (flag == "--catalog-ttl-ms") c.catalog_ttl = std::chrono::milliseconds(parse_number(flag, value));
+    else if (flag == "--top-queries") c.top_queries = parse_number(flag, value);
+    else if (flag == "--exclude-table") c.exclude_tables.emplace_back(value);
+    else if (flag == "--exclude-pattern") c.exclude_patterns.emplace_back(value);
+    else throw std::invalid_argument("unknown flag " + std::string(flag));
+  }
+  if (c.origin_conninfo.empty()) throw std::invalid_argument("--origin is required");
+  if (c.slot.empty()) throw std::invalid_argument("--slot must not be empty");
+  return c;
+}
+
+}  // namespace proxy

@@ -1,0 +1,777 @@
+#include "server.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <libpq-fe.h>
+#include <obs/metrics.hpp>
+#include <pgwire/codec.hpp>
+#include <pgwire/decoder.hpp>
+#include <pgwire/messages.hpp>
+#include <pgwire/stream.hpp>
+
+#include "cache.hpp"
+#include "catalog.hpp"
+#include "cdc.hpp"
+#include "classifier.hpp"
+#include "query_stats.hpp"
+
+namespace proxy {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+double since(clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); }
+
+// The origin connection failed mid-conversation: the client gets a clean
+// FATAL error instead of a reset.
+struct origin_lost : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+using verdict_ptr = std::shared_ptr<const verdict>;
+
+// The host, port and dbname a conninfo names.
+std::map<std::string, std::string> conninfo_fields(const std::string& conninfo) {
+  char* err = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &err);
+  if (!options) {
+    std::string why = err ? err : "out of memory";
+    PQfreemem(err);
+    throw std::runtime_error("--origin: " + why);
+  }
+  std::map<std::string, std::string> fields;
+  for (auto* o = options; o->keyword; ++o)
+    if (o->val) fields[o->keyword] = o->val;
+  PQconninfoFree(options);
+  return fields;
+}
+
+// What a miss collects from the origin's answer to replay it later.
+struct capture {
+  std::string bytes;
+  std::uint64_t rows = 0;
+  bool ok = true;
+  std::size_t limit = 0;
+};
+
+struct relay_outcome {
+  char status = 'I';
+  std::uint64_t rows = 0;
+  bool error = false;
+  bool passthrough = false;  // the origin started COPY FROM STDIN or COPY BOTH
+};
+
+pgwire::error_fields fatal(const char* sqlstate, std::string message) {
+  pgwire::error_fields f;
+  f.severity = "FATAL";
+  f.sqlstate = sqlstate;
+  f.message = std::move(message);
+  return f;
+}
+
+// One extended-protocol message waiting for its Sync.
+struct batch_message {
+  char type = 0;
+  std::string frame;
+  std::string name;      // Parse: statement; Bind/Execute/Describe/Close: portal or statement
+  std::string sql;       // Parse: the text
+  std::string bound;     // Bind: statement name
+  std::string bind_rest;  // Bind: formats, values and result formats, raw
+  char target = 0;       // Describe/Close: 'S' or 'P'
+  std::int32_t max_rows = 0;
+};
+
+batch_message parse_batch_message(char type, std::string_view frame) {
+  batch_message m;
+  m.type = type;
+  m.frame = frame;
+  pgwire::body_reader r(std::string_view(m.frame).substr(5));
+  switch (type) {
+    case 'P':
+      m.name = r.cstring();
+      m.sql = r.cstring();
+      break;
+    case 'B':
+      m.name = r.cstring();
+      m.bound = r.cstring();
+      m.bind_rest = r.rest();
+      break;
+    case 'D':
+    case 'C':
+      m.target = static_cast<char>(r.int8());
+      m.name = r.cstring();
+      break;
+    case 'E':
+      m.name = r.cstring();
+      m.max_rows = r.int32();
+      break;
+    default: break;
+  }
+  return m;
+}
+
+}  // namespace
+
+struct server::impl {
+  explicit impl(config c)
+      : cfg(std::move(c)),
+        cache(cfg.cache_bytes, cfg.max_entry_bytes),
+        catalog(cfg.origin_conninfo, cfg.catalog_ttl) {
+    auto fields = conninfo_fields(cfg.origin_conninfo);
+    origin_host = fields.count("host") ? fields["host"] : "127.0.0.1";
+    origin_port = fields.count("port") ? fields["port"] : "5432";
+    cached_db = fields.count("dbname") ? fields["dbname"] : fields.count("user") ? fields["user"] : "postgres";
+    if (origin_host.starts_with('/')) throw std::runtime_error("--origin: a Unix-socket host is not supported");
+    excluded = make_exclusions(cfg.exclude_tables, cfg.exclude_patterns);
+    tcp::endpoint at(asio::ip::make_address(cfg.listen.host), cfg.listen.port);
+    acceptor.open(at.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(at);
+    acceptor.listen();
+    feed = std::make_unique<change_feed>(cfg.origin_conninfo, cfg.slot, cfg.cdc_interval, cache);
+  }
+
+  awaitable<void> accept_loop();
+
+  // The verdict on `sql`, memoized: a hit then costs one map lookup instead
+  // of a parse. Parsing and catalog lookups (which block) run off the I/O
+  // thread.
+  awaitable<verdict_ptr> classify(const std::string& sql) {
+    constexpr std::size_t memo_limit = 10000, memo_text_limit = 16 * 1024;
+    if (clock::now() - memo_since > cfg.catalog_ttl) forget_catalog();
+    if (auto it = memo.find(sql); it != memo.end()) co_return it->second;
+    bool reliable = true;
+    verdict_ptr v = co_await asio::co_spawn(
+        lookups,
+        [&]() -> awaitable<verdict_ptr> {
+          auto out = std::make_shared<verdict>();
+          out->a = analyze(sql);
+          try {
+            out->c = classify_statement(out->a);
+          } catch (const std::exception& e) {
+            // The catalog is unreachable: relay the statement uncached.
+            std::fprintf(stderr, "obs_proxy: %s\n", e.what());
+            out->c.verdict = status::unsupported;
+            reliable = false;
+          }
+          co_return out;
+        },
+        use_awaitable);
+    if (reliable && sql.size() <= memo_text_limit) {
+      if (memo.size() >= memo_limit) memo.clear();
+      memo.emplace(sql, v);
+    }
+    co_return v;
+  }
+
+  classification classify_statement(const analysis& a) { return proxy::classify(a, catalog, excluded); }
+
+  void forget_catalog() {
+    memo.clear();
+    catalog.clear();
+    memo_since = clock::now();
+  }
+
+  config cfg;
+  std::string origin_host, origin_port, cached_db;
+  exclusions excluded;
+  result_cache cache;
+  query_stats stats;
+  pg_catalog catalog;
+  std::unordered_map<std::string, verdict_ptr> memo;  // I/O thread only
+  clock::time_point memo_since = clock::now();
+  asio::io_context io{1};
+  asio::thread_pool lookups{1};  // after io: joined before io goes
+  tcp::acceptor acceptor{io};
+  std::unique_ptr<change_feed> feed;  // last: its thread uses the cache
+};
+
+namespace {
+
+class session {
+ public:
+  session(server::impl& srv, tcp::socket client)
+      : srv_(srv),
+        client_(std::move(client)),
+        origin_(client_.get_executor()),
+        client_in_(srv.cfg.max_message_bytes),
+        origin_in_(srv.cfg.max_message_bytes) {
+    OBS_GAUGE("pgcache_connections_active").increment();
+  }
+  ~session() { OBS_GAUGE("pgcache_connections_active").decrement(); }
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  awaitable<void> run() {
+    pgwire::error_fields failure;
+    try {
+      if (!co_await startup()) co_return;
+      if (!co_await serve()) co_return;
+      co_await passthrough();
+      co_return;
+    } catch (const origin_lost& e) {
+      failure = fatal(pgwire::sqlstate::connection_failure, std::string("lost the origin connection: ") + e.what());
+    } catch (const pgwire::protocol_error& e) {
+      failure = fatal(pgwire::sqlstate::protocol_violation, e.what());
+    } catch (const boost::system::system_error&) {
+      co_return;  // the client went away
+    } catch (const std::exception& e) {
+      failure = fatal(pgwire::sqlstate::internal_error, e.what());
+    }
+    std::string out;
+    pgwire::error_response(out, failure);
+    try {
+      co_await send_client(out);
+    } catch (const std::exception&) {
+      // Nobody left to tell.
+    }
+  }
+
+ private:
+  // ---- I/O, with byte counts ----------------------------------------------
+
+  awaitable<pgwire::message_view> read_client() {
+    auto m = co_await pgwire::async_read_message(client_, client_in_);
+    OBS_COUNTER("pgcache_bytes_total", "direction", "client_in").increment(m.frame.size());
+    co_return m;
+  }
+
+  awaitable<void> send_client(std::string_view bytes) {
+    co_await asio::async_write(client_, asio::buffer(bytes), use_awaitable);
+    OBS_COUNTER("pgcache_bytes_total", "direction", "client_out").increment(bytes.size());
+  }
+
+  awaitable<pgwire::message_view> read_origin() {
+    std::string why;
+    try {
+      auto m = co_await pgwire::async_read_message(origin_, origin_in_);
+      OBS_COUNTER("pgcache_bytes_total", "direction", "origin_in").increment(m.frame.size());
+      co_return m;
+    } catch (const boost::system::system_error& e) {
+      why = e.code().message();
+    } catch (const pgwire::protocol_error& e) {
+      why = e.what();
+    }
+    throw origin_lost(why);
+  }
+
+  awaitable<void> send_origin(std::string_view bytes) {
+    std::string why;
+    try {
+      co_await asio::async_write(origin_, asio::buffer(bytes), use_awaitable);
+      OBS_COUNTER("pgcache_bytes_total", "direction", "origin_out").increment(bytes.size());
+      co_return;
+    } catch (const boost::system::system_error& e) {
+      why = e.code().message();
+    }
+    throw origin_lost(why);
+  }
+
+  // A ParameterStatus: the origin reports settings that change how values
+  // are written (TimeZone, DateStyle, client_encoding...).
+  void note_setting(std::string_view body) {
+    auto [name, value] = pgwire::parse_parameter_status(body);
+    if (name == "application_name") return;
+    auto& slot = settings_[std::string(name)];
+    if (slot == value) return;
+    slot = value;
+    scope_.clear();
+  }
+
+  // The session's part of every cache key: its settings and SET history.
+  const std::string& scope() {
+    if (scope_.empty()) {
+      for (const auto& [name, value] : settings_) scope_ += name + '=' + value + '\0';
+      scope_ += set_history_ + '\0';
+    }
+    return scope_;
+  }
+
+  // What relay() left for the caller to send.
+  awaitable<void> send_reply() {
+    std::string out = std::move(reply_);
+    reply_.clear();
+    if (!out.empty()) co_await send_client(out);
+  }
+
+  // ---- startup and authentication -----------------------------------------
+
+  // Relays the startup packet and the authentication exchange until the
+  // origin's first ReadyForQuery; false if the session ended there.
+  awaitable<bool> startup() {
+    client_in_.expect_startup();
+    pgwire::startup_packet packet;
+    std::string frame;
+    for (;;) {
+      auto m = co_await read_client();
+      packet = pgwire::parse_startup(m.body);
+      frame = m.frame;
+      if (packet.type != pgwire::startup_packet::kind::ssl_request &&
+          packet.type != pgwire::startup_packet::kind::gssenc_request)
+        break;
+      // No TLS here: the client may go on in plaintext or hang up.
+      co_await send_client("N");
+      client_in_.expect_startup();
+    }
+    if (!co_await connect_origin()) co_return false;
+    co_await send_origin(frame);
+    if (packet.type == pgwire::startup_packet::kind::cancel_request) co_return false;
+
+    std::string user(packet.parameter("user"));
+    std::string database(packet.parameter("database"));
+    if (database.empty()) database = user;
+    // Startup parameters (options, extra_float_digits, DateStyle...) change
+    // how results are written, so they are part of every key.
+    for (const auto& [name, value] : packet.parameters)
+      if (name != "application_name") settings_[name] = value;
+    settings_["database"] = database;
+    caching_database_ = database == srv_.cached_db;
+
+    for (;;) {
+      auto m = co_await read_origin();
+      const char type = m.type;
+      std::int32_t code = -1;
+      if (type == 'R') code = pgwire::parse_authentication(m.body).code;
+      if (type == 'S') note_setting(m.body);
+      co_await send_client(m.frame);
+      if (type == 'E') co_return false;
+      if (type == 'Z') co_return true;
+      if (code == pgwire::auth_code::cleartext || code == pgwire::auth_code::md5 ||
+          code == pgwire::auth_code::sasl || code == pgwire::auth_code::sasl_continue) {
+        auto reply = co_await read_client();
+        if (reply.type != 'p') throw pgwire::protocol_error("expected an authentication response");
+        co_await send_origin(reply.frame);
+      }
+    }
+  }
+
+  awaitable<bool> connect_origin() {
+    std::string why;
+    try {
+      tcp::resolver resolver(client_.get_executor());
+      auto endpoints = co_await resolver.async_resolve(srv_.origin_host, srv_.origin_port, use_awaitable);
+      co_await asio::async_connect(origin_, endpoints, use_awaitable);
+      origin_.set_option(tcp::no_delay(true));
+      co_return true;
+    } catch (const boost::system::system_error& e) {
+      why = e.code().message();
+    }
+    std::string out;
+    pgwire::error_response(out, fatal(pgwire::sqlstate::connection_failure, "cannot connect to the origin " +
+                                                                                 srv_.origin_host + ":" +
+                                                                                 srv_.origin_port + ": " + why));
+    co_await send_client(out);
+    co_return false;
+  }
+
+  // ---- the query loop -----------------------------------------------------
+
+  // Answers messages until the client leaves (false) or the session must
+  // become a plain byte relay (true): after Flush, and during COPY FROM STDIN.
+  awaitable<bool> serve() {
+    for (;;) {
+      auto m = co_await read_client();
+      const bool batch_message_type = m.type == 'P' || m.type == 'B' || m.type == 'D' || m.type == 'E' ||
+                                      m.type == 'C' || m.type == 'S' || m.type == 'H';
+      if (!batch_message_type && !batch_.empty()) {
+        // Extended-protocol messages without a Sync, then something else:
+        // keep the order, and keep their answers out of any cache entry.
+        // (m stays valid: only reading from the client moves its bytes.)
+        std::string wire = take_batch_wire();
+        batch_.clear();
+        batch_bytes_ = 0;
+        unsynced_ = true;
+        co_await send_origin(wire);
+      }
+      switch (m.type) {
+        case 'Q': {
+          std::string frame(m.frame);
+          std::string sql(pgwire::parse_query(m.body));
+          if (co_await simple_query(frame, sql)) co_return true;
+          break;
+        }
+        case 'P':
+        case 'B':
+        case 'D':
+        case 'E':
+        case 'C':
+          batch_bytes_ += m.frame.size();
+          if (batch_bytes_ > 2 * srv_.cfg.max_message_bytes)
+            throw pgwire::protocol_error("too many extended-protocol messages without Sync");
+          batch_.push_back(parse_batch_message(m.type, m.frame));
+          break;
+        case 'S':
+          batch_.push_back(parse_batch_message('S', m.frame));
+          if (co_await run_batch()) co_return true;
+          break;
+        case 'H': {
+          // Flush: the client wants answers before its Sync, which the
+          // request/response loop cannot give; relay bytes from here on.
+          std::string wire = take_batch_wire();
+          wire.append(m.frame);
+          co_await send_origin(wire);
+          co_return true;
+        }
+        case 'X':
+          co_await send_origin(m.frame);
+          co_return false;
+        case 'F': {
+          std::string frame(m.frame);
+          co_await send_origin(frame);
+          auto r = co_await relay(nullptr);
+          after_ready(r.status);
+          co_await send_reply();
+          if (r.passthrough) co_return true;
+          break;
+        }
+        default:
+          // CopyData/CopyDone/CopyFail outside COPY, or something newer:
+          // the origin knows what to say about it.
+          co_await send_origin(m.frame);
+          break;
+      }
+    }
+  }
+
+  // Forwards the origin's answer until ReadyForQuery, capturing what a
+  // cache entry needs when `cap` is given.
+  awaitable<relay_outcome> relay(capture* cap) {
+    relay_outcome r;
+    std::string out;
+    constexpr std::size_t flush_at = 64 * 1024;
+    for (;;) {
+      auto m = co_await read_origin();
+      if (m.type == '1' && drop_parse_complete_ > 0) {
+        --drop_parse_complete_;  // answers a Parse the proxy replayed on its own
+        continue;
+      }
+      out.append(m.frame);
+      switch (m.type) {
+        case 'D':
+          ++r.rows;
+          [[fallthrough]];
+        case 'T':
+        case 'C':
+        case 'n':
+        case 'I':
+          if (cap && cap->ok) {
+            if (cap->bytes.size() + m.frame.size() > cap->limit) {
+              cap->ok = false;
+              cap->bytes = {};
+            } else {
+              cap->bytes.append(m.frame);
+            }
+          }
+          break;
+        case 'E':
+          r.error = true;
+          if (cap) cap->ok = false;
+          break;
+        case 'N':
+        case 's':
+          if (cap) cap->ok = false;  // a replay would lose the notice or the suspension
+          break;
+        case 'S':
+          note_setting(m.body);
+          break;
+        case 'G':
+        case 'W':
+          r.passthrough = true;
+          co_await send_client(out);
+          co_return r;
+        case 'Z':
+          // The caller sends the rest once it has recorded the statement,
+          // so a client that scrapes right after its answer sees the count.
+          r.status = pgwire::parse_ready_for_query(m.body);
+          reply_ = std::move(out);
+          co_return r;
+        default: break;
+      }
+      if (out.size() >= flush_at) {
+        co_await send_client(out);
+        out.clear();
+      }
+    }
+  }
+
+  awaitable<bool> simple_query(const std::string& frame, const std::string& sql) {
+    const auto start = clock::now();
+    // A simple Query destroys the unnamed prepared statement on the origin.
+    pending_unnamed_parse_.clear();
+    prepared_.erase("");
+    // The cache is asked first: an entry exists only for a statement that
+    // was cacheable, so a hit needs no classification.
+    const bool may_cache = caching_database_ && transaction_ == 'I' && !std::exchange(unsynced_, false);
+    const std::string key = may_cache ? scope() + 'Q' + sql : std::string{};
+    if (may_cache && co_await try_hit(key, start, {})) co_return false;
+    verdict_ptr v = co_await srv_.classify(sql);
+    const bool use_cache = may_cache && v->c.verdict == status::cache_miss;
+    const std::uint64_t ticket = srv_.cache.ticket();
+    co_await send_origin(frame);
+    capture cap;
+    cap.limit = srv_.cache.max_entry_bytes();
+    relay_outcome r = co_await relay(use_cache ? &cap : nullptr);
+    if (use_cache) store(key, cap, r, v, ticket);
+    after_statement(v->a, sql);
+    after_ready(r.status);
+    finish(*v, v->c.verdict, start, r.rows);
+    co_await send_reply();
+    co_return r.passthrough;
+  }
+
+  // Serves `key` from the cache if it is there; `prefix` goes before the
+  // cached messages (ParseComplete, BindComplete).
+  awaitable<bool> try_hit(const std::string& key, clock::time_point start, std::string prefix) {
+    const auto lookup = clock::now();
+    auto hit = srv_.cache.find(key);
+    OBS_HISTOGRAM("pgcache_cache_lookup_seconds").record(since(lookup));
+    if (!hit) co_return false;
+    std::string tail;
+    pgwire::ready_for_query(tail, 'I');
+    finish(*hit->statement, status::cache_hit, start, hit->rows);
+    std::array<asio::const_buffer, 3> buffers{asio::buffer(prefix), asio::buffer(hit->response), asio::buffer(tail)};
+    co_await asio::async_write(client_, buffers, use_awaitable);
+    OBS_COUNTER("pgcache_bytes_total", "direction", "client_out")
+        .increment(prefix.size() + hit->response.size() + tail.size());
+    co_return true;
+  }
+
+  void store(const std::string& key, capture& cap, const relay_outcome& r, const verdict_ptr& v,
+             std::uint64_t ticket) {
+    if (!cap.ok || r.error || r.passthrough || r.status != 'I') return;
+    auto entry = std::make_shared<cached_result>();
+    entry->response = std::move(cap.bytes);
+    entry->rows = r.rows;
+    entry->tables = v->c.tables;
+    entry->statement = v;
+    srv_.cache.store(key, std::move(entry), ticket);
+  }
+
+  // What a statement changes beyond its own result.
+  void after_statement(const analysis& a, const std::string& sql) {
+    if (!caching_database_) return;
+    for (const auto& w : a.writes) written_.insert(w.name);
+    if (a.type == analysis::kind::schema || a.type == analysis::kind::multiple) {
+      // DDL changes results and catalog facts; the change feed sees neither.
+      // (Several statements in one message may hide DDL too.)
+      srv_.forget_catalog();
+      srv_.cache.clear();
+    }
+    if (a.sets_setting) {
+      set_history_ += sql + '\0';
+      scope_.clear();
+    }
+  }
+
+  // Writes through the proxy invalidate as soon as they are committed,
+  // without waiting for the change feed, so a client reads its own writes.
+  void after_ready(char status) {
+    transaction_ = status;
+    if (status != 'I') return;
+    for (const auto& t : written_) srv_.cache.invalidate(t);
+    written_.clear();
+  }
+
+  void finish(const verdict& v, status outcome, clock::time_point start, std::uint64_t rows) {
+    const double seconds = since(start);
+    OBS_COUNTER_FAMILY("pgcache_queries_total", "status").with(status_name(outcome)).increment();
+    if (outcome == status::cache_hit)
+      OBS_HISTOGRAM("pgcache_query_duration_seconds", "source", "cache").record(seconds);
+    else
+      OBS_HISTOGRAM("pgcache_query_duration_seconds", "source", "origin").record(seconds);
+    srv_.stats.record(v.a, v.c, {outcome, seconds, rows});
+  }
+
+  // ---- the extended protocol ----------------------------------------------
+
+  // The batch's frames, led by an unnamed Parse a hit answered without
+  // forwarding, which the origin must see before anything uses it.
+  std::string take_batch_wire() {
+    std::string wire;
+    if (!pending_unnamed_parse_.empty()) {
+      drop_parse_complete_ = batch_.empty() || batch_[0].type != 'P' || !batch_[0].name.empty() ? 1 : 0;
+      if (drop_parse_complete_) wire = std::move(pending_unnamed_parse_);
+      pending_unnamed_parse_.clear();
+    }
+    for (auto& m : batch_) wire.append(m.frame);
+    return wire;
+  }
+
+  // Runs the messages up to and including a Sync: from the cache when the
+  // batch is one cacheable execution ([Parse] Bind [Describe portal] Execute
+  // Sync, unnamed portal, all rows), else through the origin.
+  awaitable<bool> run_batch() {
+    const auto start = clock::now();
+    std::vector<batch_message> batch = std::move(batch_);
+    batch_.clear();
+    batch_bytes_ = 0;
+
+    std::map<std::string, std::string> portals;  // portal -> statement
+    std::vector<std::string> executed;           // statement texts, in order
+    for (const auto& m : batch) {
+      if (m.type == 'P') prepared_[m.name] = m.sql;
+      else if (m.type == 'B') portals[m.name] = m.bound;
+      else if (m.type == 'C' && m.target == 'S') prepared_.erase(m.name);
+      else if (m.type == 'E') {
+        auto p = portals.find(m.name);
+        auto s = p == portals.end() ? prepared_.end() : prepared_.find(p->second);
+        executed.push_back(s == prepared_.end() ? std::string{} : s->second);
+      }
+    }
+    // The cacheable shape.
+    std::size_t i = 0;
+    const bool has_parse = batch.size() > i && batch[i].type == 'P' && batch[i].name.empty();
+    if (has_parse) ++i;
+    const batch_message* bind = batch.size() > i && batch[i].type == 'B' && batch[i].name.empty() ? &batch[i++] : nullptr;
+    const bool has_describe = batch.size() > i && batch[i].type == 'D' && batch[i].target == 'P' && batch[i].name.empty();
+    if (has_describe) ++i;
+    const bool shape = bind && batch.size() == i + 2 && batch[i].type == 'E' && batch[i].name.empty() &&
+                       batch[i].max_rows == 0 && batch[i + 1].type == 'S' && executed.size() == 1;
+    const bool may_cache = shape && caching_database_ && transaction_ == 'I' && !executed[0].empty() &&
+                           !std::exchange(unsynced_, false);
+    std::string key;
+    if (may_cache) {
+      key = scope() + 'E' + (has_describe ? 'd' : '-') + executed[0] + '\0' + bind->bind_rest;
+      std::string prefix;
+      if (has_parse) pgwire::message_writer(prefix, '1').finish();
+      pgwire::message_writer(prefix, '2').finish();
+      if (co_await try_hit(key, start, std::move(prefix))) {
+        if (has_parse) pending_unnamed_parse_ = batch[0].frame;
+        co_return false;
+      }
+    }
+    std::vector<verdict_ptr> verdicts;
+    for (const auto& sql : executed) verdicts.push_back(co_await srv_.classify(sql));
+    const bool use_cache = may_cache && verdicts[0]->c.verdict == status::cache_miss;
+
+    batch_ = std::move(batch);
+    std::string wire = take_batch_wire();
+    batch_.clear();
+    const std::uint64_t ticket = srv_.cache.ticket();
+    co_await send_origin(wire);
+    capture cap;
+    cap.limit = srv_.cache.max_entry_bytes();
+    relay_outcome r = co_await relay(use_cache ? &cap : nullptr);
+    if (use_cache) store(key, cap, r, verdicts[0], ticket);
+    for (std::size_t k = 0; k < verdicts.size(); ++k) after_statement(verdicts[k]->a, executed[k]);
+    after_ready(r.status);
+    for (const auto& v : verdicts) finish(*v, v->c.verdict, start, r.rows);
+    co_await send_reply();
+    co_return r.passthrough;
+  }
+
+  // ---- plain relay --------------------------------------------------------
+
+  awaitable<void> passthrough() {
+    using namespace asio::experimental::awaitable_operators;
+    if (client_in_.buffered()) co_await send_origin(std::string(client_in_.unread()));
+    if (origin_in_.buffered()) co_await send_client(std::string(origin_in_.unread()));
+    co_await (pump_from_client() || pump_from_origin());
+  }
+
+  awaitable<void> pump_from_client() {
+    std::array<char, 16 * 1024> buf;
+    for (;;) {
+      std::size_t n = co_await client_.async_read_some(asio::buffer(buf), use_awaitable);
+      OBS_COUNTER("pgcache_bytes_total", "direction", "client_in").increment(n);
+      co_await send_origin({buf.data(), n});
+    }
+  }
+
+  awaitable<void> pump_from_origin() {
+    std::array<char, 16 * 1024> buf;
+    for (;;) {
+      std::size_t n = 0;
+      try {
+        n = co_await origin_.async_read_some(asio::buffer(buf), use_awaitable);
+      } catch (const boost::system::system_error& e) {
+        throw origin_lost(e.code().message());
+      }
+      OBS_COUNTER("pgcache_bytes_total", "direction", "origin_in").increment(n);
+      co_await send_client({buf.data(), n});
+    }
+  }
+
+  server::impl& srv_;
+  tcp::socket client_;
+  tcp::socket origin_;
+  pgwire::decoder client_in_;
+  pgwire::decoder origin_in_;
+  std::map<std::string, std::string> settings_;  // startup parameters and reported settings
+  std::string set_history_;                      // every SET/RESET the session ran
+  std::string scope_;                            // built from both; empty when stale
+  bool caching_database_ = false;
+  char transaction_ = 'I';
+  std::set<std::string> written_;  // tables written since the last idle ReadyForQuery
+  std::map<std::string, std::string> prepared_;  // statement name -> text
+  std::vector<batch_message> batch_;
+  std::size_t batch_bytes_ = 0;
+  std::string pending_unnamed_parse_;
+  int drop_parse_complete_ = 0;
+  bool unsynced_ = false;  // origin answers to unsynced messages precede the next reply
+  std::string reply_;  // the end of an answer, up to ReadyForQuery
+};
+
+}  // namespace
+
+awaitable<void> server::impl::accept_loop() {
+  for (;;) {
+    tcp::socket socket = co_await acceptor.async_accept(use_awaitable);
+    socket.set_option(tcp::no_delay(true));
+    asio::co_spawn(
+        io,
+        [this, s = std::move(socket)]() mutable -> awaitable<void> {
+          session conversation(*this, std::move(s));
+          co_await conversation.run();
+        },
+        asio::detached);
+  }
+}
+
+server::server(config c) : impl_(std::make_unique<impl>(std::move(c))) {}
+
+server::~server() = default;
+
+void server::run() {
+  asio::co_spawn(impl_->io, impl_->accept_loop(), [](std::exception_ptr) {});
+  impl_->io.run();
+}
+
+void server::stop() {
+  asio::post(impl_->io, [this] {
+    boost::system::error_code ignored;
+    impl_->acceptor.close(ignored);
+    impl_->io.stop();
+  });
+}
+
+std::uint16_t server::port() const noexcept { return impl_->acceptor.local_endpoint().port(); }
+result_cache& server::cache() noexcept { return impl_->cache; }
+query_stats& server::stats() noexcept { return impl_->stats; }
+const change_feed& server::feed() const noexcept { return *impl_->feed; }
+
+}  // namespace proxy
