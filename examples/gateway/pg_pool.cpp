@@ -49,11 +49,6 @@ pg_pool::lease pg_pool::acquire(std::chrono::milliseconds timeout) {
   return lease(this, c);
 }
 
-std::size_t pg_pool::open() const {
-  std::lock_guard lock(mutex_);
-  return open_;
-}
-
 void pg_pool::give_back(pg_conn* c, bool healthy) noexcept {
   {
     std::lock_guard lock(mutex_);

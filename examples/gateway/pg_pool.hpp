@@ -71,16 +71,13 @@ class pg_pool {
   /// server cannot be reached.
   lease acquire(std::chrono::milliseconds timeout);
 
-  /// Connections open right now (idle or leased).
-  std::size_t open() const;
-
  private:
   friend class lease;
   void give_back(pg_conn* c, bool healthy) noexcept;
 
   std::string conninfo_;
   std::size_t size_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::condition_variable freed_;
   std::vector<pg_conn*> idle_;
   std::size_t open_ = 0;

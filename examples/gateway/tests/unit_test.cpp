@@ -105,6 +105,9 @@ TEST_CASE("a bounded queue refuses beyond capacity and keeps the shared depth", 
     CHECK(a.pop() == 2);
     CHECK(a.pop() == 5);
     CHECK_FALSE(a.pop());
+    CHECK(a.empty());
+    CHECK(a.capacity() == 2);
+    CHECK(b.size() == 1);
     CHECK(b.try_push(6));
     CHECK(depth == 2);
   }
