@@ -353,8 +353,10 @@ def scenario_rooms(args):
               == len(clients), "one /ws 101 per client")
         print("rooms: %d joins, %d sends, %d deliveries and ACKs, all counted exactly" % (joins, sends, deliveries))
     finally:
-        gw.stop()
-        db.drop()
+        try:
+            gw.stop()  # fails the test on a bad exit; the database goes anyway
+        finally:
+            db.drop()
 
 
 def scenario_slow_consumer(args):
@@ -394,8 +396,10 @@ def scenario_slow_consumer(args):
         print("slow consumer: %d dropped, outbound depth peaked at %d sampled, fast consumer got all %d"
               % (dropped, max(max_depth, depth), n))
     finally:
-        gw.stop()
-        db.drop()
+        try:
+            gw.stop()  # fails the test on a bad exit; the database goes anyway
+        finally:
+            db.drop()
 
 
 def scenario_attachments(args):
@@ -422,8 +426,10 @@ def scenario_attachments(args):
         check(s[("s3_download_duration_seconds_count", frozenset())] == 2, "two downloads timed")
         print("attachments: %d bytes round-tripped through S3" % len(data))
     finally:
-        gw.stop()
-        db.drop()
+        try:
+            gw.stop()  # fails the test on a bad exit; the database goes anyway
+        finally:
+            db.drop()
 
 
 def scenario_management_only(args):
@@ -448,8 +454,10 @@ def scenario_management_only(args):
         db2.drop()
         print("management only: public /metrics is 404, management serves metrics and probes")
     finally:
-        gw.stop()
-        db.drop()
+        try:
+            gw.stop()  # fails the test on a bad exit; the database goes anyway
+        finally:
+            db.drop()
 
 
 def scenario_promtool(args):
@@ -477,8 +485,10 @@ def scenario_promtool(args):
         b.close()
         print("promtool: a live scrape of %d lines passes" % len(text.splitlines()))
     finally:
-        gw.stop()
-        db.drop()
+        try:
+            gw.stop()  # fails the test on a bad exit; the database goes anyway
+        finally:
+            db.drop()
 
 
 def scenario_route_cardinality(args):
@@ -512,8 +522,10 @@ def scenario_route_cardinality(args):
         check(total == 10000, "counted %d requests" % total)
         print("route cardinality: 10000 random paths, %d series, routes %s" % (len(series), sorted(routes)))
     finally:
-        gw.stop()
-        db.drop()
+        try:
+            gw.stop()  # fails the test on a bad exit; the database goes anyway
+        finally:
+            db.drop()
 
 
 def scenario_malformed_frames(args):
@@ -559,8 +571,10 @@ def scenario_malformed_frames(args):
         wait_for(lambda: gw.value("active_connections") == 0, "active_connections back to 0")
         print("malformed frames: %d protocol violations closed their connection only" % len(cases))
     finally:
-        gw.stop()
-        db.drop()
+        try:
+            gw.stop()  # fails the test on a bad exit; the database goes anyway
+        finally:
+            db.drop()
 
 
 def scenario_oversized(args):
@@ -586,8 +600,10 @@ def scenario_oversized(args):
         wait_for(lambda: gw.value("active_connections") == 0, "active_connections back to 0")
         print("oversized: 1009 for a whole and a fragmented message, 413 over HTTP")
     finally:
-        gw.stop()
-        db.drop()
+        try:
+            gw.stop()  # fails the test on a bad exit; the database goes anyway
+        finally:
+            db.drop()
 
 
 def scenario_many_connections(args):
@@ -620,8 +636,10 @@ def scenario_many_connections(args):
         print("many connections: 2 rounds of %d clients; fds %d -> %d, RSS %d -> %d KiB"
               % (n, base_fds, gw.fds(), base_rss, rss))
     finally:
-        gw.stop()
-        db.drop()
+        try:
+            gw.stop()  # fails the test on a bad exit; the database goes anyway
+        finally:
+            db.drop()
 
 
 def scenario_database_outage(args):
@@ -705,8 +723,10 @@ def scenario_object_store_outage(args):
         wait_for(lambda: gw.request("GET", "/readyz", management=True)[0] == 200, "ready again")
         print("object store outage: 502 and unready while down, uploads after")
     finally:
-        gw.stop()
-        db.drop()
+        try:
+            gw.stop()  # fails the test on a bad exit; the database goes anyway
+        finally:
+            db.drop()
         s3.terminate()
         s3.wait(timeout=DEADLINE)
         shutil.rmtree(root, ignore_errors=True)
