@@ -1,0 +1,83 @@
+// obs_gateway: a real-time messaging gateway. Clients post messages over HTTP
+// or WebSocket into rooms; the gateway stores them in PostgreSQL, fans them
+// out to the room's members and writes their ACKs back in batches;
+// attachments go to an S3-compatible store. Metrics and health probes are
+// served on a separate management port only (design doc 005, section 1.1).
+//
+//   obs_gateway --database-url "host=127.0.0.1 dbname=chat user=postgres password=..."
+//               --s3-endpoint http://127.0.0.1:4568 --s3-access-key S3RVER --s3-secret-key S3RVER
+//
+// Stops cleanly on SIGINT or SIGTERM.
+#include <obs/http.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <pthread.h>
+#include <string_view>
+
+#include "config.hpp"
+#include "metrics.hpp"
+#include "server.hpp"
+
+int main(int argc, char** argv) {
+  gateway::config cfg;
+  try {
+    const std::span<const char* const> args(argv + 1, static_cast<std::size_t>(argc - 1));
+    for (std::string_view a : args)
+      if (a == "--help" || a == "-h") {
+        std::fputs(gateway::usage().c_str(), stdout);
+        return 0;
+      }
+    cfg = gateway::parse_args(args);
+  } catch (const gateway::config_error& e) {
+    std::fprintf(stderr, "obs_gateway: %s\n", e.what());
+    return 2;
+  }
+
+  // Every thread started from here on inherits the mask, so only sigwait
+  // below sees SIGINT and SIGTERM.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  try {
+    gateway::metrics::describe();
+    gateway::server public_api(cfg);
+    public_api.start();
+
+    obs::http::options management;
+    management.address = cfg.management_listen.host;
+    management.port = cfg.management_listen.port;
+    management.live_path = "/livez";
+    management.ready_path = "/readyz";
+    auto admin = obs::http::serve(management);
+    admin->health().add_check("database", [&public_api] {
+      return public_api.database_ready() ? obs::http::check_result::healthy("PostgreSQL answers")
+                                         : obs::http::check_result::unhealthy("PostgreSQL unreachable");
+    });
+    admin->health().add_check("object_store", [&public_api] {
+      return public_api.object_store_ready() ? obs::http::check_result::healthy("bucket reachable")
+                                             : obs::http::check_result::unhealthy("S3 store unreachable");
+    });
+
+    std::printf("gateway: public http://%s:%u (HTTP API, WebSocket /ws)\n", cfg.listen.host.c_str(),
+                static_cast<unsigned>(public_api.port()));
+    std::printf("gateway: management http://%s:%u (/metrics, /health, /livez, /readyz)\n",
+                cfg.management_listen.host.c_str(), static_cast<unsigned>(admin->port()));
+    std::fflush(stdout);
+
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    std::printf("gateway: stopping on signal %d\n", signal);
+    std::fflush(stdout);
+    public_api.stop();
+    admin->stop();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "obs_gateway: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
