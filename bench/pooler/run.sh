@@ -7,7 +7,7 @@
 # process spent per transaction (utime+stime from /proc, which a loaded
 # machine disturbs far less than throughput), with ratios.
 #
-#   . /work/test-env.sh   # OBS_TEST_PG_HOST/PORT/PASSWORD
+#   OBS_TEST_PG_HOST/PORT/PASSWORD set, as tests/run sets them
 #   bash bench/pooler/run.sh [ROUNDS] [SECONDS]
 #
 # Builds two Release trees (build/bench-pooler, build/bench-pooler-disabled)
@@ -18,7 +18,7 @@ rounds=${1:-3}
 seconds=${2:-8}
 pool_size=20
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-: "${OBS_TEST_PG_HOST:?set OBS_TEST_PG_HOST (source test-env.sh)}"
+: "${OBS_TEST_PG_HOST:?set OBS_TEST_PG_HOST (tests/run shows how)}"
 : "${OBS_TEST_PG_PORT:?set OBS_TEST_PG_PORT}"
 : "${OBS_TEST_PG_PASSWORD:?set OBS_TEST_PG_PASSWORD}"
 

@@ -20,7 +20,7 @@ namespace proxy_test {
 
 std::string require_env(const char* name) {
   const char* v = std::getenv(name);
-  if (!v || !*v) FAIL("environment variable " << name << " is not set (source /work/test-env.sh or run tests/run)");
+  if (!v || !*v) FAIL("environment variable " << name << " is not set (tests/run exports it)");
   return v;
 }
 

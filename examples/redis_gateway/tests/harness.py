@@ -29,7 +29,7 @@ def check(cond, msg):
 def env(name):
     v = os.environ.get(name)
     if not v:
-        fail(f"environment variable {name} is not set (tests/run exports it; see /work/test-env.sh)")
+        fail(f"environment variable {name} is not set (tests/run exports it)")
     return v
 
 
