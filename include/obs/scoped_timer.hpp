@@ -25,6 +25,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 
 #include "obs/detail/config.hpp"
 #include "obs/histogram.hpp"
@@ -43,9 +44,15 @@ class scoped_timer {
  public:
   using clock = std::chrono::steady_clock;
 
-  /// Starts timing into `h`. Keeps its own handle, so `h` may be a
-  /// temporary, e.g. what a family's `with()` returns.
-  explicit scoped_timer(histogram h) noexcept : histogram_(static_cast<histogram&&>(h)), start_(clock::now()) {}
+  /// Starts timing into `h`, which must outlive the timer (a macro site's
+  /// handle or a held one does). Borrowing it keeps the series' reference
+  /// count, an atomic that threads share, off the timed path.
+  explicit scoped_timer(const histogram& h) noexcept : target_(&h), start_(clock::now()) {}
+
+  /// Starts timing into a temporary handle, e.g. what a family's `with()`
+  /// returns, which the timer keeps.
+  explicit scoped_timer(histogram&& h) noexcept
+      : owned_(static_cast<histogram&&>(h)), target_(&*owned_), start_(clock::now()) {}
 
   scoped_timer(const scoped_timer&) = delete;
   scoped_timer& operator=(const scoped_timer&) = delete;
@@ -59,7 +66,7 @@ class scoped_timer {
     if (done_) return 0;
     done_ = true;
     const double seconds = std::chrono::duration<double>(clock::now() - start_).count();
-    histogram_.record(seconds);
+    target_->record(seconds);
     return seconds;
   }
 
@@ -68,7 +75,8 @@ class scoped_timer {
   void cancel() noexcept { done_ = true; }
 
  private:
-  histogram histogram_;
+  std::optional<histogram> owned_;
+  const histogram* target_;
   clock::time_point start_;
   bool done_ = false;
 };
