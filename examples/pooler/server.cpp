@@ -456,14 +456,15 @@ asio::awaitable<void> service::serve_pooled(std::shared_ptr<client> c) {
                          "password authentication failed for user \"" + c->user + "\"");
   };
   std::optional<secret> proved;
-  // Copies: a RELOAD during the handshake replaces db->cfg.
-  std::optional<user_config> static_user;
-  for (const auto& u : db->cfg.users)
-    if (u.name == c->user) static_user = u;
-  if (static_user) {
-    auto s = parse_secret(static_user->password, true);
+  // A configured user's pool holds its secret, derived once when the config
+  // was loaded: a plaintext password costs a PBKDF2 run, which per login would
+  // dwarf the work of many transactions. A copy, as a RELOAD during the
+  // handshake replaces the pool's.
+  auto static_pool = pools_.find({c->database, c->user});
+  if (static_pool != pools_.end() && !static_pool->second->dynamic) {
+    secret s = static_pool->second->credentials;
     c->source = auth_source::config;
-    if (s) proved = co_await authenticate(*c, *s, {});
+    proved = co_await authenticate(*c, s, {});
   } else if (db->cfg.auth_query && db->exec) {
     c->source = auth_source::auth_query;
     bool from_cache = false;
@@ -511,13 +512,13 @@ asio::awaitable<void> service::serve_pooled(std::shared_ptr<client> c) {
   if (pool_it != pools_.end()) {
     p = pool_it->second;
   } else {
-    bool dynamic = c->source == auth_source::auth_query;
-    if (dynamic && !db->cfg.auth_query) {
+    // A configured user whose pool a RELOAD removed during the handshake is
+    // no longer configured.
+    if (c->source != auth_source::auth_query || !db->cfg.auth_query) {
       co_await write_all(c->socket, denied());
       co_return;
     }
-    if (dynamic) p = make_pool(*db, c->user, *proved, db->cfg.auth_query->pool_size, db->cfg.auth_query->mode, true);
-    else p = make_pool(*db, c->user, *proved, static_user->pool_size, static_user->mode, false);
+    p = make_pool(*db, c->user, *proved, db->cfg.auth_query->pool_size, db->cfg.auth_query->mode, true);
   }
   // The latest proof carries the ClientKey for SCRAM pass-through.
   p->credentials = *proved;
