@@ -5,10 +5,15 @@
 # clients, every configuration interleaved in each round. Prints markdown
 # tables of median tps over the rounds, and of the CPU time each pooler
 # process spent per transaction (utime+stime from /proc, which a loaded
-# machine disturbs far less than throughput), with ratios.
+# machine disturbs far less than throughput), with ratios. Then it counts the
+# instructions each pooler executes per transaction under valgrind's callgrind
+# (bench/lib/instructions.sh): a figure other load cannot move, which is what
+# resolves the instrumentation's cost against OBS_DISABLE=1.
 #
 #   OBS_TEST_PG_HOST/PORT/PASSWORD set, as tests/run sets them
-#   bash bench/pooler/run.sh [ROUNDS] [SECONDS]
+#   bash bench/pooler/run.sh [ROUNDS] [SECONDS] [XACTS]
+#
+# XACTS (default 2000) is the transaction count of the callgrind runs.
 #
 # Builds two Release trees (build/bench-pooler, build/bench-pooler-disabled)
 # unless POOLER and POOLER_DISABLED name binaries already built.
@@ -16,8 +21,10 @@ set -euo pipefail
 
 rounds=${1:-3}
 seconds=${2:-8}
+counted_xacts=${3:-2000}
 pool_size=20
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/bench/lib/instructions.sh"
 : "${OBS_TEST_PG_HOST:?set OBS_TEST_PG_HOST (tests/run shows how)}"
 : "${OBS_TEST_PG_PORT:?set OBS_TEST_PG_PORT}"
 : "${OBS_TEST_PG_PASSWORD:?set OBS_TEST_PG_PASSWORD}"
@@ -38,7 +45,7 @@ user=pooler_bench_user_$RANDOM
 password=bench-pw
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" "${instructions_pid[@]}"; do kill "$pid" 2>/dev/null || true; done
   PGPASSWORD=$OBS_TEST_PG_PASSWORD psql -qX -h "$OBS_TEST_PG_HOST" -p "$OBS_TEST_PG_PORT" -U postgres -d postgres \
     -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $user" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -53,7 +60,7 @@ PGPASSWORD=$password pgbench -q -i -s 10 -h "$OBS_TEST_PG_HOST" -p "$OBS_TEST_PG
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Our pooler: a static user, transaction pooling, the same pool size.
-start_pooler() {  # binary, port, metrics port
+start_pooler() {  # binary, port, metrics port [name to count instructions under]
   cat >"$work/pooler-$2.toml" <<CFG
 [databases.$db]
 host = "$OBS_TEST_PG_HOST"
@@ -63,53 +70,66 @@ pool_mode = "transaction"
 [databases.$db.users.$user]
 password = "$password"
 CFG
-  "$1" --config "$work/pooler-$2.toml" --listen "127.0.0.1:$2" --metrics-listen "127.0.0.1:$3" >"$work/pooler-$2.log" 2>&1 &
-  pids+=($!)
+  local args=("$1" --config "$work/pooler-$2.toml" --listen "127.0.0.1:$2" --metrics-listen "127.0.0.1:$3")
+  if (($# > 3)); then
+    instructions_start "$4" "$work/callgrind" "${args[@]}"
+  else
+    "${args[@]}" >"$work/pooler-$2.log" 2>&1 &
+    pids+=($!)
+  fi
 }
 pooler_port=$(free_port); start_pooler "$POOLER" "$pooler_port" "$(free_port)"
 disabled_port=$(free_port); start_pooler "$POOLER_DISABLED" "$disabled_port" "$(free_port)"
 
 # pgbouncer 1.18: same user and password, SCRAM in front, same pool.
-bouncer_port=$(free_port)
 printf '"%s" "%s"\n' "$user" "$password" >"$work/userlist.txt"
-cat >"$work/pgbouncer.ini" <<CFG
+start_bouncer() {  # port [launcher...]: the pid lands in $work/pgbouncer-PORT.pid
+  local port=$1
+  shift
+  cat >"$work/pgbouncer-$port.ini" <<CFG
 [databases]
 $db = host=$OBS_TEST_PG_HOST port=$OBS_TEST_PG_PORT dbname=$db
 [pgbouncer]
 listen_addr = 127.0.0.1
-listen_port = $bouncer_port
+listen_port = $port
 unix_socket_dir =
 auth_type = scram-sha-256
 auth_file = $work/userlist.txt
 pool_mode = transaction
 default_pool_size = $pool_size
 max_client_conn = 200
-logfile = $work/pgbouncer.log
-pidfile = $work/pgbouncer.pid
+logfile = $work/pgbouncer-$port.log
+pidfile = $work/pgbouncer-$port.pid
 CFG
-chmod 644 "$work"/*
-if [[ $(id -u) == 0 ]]; then
-  chown postgres: "$work"
-  runuser -u postgres -- pgbouncer -q "$work/pgbouncer.ini" &
-else
-  pgbouncer -q "$work/pgbouncer.ini" &
-fi
-pids+=($!)
+  chmod 644 "$work"/*.ini "$work/userlist.txt"
+  if [[ $(id -u) == 0 ]]; then
+    chown -R postgres: "$work"
+    runuser -u postgres -- "$@" pgbouncer -q "$work/pgbouncer-$port.ini" &
+  else
+    "$@" pgbouncer -q "$work/pgbouncer-$port.ini" &
+  fi
+  pids+=($!)
+  for _ in $(seq 300); do [[ -s $work/pgbouncer-$port.pid ]] && break; sleep 0.1; done
+}
+bouncer_port=$(free_port); start_bouncer "$bouncer_port"
 pooler_pid=${pids[0]}
 disabled_pid=${pids[1]}
 
-for port in "$pooler_port" "$disabled_port" "$bouncer_port"; do
-  for _ in $(seq 100); do
-    PGPASSWORD=$password psql -qXAt -h 127.0.0.1 -p "$port" -U "$user" -d "$db" -c 'SELECT 1' >/dev/null 2>&1 && break
+wait_ready() {  # port: until a query goes through
+  for _ in $(seq 300); do
+    PGPASSWORD=$password psql -qXAt -h 127.0.0.1 -p "$1" -U "$user" -d "$db" -c 'SELECT 1' >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-done
+  echo "bench: nothing answers on port $1" >&2
+  return 1
+}
+
+for port in "$pooler_port" "$disabled_port" "$bouncer_port"; do wait_ready "$port"; done
 
 declare -A targets=([direct]="$OBS_TEST_PG_HOST:$OBS_TEST_PG_PORT" [pgbouncer]="127.0.0.1:$bouncer_port"
                     [pooler]="127.0.0.1:$pooler_port" [pooler_obs_disabled]="127.0.0.1:$disabled_port")
 order=(direct pgbouncer pooler pooler_obs_disabled)
-for _ in $(seq 100); do [[ -s $work/pgbouncer.pid ]] && break; sleep 0.1; done
-declare -A pid_of=([pgbouncer]=$(cat "$work/pgbouncer.pid") [pooler]=$pooler_pid [pooler_obs_disabled]=$disabled_pid)
+declare -A pid_of=([pgbouncer]=$(cat "$work/pgbouncer-$bouncer_port.pid") [pooler]=$pooler_pid [pooler_obs_disabled]=$disabled_pid)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 declare -A results cpu
@@ -161,4 +181,40 @@ for load in select tpcb; do
     awk -v l="$label" -v k="$clients" -v b="${c[pgbouncer]}" -v p="${c[pooler]}" -v n="${c[pooler_obs_disabled]}" \
       'BEGIN {printf "| %s | %d | %.1f | %.1f | %.1f | %.2f | %.3f |\n", l, k, b, p, n, (b ? p/b : 0), (n ? p/n : 0)}'
   done
+done
+
+# Instructions per transaction under callgrind, one client: with more, how
+# many messages one wake-up finds varies from run to run, and the count with
+# it. The timed servers
+# are stopped first so that they cannot take the CPU from the slowed-down ones.
+for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+wait 2>/dev/null || true
+pids=()
+counted_port=$(free_port); start_pooler "$POOLER" "$counted_port" "$(free_port)" pooler
+counted_disabled_port=$(free_port); start_pooler "$POOLER_DISABLED" "$counted_disabled_port" "$(free_port)" pooler_obs_disabled
+counted_bouncer_port=$(free_port)
+start_bouncer "$counted_bouncer_port" valgrind --tool=callgrind --callgrind-out-file="$work/callgrind/pgbouncer.callgrind"
+instructions_adopt pgbouncer "$(cat "$work/pgbouncer-$counted_bouncer_port.pid")" "$work/callgrind"
+declare -A counted_port_of=([pgbouncer]=$counted_bouncer_port [pooler]=$counted_port [pooler_obs_disabled]=$counted_disabled_port)
+for port in "${counted_port_of[@]}"; do wait_ready "$port"; done
+
+pgbench_xacts() {  # port flag: $INSTRUCTIONS_OPS transactions, one client
+  PGPASSWORD=$password pgbench -n $2 -c 1 -t "$INSTRUCTIONS_OPS" -h 127.0.0.1 -p "$1" -U "$user" "$db"
+}
+echo
+echo "Instructions per transaction (callgrind; $counted_xacts and $((2 * counted_xacts)) transactions by one client, the difference over $counted_xacts):"
+echo
+echo "| load | pgbouncer 1.18 | pooler | pooler, OBS_DISABLE=1 | pooler / pgbouncer | pooler / OBS_DISABLE=1 | in obs's functions |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+for load in select tpcb; do
+  flag=""
+  [[ $load == select ]] && flag="-S"
+  declare -A ir obs
+  for target in pgbouncer pooler pooler_obs_disabled; do
+    read -r ir[$target] obs[$target] < <(instructions_per_op "$target" "$counted_xacts" pgbench_xacts "${counted_port_of[$target]}" "$flag")
+    echo "$load $target: ${ir[$target]} instructions/xact, ${obs[$target]} in obs" >&2
+  done
+  label=$([[ $load == select ]] && echo "pgbench -S" || echo "TPC-B-like")
+  awk -v l="$label" -v b="${ir[pgbouncer]}" -v p="${ir[pooler]}" -v n="${ir[pooler_obs_disabled]}" -v o="${obs[pooler]}" \
+    'BEGIN {printf "| %s | %d | %d | %d | %.2f | %.4f | %.1f (%.2f %%) |\n", l, b, p, n, p/b, p/n, o, 100*o/p}'
 done
