@@ -61,7 +61,7 @@ demo_build_services() {
     DEMO_BIN_DIR=$demo_repo_dir/build/demo
     local launcher=()
     command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-    demo_say "building the four services (Release) in $DEMO_BIN_DIR; the first build takes a while"
+    demo_say "building the four services (Release) in $DEMO_BIN_DIR; only the first build takes long"
     (cd "$demo_repo_dir" && cmake --preset release -B "$DEMO_BIN_DIR" -DOBS_BUILD_TESTS=OFF "${launcher[@]}" >/dev/null) ||
       return 1
     cmake --build "$DEMO_BIN_DIR" -j "${OBS_JOBS:-2}" --target "${demo_service_targets[@]}" || return 1
