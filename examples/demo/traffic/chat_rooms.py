@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 
+# Nothing of the demo's is written into the gateway's source tree.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "gateway", "tests"))
 from e2e import ws_client, ws_closed  # noqa: E402
 
