@@ -1,4 +1,5 @@
-// obs_demo: the README's demo. It records the metrics of the five services
+// obs_demo: made-up metrics for the monitoring checkers' tests
+// (examples/common/monitoring). It records the metrics of the five services
 // obs was built from (a PostgreSQL pooler's auth_query, a connection pool
 // library, a caching proxy, an HTTP gateway to Redis and a WebSocket gateway),
 // plus the process metrics and a build-info metric, while a few threads

@@ -85,11 +85,21 @@ demo_track() {
 # output in DEMO_DIR/logs/NAME.log, stdin from /dev/null, and tracks it.
 # DEMO_LAST_PGID is its PID, which is also its process group and session.
 demo_spawn() {
-  local name=$1
+  local name=$1 stat pgrp
   shift
   setsid "$@" >"$DEMO_DIR/logs/$name.log" 2>&1 </dev/null &
   DEMO_LAST_PGID=$!
   demo_track "$name" "$DEMO_LAST_PGID"
+  # The child calls setsid() after the fork: until then there is no group
+  # DEMO_LAST_PGID, so signalling it (a cleanup right away) or kill -0 on it
+  # (demo_wait_for) would fail as if the process had ended. Wait for the
+  # group, with builtins (/proc/PID/stat: pgrp is the third field after the
+  # command name); a process that already ended ends the wait too.
+  while { read -r stat </proc/"$DEMO_LAST_PGID"/stat; } 2>/dev/null; do
+    read -r _ _ pgrp _ <<<"${stat##*) }"
+    [[ $pgrp == "$DEMO_LAST_PGID" ]] && break
+    sleep 0.01
+  done
 }
 
 # demo_untrack PGID: forgets a group that ended by itself (a finished batch

@@ -72,6 +72,10 @@ RESET ROLE;
 CREATE ROLE demo_redis_gateway LOGIN PASSWORD 'demo-redis-gateway-secret';
 CREATE ROLE demo_gateway LOGIN PASSWORD 'demo-gateway-secret';
 CREATE DATABASE gateways OWNER postgres;
+-- The Redis gateway runs CREATE SCHEMA IF NOT EXISTS at every start, and
+-- PostgreSQL checks the CREATE privilege before it looks whether the schema
+-- exists.
+GRANT CREATE ON DATABASE gateways TO demo_redis_gateway;
 
 \connect gateways
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;

@@ -81,10 +81,13 @@ demo_port_holder() {
 
 # demo_port_free PORT: succeeds when 127.0.0.1:PORT can be bound right now.
 # Binding is the real test: ss would miss a socket bound but not listening.
+# SO_REUSEADDR, as every server of the demo sets it: connections of the
+# previous run still in TIME_WAIT on the port must not make it look busy.
 demo_port_free() {
   "$demo_python" - "$1" <<'EOF'
 import socket, sys
 s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:
