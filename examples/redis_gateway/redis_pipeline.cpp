@@ -82,6 +82,12 @@ struct redis_pipeline::connection : std::enable_shared_from_this<connection> {
     if (r && r->type != REDIS_REPLY_ERROR) return;
     c.give_up(r ? "AUTH: " + std::string(r->str, r->len) : c.lost(ctx));
   }
+  // The name only labels the connection in CLIENT LIST; its reply changes nothing.
+  static void on_setname(redisAsyncContext* ctx, void*, void*) {
+    auto& c = of(ctx->data);
+    --c.pending;
+    ++c.replies;
+  }
   static void on_ping(redisAsyncContext* ctx, void* reply, void*) {
     auto& c = of(ctx->data);
     --c.pending;
@@ -203,6 +209,8 @@ struct redis_pipeline::connection : std::enable_shared_from_this<connection> {
   }
 };
 
+const char* const redis_pipeline::pipeline_client_name = "redis_gateway-pipeline";
+
 redis_pipeline::redis_pipeline(asio::io_context& ioc, redis_pool& pool, redis_pipeline_options opts)
     : ioc_(ioc), pool_(pool), opts_(opts) {}
 
@@ -256,6 +264,7 @@ void redis_pipeline::open(const std::string& instance) {
   c->socket.assign(ac->c.fd);
   const auto& password = addr->instance.password;
   if (!password.empty()) c->send({"AUTH", password}, &connection::on_auth, nullptr);
+  c->send({"CLIENT", "SETNAME", pipeline_client_name}, &connection::on_setname, nullptr);
   c->send({"PING"}, &connection::on_ping, nullptr);
   c->watch(opts_.timeout);  // also bounds the connect
   connections_.emplace(instance, std::move(c));

@@ -6,8 +6,9 @@
 // thread.
 //
 // A connection opens when the first command for its instance finds none: one
-// connect, AUTH when the instance has a password, then PING; it takes
-// commands once PONG arrives. Until then, and after it breaks, ready() says
+// connect, AUTH when the instance has a password, CLIENT SETNAME
+// redis_gateway-pipeline (so CLIENT LIST tells it apart), then PING; it
+// takes commands once PONG arrives. Until then, and after it breaks, ready() says
 // no and the caller runs the command on redis_pool from a worker thread, so
 // on-demand connecting keeps one behaviour: redis_pool's retry loop
 // (MAX_RETRY_ATTEMPTS connects RETRY_DELAY_MS apart, PING-verified) and its
@@ -55,6 +56,9 @@ class redis_pipeline {
   ~redis_pipeline();
   redis_pipeline(const redis_pipeline&) = delete;
   redis_pipeline& operator=(const redis_pipeline&) = delete;
+
+  /// The name its connections give themselves with CLIENT SETNAME.
+  static const char* const pipeline_client_name;
 
   /// Whether `instance` has a connection that takes commands now. When it has
   /// none (or a stale one), starts opening one and says no.
