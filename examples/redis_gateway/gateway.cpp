@@ -71,7 +71,7 @@ std::string bearer_token(std::string_view authorization, std::string_view target
   while (!query.empty()) {
     auto amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
-    if (pair.starts_with("_token=")) return percent_decode(pair.substr(7)).value_or("");
+    if (pair.starts_with("_token=")) return http_routes::percent_decode(pair.substr(7)).value_or("");
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
   }
@@ -89,7 +89,7 @@ gateway::~gateway() {
 }
 
 route_match gateway::match(std::string_view method, std::string_view target) const {
-  return router_.match(method, target.substr(0, target.find('?')));
+  return router_.match(method, http_routes::path_of(target));
 }
 
 bool gateway::is_redis(const route_match& m) noexcept {
