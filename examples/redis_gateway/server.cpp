@@ -66,7 +66,7 @@ struct server::impl {
 
   // The route's template, or "unmatched": the only values `path` takes.
   static std::string_view path_label(const route_match& m) {
-    return m.route && m.result != route_match::outcome::not_found ? m.route->path : "unmatched";
+    return m.route && m.result != route_match::outcome::not_found ? m.route->path : http_routes::unmatched;
   }
 
   static void record(std::string_view method, std::string_view path, unsigned status,
@@ -81,13 +81,13 @@ struct server::impl {
         .record(std::chrono::steady_clock::now() - start);
   }
 
-  static obs::http::response to_response(const http_reply& r, unsigned version) {
+  static obs::http::response to_response(http_reply r, unsigned version) {
     obs::http::response res(static_cast<bhttp::status>(r.status), version);
     res.set(bhttp::field::content_type, "application/json");
     if (r.retry_after) res.set(bhttp::field::retry_after, std::to_string(*r.retry_after));
     if (!r.allow.empty()) res.set(bhttp::field::allow, r.allow);
     if (r.authenticate) res.set(bhttp::field::www_authenticate, "Bearer");
-    res.body() = r.body;
+    res.body() = std::move(r.body);
     res.prepare_payload();
     return res;
   }
@@ -136,7 +136,7 @@ struct server::impl {
       };
       reply = co_await asio::co_spawn(workers, blocking, asio::use_awaitable);
     }
-    obs::http::response res = to_response(reply, req.version());
+    obs::http::response res = to_response(std::move(reply), req.version());
     res.keep_alive(req.keep_alive());
     record(method, path_label(m), res.result_int(), start);
     co_return res;
