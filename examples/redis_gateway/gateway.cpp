@@ -132,7 +132,7 @@ gateway::caller gateway::authorize(const route_match& m, const http_request_view
 http_reply gateway::handle(const route_match& m, const http_request_view& req) {
   if (is_redis(m)) {
     admission a = admit(m, req);
-    return a.call ? finish(pool_.execute(a.call->instance, a.call->argv)) : std::move(a.reply);
+    return a.call ? execute(*a.call) : std::move(a.reply);
   }
   caller c = authorize(m, req);
   if (c.refusal) return std::move(*c.refusal);
@@ -144,6 +144,8 @@ admission gateway::admit(const route_match& m, const http_request_view& req) {
   if (c.refusal) return {std::nullopt, std::move(*c.refusal)};
   return redis_route(m, req, c.org);
 }
+
+http_reply gateway::execute(const redis_call& call) { return finish(pool_.execute(call.instance, call.argv)); }
 
 http_reply gateway::finish(const redis_result& r) {
   switch (r.result) {

@@ -88,6 +88,9 @@ class gateway {
   admission admit(const route_match& m, const http_request_view& req);
   /// The reply to a command's result.
   static http_reply finish(const redis_result& r);
+  /// Runs an admitted command on the blocking pool (which connects, with the
+  /// retry loop, when it has no idle connection) and answers.
+  http_reply execute(const redis_call& call);
 
   /// The `database` health component: SELECT 1.
   obs::http::check_result check_database();

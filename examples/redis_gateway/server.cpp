@@ -50,7 +50,7 @@ struct io_thread {
 
 struct server::impl {
   impl(const config& c, gateway& g, redis_pool& p)
-      : cfg(c), gw(g), pool(p), workers(c.workers),
+      : cfg(c), gw(g), workers(c.workers),
         probes(std::make_shared<obs::http::handler>(obs::http::registry_source())) {
     for (unsigned t = 0; t < std::max(c.io_threads, 1u); ++t) io.push_back(std::make_unique<io_thread>(p, c));
     acceptor.emplace(io.front()->ioc);
@@ -131,9 +131,7 @@ struct server::impl {
     } else if (t.pipes.ready(a.call->instance)) {
       reply = gateway::finish(co_await t.pipes.async_execute(a.call->instance, std::move(a.call->argv), asio::use_awaitable));
     } else {
-      auto blocking = [this, &a]() -> asio::awaitable<http_reply> {
-        co_return gateway::finish(pool.execute(a.call->instance, a.call->argv));
-      };
+      auto blocking = [this, &a]() -> asio::awaitable<http_reply> { co_return gw.execute(*a.call); };
       reply = co_await asio::co_spawn(workers, blocking, asio::use_awaitable);
     }
     obs::http::response res = to_response(std::move(reply), req.version());
@@ -223,7 +221,6 @@ struct server::impl {
 
   const config& cfg;
   gateway& gw;
-  redis_pool& pool;
   asio::thread_pool workers;
   std::vector<std::unique_ptr<io_thread>> io;
   std::optional<tcp::acceptor> acceptor;  // on the first I/O thread
