@@ -5,14 +5,15 @@
 //
 // A Redis route can also be answered in two halves, so that the command in
 // between need not block a thread: admit() authenticates, rate-limits and
-// checks the request from memory (no Redis, no PostgreSQL), and finish()
-// turns the command's result into the reply.
+// checks the request from memory (no Redis, no PostgreSQL); the command then
+// runs pipelined (redis_pipeline, whose result finish() turns into the
+// reply) or on the blocking pool (execute()).
 //
 //   gateway g(cfg, db, pool, tenants, limiter);
 //   http_reply r = g.handle(g.match("GET", "/redis/cache/get/k"), req);
 //
-//   admission a = g.admit(m, req);  // when is_redis(m)
-//   http_reply r = a.call ? gateway::finish(run_somehow(*a.call)) : a.reply;
+//   admission a = g.admit(m, req);  // when gateway::is_redis(m)
+//   http_reply r = a.call ? g.execute(*a.call) : a.reply;
 #pragma once
 
 #include <condition_variable>
@@ -22,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include <obs/http/health.hpp>
 
