@@ -1,14 +1,15 @@
 // gateway::route_table: matches a request path against the public API's
 // route templates ("/rooms/{room}/messages"), so that metrics are labelled by
 // template and every path that matches none collapses to "unmatched". Pure.
+// The matching itself is http_routes::route_template's (examples/common).
 #pragma once
 
-#include <array>
-#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "http_routes/route_template.hpp"
 
 namespace gateway {
 
@@ -24,7 +25,7 @@ struct route_match {
 };
 
 /// The `route` label of a request no template matches.
-inline constexpr std::string_view unmatched_route = "unmatched";
+inline constexpr std::string_view unmatched_route = http_routes::unmatched;
 
 /// Route templates and the matcher. A placeholder matches one non-empty path
 /// segment; a trailing slash or empty segment matches nothing.
@@ -41,15 +42,13 @@ class route_table {
  private:
   struct entry {
     route_id id;
-    std::string_view pattern;
+    http_routes::route_template pattern;
   };
   std::vector<entry> routes_;
 };
 
-/// Decodes %XX escapes; nullopt on a malformed one.
-std::optional<std::string> percent_decode(std::string_view s);
-
-/// The value of query parameter `name` in `target` ("/x?a=1&b=2"), decoded.
+/// The value of query parameter `name` in `target` ("/x?a=1&b=2"), decoded
+/// (`+` as a space).
 std::optional<std::string> query_param(std::string_view target, std::string_view name);
 
 }  // namespace gateway

@@ -71,7 +71,7 @@ std::string bearer_token(std::string_view authorization, std::string_view target
   while (!query.empty()) {
     auto amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
-    if (pair.starts_with("_token=")) return percent_decode(pair.substr(7)).value_or("");
+    if (pair.starts_with("_token=")) return http_routes::percent_decode(pair.substr(7)).value_or("");
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
   }
@@ -89,21 +89,20 @@ gateway::~gateway() {
 }
 
 route_match gateway::match(std::string_view method, std::string_view target) const {
-  return router_.match(method, target.substr(0, target.find('?')));
+  return router_.match(method, http_routes::path_of(target));
 }
 
-bool gateway::quick(const route_match& m) const {
-  return m.found() && (m.route->id == route_id::redis_path || m.route->id == route_id::redis_command) &&
-         pool_.has_idle(m.params.at(0));
+bool gateway::is_redis(const route_match& m) noexcept {
+  return m.found() && (m.route->id == route_id::redis_path || m.route->id == route_id::redis_command);
 }
 
-http_reply gateway::handle(const route_match& m, const http_request_view& req) {
-  if (m.result == route_match::outcome::not_found) return error(404, "not found");
-  if (m.result == route_match::outcome::bad_path) return error(400, "bad percent-encoding in path");
+gateway::caller gateway::authorize(const route_match& m, const http_request_view& req) {
+  if (m.result == route_match::outcome::not_found) return {{}, error(404, "not found")};
+  if (m.result == route_match::outcome::bad_path) return {{}, error(400, "bad percent-encoding in path")};
   if (m.result == route_match::outcome::wrong_method) {
     http_reply r = error(405, "method not allowed");
     r.allow = m.allow;
-    return r;
+    return {{}, std::move(r)};
   }
 
   const std::string token = bearer_token(req.authorization, req.target);
@@ -115,7 +114,7 @@ http_reply gateway::handle(const route_match& m, const http_request_view& req) {
       OBS_COUNTER("api_key_auth_failures_total").increment();
       http_reply r = error(401, token.empty() ? "missing API key" : "invalid API key");
       r.authenticate = true;
-      return r;
+      return {{}, std::move(r)};
     }
     OBS_COUNTER("api_key_requests_total").increment();
     org = key->organization_id;
@@ -125,22 +124,30 @@ http_reply gateway::handle(const route_match& m, const http_request_view& req) {
   if (auto d = limiter_.check(org ? token : std::string_view("\0admin", 6), quota); !d.allowed) {
     http_reply r = error(429, "rate limit exceeded");
     r.retry_after = retry_after_seconds(d.retry_after);
-    return r;
+    return {{}, std::move(r)};
   }
-  if (m.route->id == route_id::redis_path || m.route->id == route_id::redis_command) return redis_route(m, req, org);
-  return api_route(m, req, org);
+  return {org, std::nullopt};
 }
 
-http_reply gateway::run(const std::string& instance, std::optional<std::int64_t> org, std::vector<std::string> argv) {
-  // An instance of another organization answers as one that does not exist.
-  auto owner = tenants_.instance_owner(instance);
-  if (!owner || (org && *owner != *org)) return error(404, "unknown instance");
-  if (argv.size() > 1 && argv[1].size() > cfg_.max_key_bytes)
-    return error(413, "key longer than " + std::to_string(cfg_.max_key_bytes) + " bytes");
-  for (std::size_t i = 2; i < argv.size(); ++i)
-    if (argv[i].size() > cfg_.max_value_bytes)
-      return error(413, "value longer than " + std::to_string(cfg_.max_value_bytes) + " bytes");
-  redis_result r = pool_.execute(instance, argv);
+http_reply gateway::handle(const route_match& m, const http_request_view& req) {
+  if (is_redis(m)) {
+    admission a = admit(m, req);
+    return a.call ? execute(*a.call) : std::move(a.reply);
+  }
+  caller c = authorize(m, req);
+  if (c.refusal) return std::move(*c.refusal);
+  return api_route(m, req, c.org);
+}
+
+admission gateway::admit(const route_match& m, const http_request_view& req) {
+  caller c = authorize(m, req);
+  if (c.refusal) return {std::nullopt, std::move(*c.refusal)};
+  return redis_route(m, req, c.org);
+}
+
+http_reply gateway::execute(const redis_call& call) { return finish(pool_.execute(call.instance, call.argv)); }
+
+http_reply gateway::finish(const redis_result& r) {
   switch (r.result) {
     case redis_result::outcome::ok:
       return result(200, r.value);
@@ -154,16 +161,29 @@ http_reply gateway::run(const std::string& instance, std::optional<std::int64_t>
   return error(503, r.error);
 }
 
-http_reply gateway::redis_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org) {
+admission gateway::check(std::string instance, std::optional<std::int64_t> org, std::vector<std::string> argv) const {
+  // An instance of another organization answers as one that does not exist.
+  auto owner = tenants_.instance_owner(instance);
+  if (!owner || (org && *owner != *org)) return {std::nullopt, error(404, "unknown instance")};
+  if (argv.size() > 1 && argv[1].size() > cfg_.max_key_bytes)
+    return {std::nullopt, error(413, "key longer than " + std::to_string(cfg_.max_key_bytes) + " bytes")};
+  for (std::size_t i = 2; i < argv.size(); ++i)
+    if (argv[i].size() > cfg_.max_value_bytes)
+      return {std::nullopt, error(413, "value longer than " + std::to_string(cfg_.max_value_bytes) + " bytes")};
+  return {redis_call{std::move(instance), std::move(argv)}, {}};
+}
+
+admission gateway::redis_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org) {
   const std::string& instance = m.params.at(0);
   if (m.route->id == route_id::redis_path) {
     std::vector<std::string> argv{std::string(m.route->command)};
     argv.insert(argv.end(), m.params.begin() + 1, m.params.end());
-    return run(instance, org, std::move(argv));
+    return check(instance, org, std::move(argv));
   }
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_array() || body.empty() || !body[0].is_string())
-    return error(400, R"(body must be a JSON array of a command and its arguments, e.g. ["SET","k","v"])");
+    return {std::nullopt,
+            error(400, R"(body must be a JSON array of a command and its arguments, e.g. ["SET","k","v"])")};
   std::vector<std::string> argv;
   for (const auto& a : body) {
     if (a.is_string())
@@ -171,12 +191,12 @@ http_reply gateway::redis_route(const route_match& m, const http_request_view& r
     else if (a.is_number())
       argv.push_back(a.dump());
     else
-      return error(400, "arguments must be strings or numbers");
+      return {std::nullopt, error(400, "arguments must be strings or numbers")};
   }
   std::transform(argv[0].begin(), argv[0].end(), argv[0].begin(), [](unsigned char c) { return std::toupper(c); });
   if (std::find(allowed_commands.begin(), allowed_commands.end(), argv[0]) == allowed_commands.end())
-    return error(400, "unsupported command");
-  return run(instance, org, std::move(argv));
+    return {std::nullopt, error(400, "unsupported command")};
+  return check(instance, org, std::move(argv));
 }
 
 http_reply gateway::api_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org) {

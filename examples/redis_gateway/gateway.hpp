@@ -3,8 +3,17 @@
 // health checks behind /health. It sees requests as plain strings, so it
 // compiles without Asio; server.cpp does the HTTP.
 //
+// A Redis route can also be answered in two halves, so that the command in
+// between need not block a thread: admit() authenticates, rate-limits and
+// checks the request from memory (no Redis, no PostgreSQL); the command then
+// runs pipelined (redis_pipeline, whose result finish() turns into the
+// reply) or on the blocking pool (execute()).
+//
 //   gateway g(cfg, db, pool, tenants, limiter);
 //   http_reply r = g.handle(g.match("GET", "/redis/cache/get/k"), req);
+//
+//   admission a = g.admit(m, req);  // when gateway::is_redis(m)
+//   http_reply r = a.call ? g.execute(*a.call) : a.reply;
 #pragma once
 
 #include <condition_variable>
@@ -14,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include <obs/http/health.hpp>
 
@@ -43,6 +53,20 @@ struct http_reply {
   bool authenticate = false;                 ///< add WWW-Authenticate (401)
 };
 
+/// A Redis command a request asks for, authenticated, within its rate limit
+/// and checked.
+struct redis_call {
+  std::string instance;
+  std::vector<std::string> argv;  ///< the command and its arguments
+};
+
+/// What admit() decided: run `call` and answer with finish(), or, without
+/// one, answer `reply` now.
+struct admission {
+  std::optional<redis_call> call;
+  http_reply reply;
+};
+
 /// See the header comment.
 class gateway {
  public:
@@ -55,13 +79,20 @@ class gateway {
   /// The route of `target` (query ignored) for `method`.
   route_match match(std::string_view method, std::string_view target) const;
 
-  /// Whether `m` is a Redis command whose instance has an idle connection:
-  /// answering it costs one Redis round trip, never a connect or a query,
-  /// so a server may answer it on its I/O thread.
-  bool quick(const route_match& m) const;
+  /// Whether `m` is a Redis command route (path or JSON body).
+  static bool is_redis(const route_match& m) noexcept;
 
-  /// Answers a request whose route is not metrics or health.
+  /// Answers a request whose route is not metrics or health; a Redis route
+  /// runs its command on the blocking pool.
   http_reply handle(const route_match& m, const http_request_view& req);
+
+  /// The first half of a Redis route (is_redis(m)): never blocks.
+  admission admit(const route_match& m, const http_request_view& req);
+  /// The reply to a command's result.
+  static http_reply finish(const redis_result& r);
+  /// Runs an admitted command on the blocking pool (which connects, with the
+  /// retry loop, when it has no idle connection) and answers.
+  http_reply execute(const redis_call& call);
 
   /// The `database` health component: SELECT 1.
   obs::http::check_result check_database();
@@ -78,9 +109,16 @@ class gateway {
   const router& routes() const noexcept { return router_; }
 
  private:
-  http_reply redis_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org);
+  // The caller: nullopt org is the admin. Or the refusal (404, 400, 405,
+  // 401, 429) that answers the request instead.
+  struct caller {
+    std::optional<std::int64_t> org;
+    std::optional<http_reply> refusal;
+  };
+  caller authorize(const route_match& m, const http_request_view& req);
+  admission redis_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org);
   http_reply api_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org);
-  http_reply run(const std::string& instance, std::optional<std::int64_t> org, std::vector<std::string> argv);
+  admission check(std::string instance, std::optional<std::int64_t> org, std::vector<std::string> argv) const;
   void maintain();
 
   const config& cfg_;

@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     t.load();
     rate_limiter limiter(cfg.rate_limit_default_rps);
     gateway gw(cfg, db, pool, t, limiter);
-    server srv(cfg, gw);
+    server srv(cfg, gw, pool);
     srv.start();
     gw.start_maintenance();
 

@@ -37,7 +37,7 @@ inline void describe() {
   obs::describe_counter("redis_command_errors_total", "",
                         "Total number of Redis commands that failed (connection or Redis error)");
   obs::describe_histogram("redis_command_duration_seconds", "seconds", "Redis command duration in seconds");
-  obs::describe_gauge("redis_connections_active", "", "Open Redis connections over all instance pools");
+  obs::describe_gauge("redis_connections_active", "", "Open Redis connections, pooled and pipelined, over all instances");
   // Database
   obs::describe_counter("database_queries_total", "", "Total number of PostgreSQL queries");
   obs::describe_counter("database_query_errors_total", "", "Total number of PostgreSQL queries that failed");

@@ -2,11 +2,13 @@
 
 #include <hiredis/hiredis.h>
 
+#include <atomic>
 #include <cstdio>
 #include <thread>
 #include <utility>
 
 #include "metrics.hpp"
+#include "redis_reply.hpp"
 
 namespace redis_gateway {
 
@@ -29,25 +31,6 @@ reply_ptr command(redisContext* c, const std::vector<std::string>& argv) {
       redisCommandArgv(c, static_cast<int>(args.size()), args.data(), lens.data())));
 }
 
-// Redis strings are bytes; JSON strings are Unicode. Invalid UTF-8 is kept as
-// is here and replaced by U+FFFD when the reply is serialised.
-nlohmann::json to_json(const redisReply* r) {
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-      return std::string(r->str, r->len);
-    case REDIS_REPLY_INTEGER:
-      return r->integer;
-    case REDIS_REPLY_ARRAY: {
-      auto a = nlohmann::json::array();
-      for (std::size_t i = 0; i < r->elements; ++i) a.push_back(to_json(r->element[i]));
-      return a;
-    }
-    default:  // REDIS_REPLY_NIL
-      return nullptr;
-  }
-}
-
 // Closes a connection connect_once() opened.
 void close(redisContext* c) {
   redisFree(c);
@@ -62,7 +45,9 @@ struct redis_pool::pool {
   std::condition_variable freed;
   std::vector<redisContext*> idle;
   std::size_t open = 0;
-  std::uint64_t generation = 0;  // bumped when the address changes: older connections close
+  // Bumped (under `mutex`) when the address changes or the instance goes:
+  // older connections close. Atomic so redis_pipeline can read it per command.
+  std::atomic<std::uint64_t> generation{0};
 };
 
 // A connection out of its pool; returns it (or closes it, when broken or
@@ -81,7 +66,8 @@ struct redis_pool::lease {
   ~lease() {
     if (!c) return;
     std::unique_lock lock(p->mutex);
-    if (broken || c->err || generation != p->generation) {
+    // Ordering: relaxed, under the mutex that orders every write of it.
+    if (broken || c->err || generation != p->generation.load(std::memory_order_relaxed)) {
       --p->open;
       lock.unlock();
       close(c);
@@ -159,21 +145,20 @@ std::vector<std::string> redis_pool::instances() const {
   return names;
 }
 
+void redis_pool::count_connection(int delta) noexcept {
+  // Ordering: relaxed; a count read on its own.
+  counted_.fetch_add(static_cast<std::size_t>(delta), std::memory_order_relaxed);
+  OBS_GAUGE("redis_connections_active").increment(delta);
+}
+
 std::size_t redis_pool::active_connections() const {
   std::shared_lock lock(mutex_);
-  std::size_t n = 0;
+  std::size_t n = counted_.load(std::memory_order_relaxed);  // Ordering: as in count_connection()
   for (const auto& [name, p] : pools_) {
     std::lock_guard plock(p->mutex);
     n += p->open;
   }
   return n;
-}
-
-bool redis_pool::has_idle(const std::string& instance) const {
-  auto p = find(instance);
-  if (!p) return false;
-  std::lock_guard lock(p->mutex);
-  return !p->idle.empty();
 }
 
 redisContext* redis_pool::connect_once(const redis_instance& inst, std::string& error) const {
@@ -231,11 +216,11 @@ std::optional<redis_pool::lease> redis_pool::acquire(const std::shared_ptr<pool>
   if (!p->idle.empty()) {
     redisContext* c = p->idle.back();
     p->idle.pop_back();
-    return lease(p, c, p->generation);
+    return lease(p, c, p->generation.load(std::memory_order_relaxed));  // Ordering: under mutex
   }
   ++p->open;  // reserve the slot while connecting without the lock
   const redis_instance inst = p->inst;
-  const std::uint64_t gen = p->generation;
+  const std::uint64_t gen = p->generation.load(std::memory_order_relaxed);  // Ordering: under mutex
   lock.unlock();
   redisContext* c = retry ? connect_with_retry(inst, error) : connect_once(inst, error);
   if (!c) {
@@ -249,31 +234,37 @@ std::optional<redis_pool::lease> redis_pool::acquire(const std::shared_ptr<pool>
 
 redis_result redis_pool::execute(const std::string& instance, const std::vector<std::string>& argv) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string& name = argv.front();
   auto p = find(instance);
   if (!p) return {redis_result::outcome::unknown_instance, nullptr, "unknown instance"};
-  OBS_COUNTER_FAMILY("redis_commands_total", "command").with(name).increment();
   redis_result out;
   std::string error;
   if (auto l = acquire(p, true, error)) {
-    reply_ptr reply = command(l->c, argv);
-    if (!reply) {
+    if (reply_ptr reply = command(l->c, argv)) {
+      out = from_reply(*reply);
+    } else {
       l->broken = true;
       out = {redis_result::outcome::unavailable, nullptr, std::string("redis: ") + l->c->errstr};
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-      out = {redis_result::outcome::redis_error, nullptr, std::string(reply->str, reply->len)};
-    } else {
-      out.value = to_json(reply.get());
     }
   } else {
     out = {redis_result::outcome::unavailable, nullptr, "redis unavailable: " + error};
   }
-  if (out.result != redis_result::outcome::ok)
-    OBS_COUNTER_FAMILY("redis_command_errors_total", "command").with(name).increment();
-  OBS_HISTOGRAM_FAMILY("redis_command_duration_seconds", "command")
-      .with(name)
-      .record(std::chrono::steady_clock::now() - start);
+  record_command(argv.front(), out, std::chrono::steady_clock::now() - start);
   return out;
+}
+
+std::optional<redis_pool::address> redis_pool::address_of(const std::string& instance) const {
+  auto p = find(instance);
+  if (!p) return std::nullopt;
+  std::lock_guard lock(p->mutex);
+  return address{p->inst, p->generation.load(std::memory_order_relaxed)};  // Ordering: under mutex
+}
+
+std::optional<std::uint64_t> redis_pool::generation(const std::string& instance) const {
+  auto p = find(instance);
+  if (!p) return std::nullopt;
+  // Ordering: relaxed; a command racing an address change may still go to
+  // the old address, as one already sent on a leased connection would.
+  return p->generation.load(std::memory_order_relaxed);
 }
 
 redis_health redis_pool::health_check(const std::string& instance) {

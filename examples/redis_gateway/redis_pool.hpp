@@ -12,6 +12,7 @@
 // up to `timeout` for one.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -90,12 +91,25 @@ class redis_pool {
   bool reconnect_instance(const std::string& instance, const std::string& host, std::uint16_t port,
                           const std::string& password);
 
-  /// Open connections over every instance.
+  /// An instance's address and its generation, which changes whenever the
+  /// address does (set_instance, reconnect_instance) or the instance goes.
+  struct address {
+    redis_instance instance;
+    std::uint64_t generation = 0;
+  };
+  /// The address of `instance`, or nullopt when there is none.
+  std::optional<address> address_of(const std::string& instance) const;
+  /// The generation of `instance` now, or nullopt when it is gone: a
+  /// connection opened at an older one must close.
+  std::optional<std::uint64_t> generation(const std::string& instance) const;
+
+  /// Open connections over every instance, counted ones included.
   std::size_t active_connections() const;
 
-  /// Whether `instance` has an idle connection now, so that a command would
-  /// (barring a race with another thread) not have to connect first.
-  bool has_idle(const std::string& instance) const;
+  /// Counts a connection another client of the instances (redis_pipeline)
+  /// opened (`+1`) or closed (`-1`), in active_connections() and
+  /// redis_connections_active.
+  void count_connection(int delta) noexcept;
 
  private:
   struct pool;
@@ -110,6 +124,7 @@ class redis_pool {
   redis_pool_options opts_;
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::shared_ptr<pool>> pools_;
+  std::atomic<std::size_t> counted_{0};  // count_connection()'s
 };
 
 }  // namespace redis_gateway

@@ -3,17 +3,19 @@
 //
 // The template, never the raw path, is what the `path` metric label carries,
 // so keys and instance names never reach a label; a path no template matches
-// is "unmatched".
+// is "unmatched". The matching itself is http_routes::route_template's
+// (examples/common); this adds methods (405 with Allow) and the route table.
 //
 //   router r;
 //   auto m = r.match("GET", "/redis/cache/get/user%3A1");
 //   // m.found(): m.route->id == route_id::redis_get, m.params == {"cache", "user:1"}
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "http_routes/route_template.hpp"
 
 namespace redis_gateway {
 
@@ -66,12 +68,8 @@ class router {
 
  private:
   std::vector<route> routes_;
-  std::vector<std::vector<std::string_view>> segments_;  // each template, split once
+  std::vector<http_routes::route_template> templates_;  // routes_[i]'s, split once
 };
-
-/// Decodes RFC 3986 percent-encoding (`+` stays `+`); nullopt when a `%` is
-/// not followed by two hex digits.
-std::optional<std::string> percent_decode(std::string_view s);
 
 /// The label for a method: one of a fixed set, anything else "OTHER".
 std::string_view method_label(std::string_view method) noexcept;

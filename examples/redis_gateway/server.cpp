@@ -1,14 +1,17 @@
 #include "server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -25,6 +28,7 @@
 #include <obs/http/handler.hpp>
 
 #include "metrics.hpp"
+#include "redis_pipeline.hpp"
 
 namespace redis_gateway {
 
@@ -33,10 +37,23 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
+// One I/O thread: an io_context that it alone runs, and the pipelined Redis
+// connections that its HTTP connections share.
+struct io_thread {
+  io_thread(redis_pool& pool, const config& cfg)
+      : pipes(ioc, pool, {.timeout = cfg.redis_timeout, .reopen_delay = cfg.retry_delay}) {}
+  asio::io_context ioc{1};  // run by one thread: a hint that spares Asio some locking
+  asio::executor_work_guard<asio::io_context::executor_type> busy = asio::make_work_guard(ioc);
+  redis_pipeline pipes;  // after ioc: closes its connections before ioc goes
+  std::thread thread;
+};
+
 struct server::impl {
-  impl(const config& c, gateway& g)
-      : cfg(c), gw(g), workers(c.workers), acceptor(ioc),
+  impl(const config& c, gateway& g, redis_pool& p)
+      : cfg(c), gw(g), workers(c.workers),
         probes(std::make_shared<obs::http::handler>(obs::http::registry_source())) {
+    for (unsigned t = 0; t < std::max(c.io_threads, 1u); ++t) io.push_back(std::make_unique<io_thread>(p, c));
+    acceptor.emplace(io.front()->ioc);
     add_checks(probes->health());
   }
 
@@ -49,7 +66,7 @@ struct server::impl {
 
   // The route's template, or "unmatched": the only values `path` takes.
   static std::string_view path_label(const route_match& m) {
-    return m.route && m.result != route_match::outcome::not_found ? m.route->path : "unmatched";
+    return m.route && m.result != route_match::outcome::not_found ? m.route->path : http_routes::unmatched;
   }
 
   static void record(std::string_view method, std::string_view path, unsigned status,
@@ -64,18 +81,18 @@ struct server::impl {
         .record(std::chrono::steady_clock::now() - start);
   }
 
-  static obs::http::response to_response(const http_reply& r, unsigned version) {
+  static obs::http::response to_response(http_reply r, unsigned version) {
     obs::http::response res(static_cast<bhttp::status>(r.status), version);
     res.set(bhttp::field::content_type, "application/json");
     if (r.retry_after) res.set(bhttp::field::retry_after, std::to_string(*r.retry_after));
     if (!r.allow.empty()) res.set(bhttp::field::allow, r.allow);
     if (r.authenticate) res.set(bhttp::field::www_authenticate, "Bearer");
-    res.body() = r.body;
+    res.body() = std::move(r.body);
     res.prepare_payload();
     return res;
   }
 
-  // Runs on a worker thread, or on the I/O thread for a quick() request.
+  // Runs on a worker thread: a request that may block.
   obs::http::response answer(const obs::http::request& req) {
     const auto start = std::chrono::steady_clock::now();
     const std::string_view method(req.method_string().data(), req.method_string().size());
@@ -97,6 +114,32 @@ struct server::impl {
     return res;
   }
 
+  // A Redis route, on the I/O thread: admitted here, its command pipelined on
+  // the thread's connection to the instance, or, while that is not ready,
+  // run on the blocking pool by a worker (which connects with the retry
+  // loop).
+  asio::awaitable<obs::http::response> redis_answer(const obs::http::request& req, const route_match& m,
+                                                    io_thread& t) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::string_view method(req.method_string().data(), req.method_string().size());
+    const std::string_view target(req.target().data(), req.target().size());
+    const auto auth = req[bhttp::field::authorization];
+    admission a = gw.admit(m, {method, target, {auth.data(), auth.size()}, req.body()});
+    http_reply reply;
+    if (!a.call) {
+      reply = std::move(a.reply);
+    } else if (t.pipes.ready(a.call->instance)) {
+      reply = gateway::finish(co_await t.pipes.async_execute(a.call->instance, std::move(a.call->argv), asio::use_awaitable));
+    } else {
+      auto blocking = [this, &a]() -> asio::awaitable<http_reply> { co_return gw.execute(*a.call); };
+      reply = co_await asio::co_spawn(workers, blocking, asio::use_awaitable);
+    }
+    obs::http::response res = to_response(std::move(reply), req.version());
+    res.keep_alive(req.keep_alive());
+    record(method, path_label(m), res.result_int(), start);
+    co_return res;
+  }
+
   // A transport-level failure (431, 413, 400): answered and counted, then
   // the connection closes, since the rest of the stream cannot be trusted.
   obs::http::response failure(bhttp::status status, std::string_view message, const route_match& m,
@@ -108,7 +151,7 @@ struct server::impl {
     return res;
   }
 
-  asio::awaitable<void> session(tcp::socket socket) {
+  asio::awaitable<void> session(tcp::socket socket, io_thread& t) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     beast::error_code ec;
@@ -138,16 +181,15 @@ struct server::impl {
         const obs::http::request& req = parser.get();
         const std::string_view target(req.target().data(), req.target().size());
         const std::string_view method(req.method_string().data(), req.method_string().size());
-        // A command on an idle pooled connection is one Redis round trip
-        // (bounded by --redis-timeout-ms): answered here, it saves two
-        // thread hops. Anything that may connect, retry or query
-        // PostgreSQL goes to the workers, so I/O threads keep serving.
-        if (gw.quick(gw.match(method, target)))
-          res = answer(req);
-        else
-          res = co_await asio::co_spawn(
-              workers, [this, &req]() -> asio::awaitable<obs::http::response> { co_return answer(req); },
-              asio::use_awaitable);
+        // Redis routes stay on this thread (redis_answer); anything that may
+        // query PostgreSQL goes to the workers, so I/O threads keep serving.
+        const route_match m = gw.match(method, target);
+        if (gateway::is_redis(m)) {
+          res = co_await redis_answer(req, m, t);
+        } else {
+          auto blocking = [this, &req]() -> asio::awaitable<obs::http::response> { co_return answer(req); };
+          res = co_await asio::co_spawn(workers, blocking, asio::use_awaitable);
+        }
       }
       stream.expires_after(std::chrono::seconds(10));
       const bool keep = res.keep_alive();
@@ -158,9 +200,10 @@ struct server::impl {
   }
 
   asio::awaitable<void> accept_loop() {
-    for (;;) {
+    for (std::size_t next = 0;; next = (next + 1) % io.size()) {
       beast::error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      io_thread& t = *io[next];  // connections go round the I/O threads
+      tcp::socket socket = co_await acceptor->async_accept(t.ioc, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) continue;  // e.g. EMFILE: the client goes, the server stays
       if (open.load(std::memory_order_relaxed) >= cfg.max_connections) {
@@ -169,7 +212,7 @@ struct server::impl {
         continue;
       }
       open.fetch_add(1, std::memory_order_relaxed);
-      asio::co_spawn(ioc, session(std::move(socket)), [this](const std::exception_ptr&) {
+      asio::co_spawn(t.ioc, session(std::move(socket), t), [this](const std::exception_ptr&) {
         // Ordering: as above.
         open.fetch_sub(1, std::memory_order_relaxed);
       });
@@ -178,27 +221,26 @@ struct server::impl {
 
   const config& cfg;
   gateway& gw;
-  asio::io_context ioc;
   asio::thread_pool workers;
-  tcp::acceptor acceptor;
+  std::vector<std::unique_ptr<io_thread>> io;
+  std::optional<tcp::acceptor> acceptor;  // on the first I/O thread
   std::shared_ptr<obs::http::handler> probes;
   std::unique_ptr<obs::http::server> management;
-  std::vector<std::thread> threads;
   std::atomic<std::size_t> open{0};
   bool stopped = false;
 };
 
-server::server(const config& cfg, gateway& gw) : impl_(std::make_unique<impl>(cfg, gw)) {}
+server::server(const config& cfg, gateway& gw, redis_pool& pool) : impl_(std::make_unique<impl>(cfg, gw, pool)) {}
 
 server::~server() { stop(); }
 
 void server::start() {
   auto& i = *impl_;
   const tcp::endpoint ep(asio::ip::make_address(i.cfg.listen.host), i.cfg.listen.port);
-  i.acceptor.open(ep.protocol());
-  i.acceptor.set_option(tcp::acceptor::reuse_address(true));
-  i.acceptor.bind(ep);
-  i.acceptor.listen(asio::socket_base::max_listen_connections);
+  i.acceptor->open(ep.protocol());
+  i.acceptor->set_option(tcp::acceptor::reuse_address(true));
+  i.acceptor->bind(ep);
+  i.acceptor->listen(asio::socket_base::max_listen_connections);
   if (i.cfg.metrics_enabled && i.cfg.metrics_listen) {
     obs::http::options o;
     o.address = i.cfg.metrics_listen->host;
@@ -207,8 +249,8 @@ void server::start() {
     i.add_checks(i.management->health());
     std::printf("redis_gateway: metrics on %s:%u\n", o.address.c_str(), i.management->port());
   }
-  asio::co_spawn(i.ioc, i.accept_loop(), asio::detached);
-  for (unsigned t = 0; t < i.cfg.io_threads; ++t) i.threads.emplace_back([&i] { i.ioc.run(); });
+  asio::co_spawn(i.io.front()->ioc, i.accept_loop(), asio::detached);
+  for (auto& t : i.io) t->thread = std::thread([&ioc = t->ioc] { ioc.run(); });
   std::printf("redis_gateway: listening on %s:%u\n", i.cfg.listen.host.c_str(), port());
   std::fflush(stdout);
 }
@@ -218,14 +260,15 @@ void server::stop() {
   if (i.stopped) return;
   i.stopped = true;
   if (i.management) i.management->stop();
-  i.ioc.stop();
-  for (auto& t : i.threads) t.join();
+  for (auto& t : i.io) t->ioc.stop();
+  for (auto& t : i.io)
+    if (t->thread.joinable()) t->thread.join();
   i.workers.join();
 }
 
 std::uint16_t server::port() const {
   beast::error_code ec;
-  return impl_->acceptor.local_endpoint(ec).port();
+  return impl_->acceptor->local_endpoint(ec).port();
 }
 
 }  // namespace redis_gateway

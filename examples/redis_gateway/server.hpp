@@ -1,16 +1,20 @@
 // redis_gateway::server: the HTTP side — Boost.Beast on C++20 coroutines.
 //
-// I/O threads parse and write. A Redis command whose instance has an idle
-// pooled connection is answered on the I/O thread (one round trip); every
-// other request goes to a worker pool, because connects and PostgreSQL calls
-// block (a Redis connect retries for up to MAX_RETRY_ATTEMPTS x
-// RETRY_DELAY_MS). /metrics and the health probes
+// Each I/O thread runs its own io_context and owns its HTTP connections
+// (the acceptor deals them out in turn) and a redis_pipeline. A Redis route
+// is answered on its I/O thread: authenticated and rate-limited from memory,
+// its command pipelined with the thread's other commands on one connection
+// per instance. While that connection is not ready (opening, or broken), the
+// command runs on the blocking redis_pool from a worker thread, whose
+// connect retries for up to MAX_RETRY_ATTEMPTS x RETRY_DELAY_MS. The /api
+// routes and the probes go to the workers too, because PostgreSQL calls
+// block. /metrics and the health probes
 // are obs::http::handler's, mounted on the API port; with --metrics-listen,
 // /metrics moves to an obs::http::server on a management port instead.
 // Records http_requests_total, http_request_errors_total and
 // http_request_duration_seconds with the route template as `path`.
 //
-//   server srv(cfg, gw);
+//   server srv(cfg, gw, pool);
 //   srv.start();   // throws when the port cannot be bound
 #pragma once
 
@@ -19,13 +23,15 @@
 
 #include "config.hpp"
 #include "gateway.hpp"
+#include "redis_pool.hpp"
 
 namespace redis_gateway {
 
 /// See the header comment.
 class server {
  public:
-  server(const config& cfg, gateway& gw);
+  /// Keeps every argument by reference.
+  server(const config& cfg, gateway& gw, redis_pool& pool);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;

@@ -446,6 +446,42 @@ def redis_down(binary):
 
 
 @scenario
+def pipelined(binary):
+    """Commands of one HTTP connection go over the I/O thread's pipelined Redis
+    connection once it is open; the pool's connections stay idle meanwhile."""
+    pg, _, _ = servers()
+    redis = RedisServer()
+    gw = Gateway(binary, pg, "redis_gateway_t_" + suffix())
+    try:
+        org, inst, key = gw.tenant("127.0.0.1", redis.port)
+        c = gw.conn()
+
+        def clients():
+            return [dict(f.split("=", 1) for f in line.split() if "=" in f)
+                    for line in redis_cli("127.0.0.1", redis.port, "CLIENT", "LIST").splitlines()]
+
+        def pipeline_open():
+            s, body, _ = gw.request("GET", f"/redis/{inst}/set/k/v", token=key, conn=c)
+            check(s == 200 and body == {"result": "OK"}, f"set: {s} {body}")
+            return any(cl.get("name") == "redis_gateway-pipeline" for cl in clients())
+        poll(pipeline_open, "the pipelined connection to open")
+        for i in range(20):
+            s, body, _ = gw.request("GET", f"/redis/{inst}/incr/n", token=key, conn=c)
+            check(s == 200 and body == {"result": i + 1}, f"incr {i}: {s} {body}")
+        mine = [cl for cl in clients() if cl.get("cmd") != "client|list"]
+        pipes = [cl for cl in mine if cl.get("name") == "redis_gateway-pipeline"]
+        check(any(cl["cmd"] == "incr" for cl in pipes), f"the INCRs went over the pipeline: {mine}")
+        check(all(cl["cmd"] != "incr" for cl in mine if cl not in pipes), f"and none over the pool: {mine}")
+        text = gw.scrape()
+        check(value(text, "redis_commands_total", '{command="INCR"}') == 20, "pipelined commands are counted")
+        check(value(text, "redis_command_duration_seconds_count", '{command="INCR"}') == 20, "and timed")
+        check(value(text, "redis_connections_active") == len(mine), f"every connection counted: {mine}")
+    finally:
+        gw.stop()
+        redis.stop()
+
+
+@scenario
 def redis_password(binary):
     """An instance's password is sent with AUTH; a wrong one fails the retries."""
     pg, _, _ = servers()

@@ -53,10 +53,7 @@ TEST_CASE("every template is unique per method", "[router]") {
   for (const auto& rt : r.routes()) CHECK(++seen[{rt.method, rt.path}] == 1);
 }
 
-TEST_CASE("percent_decode and method_label", "[router]") {
-  CHECK(percent_decode("a%20b+c") == "a b+c");
-  CHECK(!percent_decode("%"));
-  CHECK(!percent_decode("%a"));
+TEST_CASE("method_label", "[router]") {
   CHECK(method_label("GET") == "GET");
   CHECK(method_label("BREW") == "OTHER");
 }
