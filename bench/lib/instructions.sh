@@ -20,6 +20,10 @@
 #       Then, the same way, how many of them were obs's own: the self cost of
 #       every function named obs::... (recording calls that are inlined, like
 #       a counter's add, count as their caller's). Prints "ALL OBS".
+#   instructions_run NAME N WORKLOAD...
+#       one counted run: prints "ALL OBS"; WORKLOAD's output is kept in the
+#       file `instructions_output NAME` prints, for workloads that report
+#       their own count.
 #   instructions_stop NAME
 #
 # Needs valgrind (Debian package valgrind). A server under callgrind runs some
@@ -59,10 +63,10 @@ instructions_control() {  # OPTION PID
 # complete one (its totals line comes last).
 instructions_since_zero() {  # NAME
   local name=$1 pid=${instructions_pid[$1]} dir=${instructions_dir[$1]} before dumps
-  before=$(compgen -G "$dir/$name.callgrind.*" | wc -l)
+  before=$({ compgen -G "$dir/$name.callgrind.*" || true; } | wc -l)
   instructions_control --dump "$pid"
   for _ in $(seq 600); do
-    dumps=$(compgen -G "$dir/$name.callgrind.*" | wc -l)
+    dumps=$({ compgen -G "$dir/$name.callgrind.*" || true; } | wc -l)
     if ((dumps > before)) && grep -q '^totals:' "$dir/$name.callgrind.$dumps"; then
       printf '%s %s\n' "$(awk '/^totals:/ {print $2; exit}' "$dir/$name.callgrind.$dumps")" \
         "$(callgrind_annotate --inclusive=no --threshold=100 "$dir/$name.callgrind.$dumps" |
@@ -75,11 +79,13 @@ instructions_since_zero() {  # NAME
   return 1
 }
 
+instructions_output() { echo "${instructions_dir[$1]}/$1.workload.out"; }
+
 instructions_run() {  # NAME N WORKLOAD...: "ALL OBS" for one run of N operations
   local name=$1 n=$2
   shift 2
   instructions_control --zero "${instructions_pid[$name]}"
-  INSTRUCTIONS_OPS=$n "$@" >/dev/null || { echo "instructions: workload failed: $*" >&2; return 1; }
+  INSTRUCTIONS_OPS=$n "$@" >"$(instructions_output "$name")" || { echo "instructions: workload failed: $*" >&2; return 1; }
   instructions_since_zero "$name"
 }
 
