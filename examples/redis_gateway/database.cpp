@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
   rate_limit_rps  integer CHECK (rate_limit_rps > 0),
   created_at      timestamptz NOT NULL DEFAULT now()
 );
+-- Names a key where the key itself must not appear: metric labels, logs.
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS id bigserial UNIQUE;
 CREATE TABLE IF NOT EXISTS redis_instances (
   name            text PRIMARY KEY,
   organization_id bigint NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,

@@ -108,6 +108,7 @@ gateway::caller gateway::authorize(const route_match& m, const http_request_view
   const std::string token = bearer_token(req.authorization, req.target);
   std::optional<std::int64_t> org;  // nullopt: the admin
   std::optional<std::uint32_t> quota;
+  std::int64_t key_id = 0;
   if (token.empty() || !same_token(token, cfg_.admin_token)) {
     auto key = token.empty() ? std::nullopt : tenants_.find_key(token);
     if (!key) {
@@ -119,9 +120,11 @@ gateway::caller gateway::authorize(const route_match& m, const http_request_view
     OBS_COUNTER("api_key_requests_total").increment();
     org = key->organization_id;
     quota = key->rate_limit_rps;
+    key_id = key->id;
   }
   // The admin token has one bucket of the default quota, like any key.
   if (auto d = limiter_.check(org ? token : std::string_view("\0admin", 6), quota); !d.allowed) {
+    if (org) metrics::rate_limited(key_id);
     http_reply r = error(429, "rate limit exceeded");
     r.retry_after = retry_after_seconds(d.retry_after);
     return {{}, std::move(r)};
@@ -231,7 +234,10 @@ http_reply gateway::api_route(const route_match& m, const http_request_view& req
       case route_id::org:
         if (reading) return result(200, org_json(*o));
         if (auto keys = tenants_.delete_organization(o->id)) {
-          for (const auto& k : *keys) limiter_.remove(k);
+          for (const auto& [key, info] : *keys) {
+            limiter_.remove(key);
+            metrics::forget_api_key(info.id);
+          }
           return result(200, "deleted");
         }
         return error(404, "unknown organization");
@@ -239,7 +245,9 @@ http_reply gateway::api_route(const route_match& m, const http_request_view& req
         if (reading) {
           json list = json::array();
           for (const auto& [k, info] : tenants_.keys_of(o->id))
-            list.push_back({{"key", k}, {"rate_limit_rps", info.rate_limit_rps ? json(*info.rate_limit_rps) : json()}});
+            list.push_back({{"key", k},
+                            {"id", info.id},
+                            {"rate_limit_rps", info.rate_limit_rps ? json(*info.rate_limit_rps) : json()}});
           return result(200, list);
         }
         std::optional<std::uint32_t> rps;
@@ -249,13 +257,16 @@ http_reply gateway::api_route(const route_match& m, const http_request_view& req
             return error(400, "rate_limit_rps must be an integer from 1 to 1000000000");
           rps = v.get<std::uint32_t>();
         }
-        const std::string key = tenants_.create_key(o->id, rps);
-        return result(201, {{"key", key}, {"rate_limit_rps", rps ? json(*rps) : json()}});
+        const auto [key, info] = tenants_.create_key(o->id, rps);
+        return result(201, {{"key", key}, {"id", info.id}, {"rate_limit_rps", rps ? json(*rps) : json()}});
       }
-      case route_id::org_key:
-        if (!tenants_.delete_key(o->id, m.params.at(1))) return error(404, "unknown API key");
+      case route_id::org_key: {
+        auto removed = tenants_.delete_key(o->id, m.params.at(1));
+        if (!removed) return error(404, "unknown API key");
         limiter_.remove(m.params.at(1));
+        metrics::forget_api_key(removed->id);
         return result(200, "deleted");
+      }
       case route_id::org_instances: {
         if (reading) {
           json list = json::array();

@@ -6,8 +6,12 @@
 // "unmatched", `method` one of a fixed set, `command` one of the gateway's
 // whitelisted commands, `type` one of select/insert/delete/migrate/ping: every
 // label has a bounded set of values, so no request can create series.
+// `api_key_id` names an API key by its database id, never the key itself;
+// a key's series goes when the key does.
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include <obs/metrics.hpp>
@@ -50,6 +54,18 @@ inline void describe() {
   obs::describe_counter("api_key_requests_total", "", "Requests authenticated with an API key");
   obs::describe_counter("api_key_auth_failures_total", "",
                         "Requests refused with 401: missing or unknown API key");
+  obs::describe_counter("api_key_rate_limited_total", "", "Requests refused with 429, by API key");
+}
+
+/// A request of key `api_key_id` refused with 429. The label lookup is paid
+/// on refusals only.
+inline void rate_limited(std::int64_t api_key_id) {
+  OBS_COUNTER_FAMILY("api_key_rate_limited_total", "api_key_id").with(std::to_string(api_key_id)).increment();
+}
+
+/// Drops a deleted key's series.
+inline void forget_api_key(std::int64_t api_key_id) {
+  obs::global_registry().remove("api_key_rate_limited_total", {{"api_key_id", std::to_string(api_key_id)}});
 }
 
 }  // namespace redis_gateway::metrics

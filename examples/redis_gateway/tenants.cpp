@@ -34,14 +34,15 @@ void tenants::publish_counts() const {
 void tenants::load() {
   auto orgs = db_.query("select", "SELECT id, name FROM organizations", {});
   auto users = db_.query("select", "SELECT id, organization_id, email FROM users", {});
-  auto keys = db_.query("select", "SELECT key, organization_id, rate_limit_rps FROM api_keys", {});
+  auto keys = db_.query("select", "SELECT key, organization_id, rate_limit_rps, id FROM api_keys", {});
   auto insts = db_.query("select", "SELECT name, organization_id, host, port, password FROM redis_instances", {});
   std::unique_lock lock(mutex_);
   for (auto& r : orgs) orgs_[to_i64(r[0])] = {to_i64(r[0]), *r[1]};
   for (auto& r : users) users_[to_i64(r[0])] = {to_i64(r[0]), to_i64(r[1]), *r[2]};
   for (auto& r : keys)
-    keys_[*r[0]] = {to_i64(r[1]), r[2] ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(to_i64(r[2])))
-                                       : std::nullopt};
+    keys_[*r[0]] = {to_i64(r[1]),
+                    r[2] ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(to_i64(r[2]))) : std::nullopt,
+                    to_i64(r[3])};
   for (auto& r : insts) {
     redis_instance inst{*r[0], *r[2], static_cast<std::uint16_t>(to_i64(r[3])), *r[4]};
     instances_[inst.name] = {to_i64(r[1]), inst};
@@ -87,17 +88,18 @@ organization tenants::create_organization(const std::string& name) {
   return o;
 }
 
-std::optional<std::vector<std::string>> tenants::delete_organization(std::int64_t id) {
+std::optional<std::vector<std::pair<std::string, api_key_info>>> tenants::delete_organization(std::int64_t id) {
   auto r = db_.query("delete", "DELETE FROM organizations WHERE id = $1 RETURNING id", {std::to_string(id)});
   if (r.empty()) return std::nullopt;
-  std::vector<std::string> keys, instances;
+  std::vector<std::pair<std::string, api_key_info>> keys;
+  std::vector<std::string> instances;
   {
     std::unique_lock lock(mutex_);
     orgs_.erase(id);
     std::erase_if(users_, [id](const auto& kv) { return kv.second.organization_id == id; });
     for (auto it = keys_.begin(); it != keys_.end();)
       if (it->second.organization_id == id)
-        keys.push_back(it->first), it = keys_.erase(it);
+        keys.emplace_back(*it), it = keys_.erase(it);
       else
         ++it;
     for (auto it = instances_.begin(); it != instances_.end();)
@@ -119,22 +121,27 @@ std::vector<std::pair<std::string, api_key_info>> tenants::keys_of(std::int64_t 
   return out;
 }
 
-std::string tenants::create_key(std::int64_t org, std::optional<std::uint32_t> rps) {
+std::pair<std::string, api_key_info> tenants::create_key(std::int64_t org, std::optional<std::uint32_t> rps) {
   std::string key = random_key();
-  db_.query("insert", "INSERT INTO api_keys (key, organization_id, rate_limit_rps) VALUES ($1, $2, $3)",
-            {key, std::to_string(org), rps ? std::optional<std::string>(std::to_string(*rps)) : std::nullopt});
+  auto r = db_.query("insert",
+                     "INSERT INTO api_keys (key, organization_id, rate_limit_rps) VALUES ($1, $2, $3) RETURNING id",
+                     {key, std::to_string(org), rps ? std::optional<std::string>(std::to_string(*rps)) : std::nullopt});
+  const api_key_info info{org, rps, to_i64(r.at(0)[0])};
   std::unique_lock lock(mutex_);
-  keys_[key] = {org, rps};
-  return key;
+  keys_[key] = info;
+  return {key, info};
 }
 
-bool tenants::delete_key(std::int64_t org, const std::string& key) {
+std::optional<api_key_info> tenants::delete_key(std::int64_t org, const std::string& key) {
   auto r = db_.query("delete", "DELETE FROM api_keys WHERE key = $1 AND organization_id = $2 RETURNING key",
                      {key, std::to_string(org)});
-  if (r.empty()) return false;
+  if (r.empty()) return std::nullopt;
   std::unique_lock lock(mutex_);
-  keys_.erase(key);
-  return true;
+  auto it = keys_.find(key);
+  if (it == keys_.end()) return std::nullopt;
+  api_key_info info = it->second;
+  keys_.erase(it);
+  return info;
 }
 
 std::vector<redis_instance> tenants::instances_of(std::int64_t org) const {

@@ -28,6 +28,8 @@ namespace redis_gateway {
 struct api_key_info {
   std::int64_t organization_id = 0;
   std::optional<std::uint32_t> rate_limit_rps;  ///< nullopt: the default quota
+  /// Names the key where the key itself must not appear (metric labels).
+  std::int64_t id = 0;
 };
 
 /// An organization.
@@ -62,13 +64,15 @@ class tenants {
   /// Throws database_error (rejected, sqlstate 23505, for a duplicate name).
   organization create_organization(const std::string& name);
   /// Removes it with its users, keys and instances; returns the keys removed
-  /// (whose limiter state the caller drops), or nullopt when it did not exist.
-  std::optional<std::vector<std::string>> delete_organization(std::int64_t id);
+  /// (whose limiter state and series the caller drops), or nullopt when it
+  /// did not exist.
+  std::optional<std::vector<std::pair<std::string, api_key_info>>> delete_organization(std::int64_t id);
 
   std::vector<std::pair<std::string, api_key_info>> keys_of(std::int64_t org) const;
-  /// A new random key of 64 hex digits.
-  std::string create_key(std::int64_t org, std::optional<std::uint32_t> rps);
-  bool delete_key(std::int64_t org, const std::string& key);
+  /// A new random key of 64 hex digits, and what it grants.
+  std::pair<std::string, api_key_info> create_key(std::int64_t org, std::optional<std::uint32_t> rps);
+  /// What the removed key granted, or nullopt when the organization has no such key.
+  std::optional<api_key_info> delete_key(std::int64_t org, const std::string& key);
 
   std::vector<redis_instance> instances_of(std::int64_t org) const;
   void create_instance(std::int64_t org, const redis_instance& inst);

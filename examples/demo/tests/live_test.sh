@@ -97,6 +97,7 @@ for expr in \
   'sum(rate(redis_commands_total[30s]))' \
   'sum(rate(api_key_requests_total[30s]))' \
   'sum(rate(http_requests_total{job="redis_gateway",status="429"}[30s]))' \
+  'sum(rate(api_key_rate_limited_total[30s]))' \
   'sum(rate(ws_messages_received_total[30s]))' \
   'sum(rate(ws_messages_sent_total[30s]))' \
   'sum(rate(channel_dropped_messages_total[30s]))'; do

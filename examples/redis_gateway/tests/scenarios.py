@@ -217,6 +217,17 @@ def rate_limit(binary):
         text = r.gw.scrape()
         check(value(text, "http_requests_total", '{method="GET",path="/api/organizations",status="429"}') == limited,
               "429s counted under the route template")
+        s, listed, _ = r.gw.admin_req("GET", f"/api/organizations/{r.org}/api-keys")
+        check(s == 200, "keys listed")
+        ids = {k["key"]: k["id"] for k in listed["result"]}
+        basic, premium_id = ids[r.key], ids[premium]
+        check(value(text, "api_key_rate_limited_total", f'{{api_key_id="{basic}"}}') == limited,
+              "429s counted under the refused key's id")
+        check(f'api_key_id="{premium_id}"' not in text, "a key never refused has no series")
+        check(r.key not in text, "no key appears on /metrics")
+        s, _, _ = r.gw.admin_req("DELETE", f"/api/organizations/{r.org}/api-keys/{r.key}")
+        check(s == 200, "basic key deleted")
+        check(f'api_key_id="{basic}"' not in r.gw.scrape(), "a deleted key's series goes with it")
     finally:
         r.close()
 
