@@ -26,6 +26,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "gateway", "tests"))
 from e2e import ws_client, ws_closed  # noqa: E402
+from pacing import paced  # noqa: E402
 
 
 class client(ws_client):
@@ -42,19 +43,6 @@ class client(ws_client):
 
 def log(*args):
     print("chat_rooms:", *args, flush=True)
-
-
-def paced(rate):
-    """Yields for ever, rate times a second, without bursting after a stall."""
-    interval, next_at = 1.0 / rate, time.monotonic()
-    while True:
-        next_at += interval
-        delay = next_at - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        else:
-            next_at = time.monotonic()
-        yield
 
 
 def upload(port, user, n):

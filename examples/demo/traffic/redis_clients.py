@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 
+from pacing import paced
+
 
 def request(conn, method, path, token, body=None):
     """(status, parsed JSON body) over a kept-alive connection."""
@@ -101,18 +103,8 @@ CLIENTS = [
 def drive(port, token, pace, make, label):
     """Sends make(i) every 1/pace seconds for ever; reconnects after errors."""
     conn = None
-    interval = 1.0 / pace
-    next_at = time.monotonic()
-    i = 0
-    while True:
-        next_at += interval
-        delay = next_at - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        else:
-            next_at = time.monotonic()  # behind: do not burst to catch up
+    for i, _ in enumerate(paced(pace)):
         method, path, body = make(i)
-        i += 1
         try:
             conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             request(conn, method, path, token, body)
