@@ -16,6 +16,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -205,7 +206,13 @@ class pooler_process {
     start();
   }
   ~pooler_process() {
-    stop();
+    const bool clean = stop();
+    // A crash at shutdown, or a sanitizer's report at any time, ends the
+    // pooler with another status than a clean 0; its log says why.
+    if (std::uncaught_exceptions() == 0) {
+      INFO(run("cat " + quote(dir_ + "/log")).first);
+      CHECK(clean);
+    }
     run("rm -rf " + quote(dir_));
   }
   void write_config(const std::string& body) {
@@ -230,12 +237,14 @@ class pooler_process {
       return fd >= 0 && !scrape().empty();
     }));
   }
-  void stop() {
-    if (pid_ <= 0) return;
+  // Stops the pooler; true if it exited with status 0.
+  bool stop() {
+    if (pid_ <= 0) return true;
     ::kill(pid_, SIGTERM);
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
   int port() const { return port_; }
   std::string port_text() const { return std::to_string(port_); }

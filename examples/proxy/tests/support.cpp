@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <exception>
 #include <cstdlib>
 #include <random>
 #include <sstream>
@@ -111,6 +112,9 @@ proxy_process::~proxy_process() {
   kill(pid_, SIGTERM);
   int status = 0;
   waitpid(pid_, &status, 0);
+  // A crash at shutdown, or a sanitizer's report at any time (its text is on
+  // stderr), ends the proxy with another status than a clean 0.
+  if (std::uncaught_exceptions() == 0) CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
 }
 
 std::string proxy_process::conninfo(const std::string& database) const {
