@@ -210,7 +210,7 @@ class pooler_process {
     // A crash at shutdown, or a sanitizer's report at any time, ends the
     // pooler with another status than a clean 0; its log says why.
     if (std::uncaught_exceptions() == 0) {
-      INFO(run("cat " + quote(dir_ + "/log")).first);
+      INFO(log());
       CHECK(clean);
     }
     run("rm -rf " + quote(dir_));
