@@ -4,9 +4,12 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -93,24 +96,24 @@ pgwire::error_fields fatal(const char* sqlstate, std::string message) {
   return f;
 }
 
-// One extended-protocol message waiting for its Sync.
+// One extended-protocol message of a batch, viewed in the batch's wire bytes.
 struct batch_message {
   char type = 0;
-  std::string frame;
-  std::string name;      // Parse: statement; Bind/Execute/Describe/Close: portal or statement
-  std::string sql;       // Parse: the text
-  std::string bound;     // Bind: statement name
-  std::string bind_rest;  // Bind: formats, values and result formats, raw
-  char target = 0;       // Describe/Close: 'S' or 'P'
+  std::string_view frame;
+  std::string_view name;       // Parse: statement; Bind/Execute/Describe/Close: portal or statement
+  std::string_view sql;        // Parse: the text
+  std::string_view bound;      // Bind: statement name
+  std::string_view bind_rest;  // Bind: formats, values and result formats, raw
+  char target = 0;             // Describe/Close: 'S' or 'P'
   std::int32_t max_rows = 0;
 };
 
-batch_message parse_batch_message(char type, std::string_view frame) {
+batch_message parse_batch_message(std::string_view frame) {
   batch_message m;
-  m.type = type;
+  m.type = frame[0];
   m.frame = frame;
-  pgwire::body_reader r(std::string_view(m.frame).substr(5));
-  switch (type) {
+  pgwire::body_reader r(frame.substr(5));
+  switch (m.type) {
     case 'P':
       m.name = r.cstring();
       m.sql = r.cstring();
@@ -133,6 +136,9 @@ batch_message parse_batch_message(char type, std::string_view frame) {
   }
   return m;
 }
+
+// Whether a batch's first message is a Parse of the unnamed statement.
+bool starts_with_unnamed_parse(std::string_view wire) { return wire.size() > 5 && wire[0] == 'P' && wire[5] == '\0'; }
 
 }  // namespace
 
@@ -196,6 +202,17 @@ struct server::impl {
     memo_since = clock::now();
   }
 
+  // A number for each distinct session scope, so that a cache key carries
+  // eight bytes instead of every setting. Numbers are never reused: a full
+  // table starts over, and entries under old numbers age out of the cache.
+  std::uint64_t scope_id(const std::string& scope) {
+    constexpr std::size_t scope_limit = 4096;
+    if (auto it = scope_ids.find(scope); it != scope_ids.end()) return it->second;
+    if (scope_ids.size() >= scope_limit) scope_ids.clear();
+    scope_ids.emplace(scope, ++last_scope_id);
+    return last_scope_id;
+  }
+
   config cfg;
   std::string origin_host, origin_port, cached_db;
   exclusions excluded;
@@ -203,6 +220,8 @@ struct server::impl {
   query_stats stats;
   pg_catalog catalog;
   std::unordered_map<std::string, verdict_ptr> memo;  // I/O thread only
+  std::unordered_map<std::string, std::uint64_t> scope_ids;  // I/O thread only
+  std::uint64_t last_scope_id = 0;
   clock::time_point memo_since = clock::now();
   asio::io_context io{1};
   asio::thread_pool lookups{1};  // after io: joined before io goes
@@ -256,8 +275,20 @@ class session {
 
   awaitable<pgwire::message_view> read_client() {
     auto m = co_await pgwire::async_read_message(client_, client_in_);
-    OBS_COUNTER("pgcache_bytes_total", "direction", "client_in").increment(m.frame.size());
+    count_client_in(m.frame.size());
     co_return m;
+  }
+
+  // A message that is already in, without suspending: a pipelining client's
+  // Bind, Execute and Sync arrive in one read.
+  std::optional<pgwire::message_view> buffered_client() {
+    auto m = client_in_.next();
+    if (m) count_client_in(m->frame.size());
+    return m;
+  }
+
+  static void count_client_in(std::size_t bytes) {
+    OBS_COUNTER("pgcache_bytes_total", "direction", "client_in").increment(bytes);
   }
 
   awaitable<void> send_client(std::string_view bytes) {
@@ -302,13 +333,25 @@ class session {
     scope_.clear();
   }
 
-  // The session's part of every cache key: its settings and SET history.
+  // The session's part of every cache key: the number of its settings and
+  // SET history.
   const std::string& scope() {
     if (scope_.empty()) {
-      for (const auto& [name, value] : settings_) scope_ += name + '=' + value + '\0';
-      scope_ += set_history_ + '\0';
+      std::string text;
+      for (const auto& [name, value] : settings_) text += name + '=' + value + '\0';
+      text += set_history_;
+      const std::uint64_t id = srv_.scope_id(text);
+      scope_.assign(reinterpret_cast<const char*>(&id), sizeof id);
     }
     return scope_;
+  }
+
+  // The cache key of a statement: the scope, the kind of answer, the text
+  // and the parameters. Built in one reused buffer.
+  const std::string& cache_key(std::string_view kind, std::string_view sql, std::string_view parameters = {}) {
+    key_.clear();
+    key_.append(scope()).append(kind).append(sql).append(1, '\0').append(parameters);
+    return key_;
   }
 
   // What relay() left for the caller to send.
@@ -394,18 +437,17 @@ class session {
   // become a plain byte relay (true): after Flush, and during COPY FROM STDIN.
   awaitable<bool> serve() {
     for (;;) {
-      auto m = co_await read_client();
+      pgwire::message_view m;
+      if (auto buffered = buffered_client()) m = *buffered;
+      else m = co_await read_client();
       const bool batch_message_type = m.type == 'P' || m.type == 'B' || m.type == 'D' || m.type == 'E' ||
                                       m.type == 'C' || m.type == 'S' || m.type == 'H';
-      if (!batch_message_type && !batch_.empty()) {
+      if (!batch_message_type && !batch_wire_.empty()) {
         // Extended-protocol messages without a Sync, then something else:
         // keep the order, and keep their answers out of any cache entry.
         // (m stays valid: only reading from the client moves its bytes.)
-        std::string wire = take_batch_wire();
-        batch_.clear();
-        batch_bytes_ = 0;
         unsynced_ = true;
-        co_await send_origin(wire);
+        co_await forward_batch();
       }
       switch (m.type) {
         case 'Q': {
@@ -419,23 +461,20 @@ class session {
         case 'D':
         case 'E':
         case 'C':
-          batch_bytes_ += m.frame.size();
-          if (batch_bytes_ > 2 * srv_.cfg.max_message_bytes)
+          batch_wire_.append(m.frame);
+          if (batch_wire_.size() > 2 * srv_.cfg.max_message_bytes)
             throw pgwire::protocol_error("too many extended-protocol messages without Sync");
-          batch_.push_back(parse_batch_message(m.type, m.frame));
           break;
         case 'S':
-          batch_.push_back(parse_batch_message('S', m.frame));
+          batch_wire_.append(m.frame);
           if (co_await run_batch()) co_return true;
           break;
-        case 'H': {
+        case 'H':
           // Flush: the client wants answers before its Sync, which the
           // request/response loop cannot give; relay bytes from here on.
-          std::string wire = take_batch_wire();
-          wire.append(m.frame);
-          co_await send_origin(wire);
+          batch_wire_.append(m.frame);
+          co_await forward_batch();
           co_return true;
-        }
         case 'X':
           co_await send_origin(m.frame);
           co_return false;
@@ -526,7 +565,7 @@ class session {
     // The cache is asked first: an entry exists only for a statement that
     // was cacheable, so a hit needs no classification.
     const bool may_cache = caching_database_ && transaction_ == 'I' && !std::exchange(unsynced_, false);
-    const std::string key = may_cache ? scope() + 'Q' + sql : std::string{};
+    const std::string& key = may_cache ? cache_key("Q", sql) : key_;
     if (may_cache && co_await try_hit(key, start, {})) co_return false;
     verdict_ptr v = co_await srv_.classify(sql);
     const bool use_cache = may_cache && v->c.verdict == status::cache_miss;
@@ -620,17 +659,51 @@ class session {
 
   // ---- the extended protocol ----------------------------------------------
 
-  // The batch's frames, led by an unnamed Parse a hit answered without
-  // forwarding, which the origin must see before anything uses it.
-  std::string take_batch_wire() {
-    std::string wire;
+  // Sends the batch's frames, led by an unnamed Parse a hit answered
+  // without forwarding, which the origin must see before anything uses it.
+  awaitable<void> forward_batch() {
+    batch_.clear();  // its views are about to go
     if (!pending_unnamed_parse_.empty()) {
-      drop_parse_complete_ = batch_.empty() || batch_[0].type != 'P' || !batch_[0].name.empty() ? 1 : 0;
-      if (drop_parse_complete_) wire = std::move(pending_unnamed_parse_);
+      drop_parse_complete_ = starts_with_unnamed_parse(batch_wire_) ? 0 : 1;
+      if (drop_parse_complete_) batch_wire_.insert(0, pending_unnamed_parse_);
       pending_unnamed_parse_.clear();
     }
-    for (auto& m : batch_) wire.append(m.frame);
-    return wire;
+    co_await send_origin(batch_wire_);
+    batch_wire_.clear();
+  }
+
+  // Splits the batch's wire bytes into messages (the decoder has checked
+  // their framing).
+  void split_batch() {
+    batch_.clear();
+    for (std::string_view rest = batch_wire_; !rest.empty();) {
+      const auto size = 1 + static_cast<std::size_t>(pgwire::body_reader(rest.substr(1, 4)).int32());
+      batch_.push_back(parse_batch_message(rest.substr(0, size)));
+      rest.remove_prefix(size);
+    }
+  }
+
+  // Records each Parse and Close of a statement, and which statement text
+  // each Execute runs, in order.
+  void track_statements() {
+    static const auto unknown = std::make_shared<const std::string>();
+    std::map<std::string_view, std::string_view> portals;  // portal -> statement
+    executed_.clear();
+    for (const auto& m : batch_) {
+      if (m.type == 'P') {
+        auto text = std::make_shared<const std::string>(m.sql);
+        if (auto s = prepared_.find(m.name); s != prepared_.end()) s->second = std::move(text);
+        else prepared_.emplace(m.name, std::move(text));
+      } else if (m.type == 'B') {
+        portals[m.name] = m.bound;
+      } else if (m.type == 'C' && m.target == 'S') {
+        if (auto s = prepared_.find(m.name); s != prepared_.end()) prepared_.erase(s);
+      } else if (m.type == 'E') {
+        auto p = portals.find(m.name);
+        auto s = p == portals.end() ? prepared_.end() : prepared_.find(p->second);
+        executed_.push_back(s == prepared_.end() ? unknown : s->second);
+      }
+    }
   }
 
   // Runs the messages up to and including a Sync: from the cache when the
@@ -638,23 +711,10 @@ class session {
   // Sync, unnamed portal, all rows), else through the origin.
   awaitable<bool> run_batch() {
     const auto start = clock::now();
-    std::vector<batch_message> batch = std::move(batch_);
-    batch_.clear();
-    batch_bytes_ = 0;
-
-    std::map<std::string, std::string> portals;  // portal -> statement
-    std::vector<std::string> executed;           // statement texts, in order
-    for (const auto& m : batch) {
-      if (m.type == 'P') prepared_[m.name] = m.sql;
-      else if (m.type == 'B') portals[m.name] = m.bound;
-      else if (m.type == 'C' && m.target == 'S') prepared_.erase(m.name);
-      else if (m.type == 'E') {
-        auto p = portals.find(m.name);
-        auto s = p == portals.end() ? prepared_.end() : prepared_.find(p->second);
-        executed.push_back(s == prepared_.end() ? std::string{} : s->second);
-      }
-    }
+    split_batch();
+    track_statements();
     // The cacheable shape.
+    const auto& batch = batch_;
     std::size_t i = 0;
     const bool has_parse = batch.size() > i && batch[i].type == 'P' && batch[i].name.empty();
     if (has_parse) ++i;
@@ -662,34 +722,32 @@ class session {
     const bool has_describe = batch.size() > i && batch[i].type == 'D' && batch[i].target == 'P' && batch[i].name.empty();
     if (has_describe) ++i;
     const bool shape = bind && batch.size() == i + 2 && batch[i].type == 'E' && batch[i].name.empty() &&
-                       batch[i].max_rows == 0 && batch[i + 1].type == 'S' && executed.size() == 1;
-    const bool may_cache = shape && caching_database_ && transaction_ == 'I' && !executed[0].empty() &&
+                       batch[i].max_rows == 0 && batch[i + 1].type == 'S' && executed_.size() == 1;
+    const bool may_cache = shape && caching_database_ && transaction_ == 'I' && !executed_[0]->empty() &&
                            !std::exchange(unsynced_, false);
-    std::string key;
     if (may_cache) {
-      key = scope() + 'E' + (has_describe ? 'd' : '-') + executed[0] + '\0' + bind->bind_rest;
+      cache_key(has_describe ? "Ed" : "E-", *executed_[0], bind->bind_rest);
       std::string prefix;
       if (has_parse) pgwire::message_writer(prefix, '1').finish();
       pgwire::message_writer(prefix, '2').finish();
-      if (co_await try_hit(key, start, std::move(prefix))) {
+      if (co_await try_hit(key_, start, std::move(prefix))) {
         if (has_parse) pending_unnamed_parse_ = batch[0].frame;
+        batch_.clear();
+        batch_wire_.clear();
         co_return false;
       }
     }
     std::vector<verdict_ptr> verdicts;
-    for (const auto& sql : executed) verdicts.push_back(co_await srv_.classify(sql));
+    for (const auto& sql : executed_) verdicts.push_back(co_await srv_.classify(*sql));
     const bool use_cache = may_cache && verdicts[0]->c.verdict == status::cache_miss;
 
-    batch_ = std::move(batch);
-    std::string wire = take_batch_wire();
-    batch_.clear();
     const std::uint64_t ticket = srv_.cache.ticket();
-    co_await send_origin(wire);
+    co_await forward_batch();
     capture cap;
     cap.limit = srv_.cache.max_entry_bytes();
     relay_outcome r = co_await relay(use_cache ? &cap : nullptr);
-    if (use_cache) store(key, cap, r, verdicts[0], ticket);
-    for (std::size_t k = 0; k < verdicts.size(); ++k) after_statement(verdicts[k]->a, executed[k]);
+    if (use_cache) store(key_, cap, r, verdicts[0], ticket);
+    for (std::size_t k = 0; k < verdicts.size(); ++k) after_statement(verdicts[k]->a, *executed_[k]);
     after_ready(r.status);
     for (const auto& v : verdicts) finish(*v, v->c.verdict, start, r.rows);
     co_await send_reply();
@@ -709,7 +767,7 @@ class session {
     std::array<char, 16 * 1024> buf;
     for (;;) {
       std::size_t n = co_await client_.async_read_some(asio::buffer(buf), use_awaitable);
-      OBS_COUNTER("pgcache_bytes_total", "direction", "client_in").increment(n);
+      count_client_in(n);
       co_await send_origin({buf.data(), n});
     }
   }
@@ -739,9 +797,11 @@ class session {
   bool caching_database_ = false;
   char transaction_ = 'I';
   std::set<std::string> written_;  // tables written since the last idle ReadyForQuery
-  std::map<std::string, std::string> prepared_;  // statement name -> text
-  std::vector<batch_message> batch_;
-  std::size_t batch_bytes_ = 0;
+  std::map<std::string, std::shared_ptr<const std::string>, std::less<>> prepared_;  // statement name -> text
+  std::string batch_wire_;              // extended-protocol messages waiting for their Sync
+  std::vector<batch_message> batch_;    // batch_wire_ split, at the Sync
+  std::vector<std::shared_ptr<const std::string>> executed_;  // what the batch's Executes run
+  std::string key_;                     // the cache key of the statement at hand
   std::string pending_unnamed_parse_;
   int drop_parse_complete_ = 0;
   bool unsynced_ = false;  // origin answers to unsynced messages precede the next reply
