@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <map>
 #include <memory>
-#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -273,22 +272,18 @@ class session {
  private:
   // ---- I/O, with byte counts ----------------------------------------------
 
+  // Bytes are counted as they are read, once per read rather than per
+  // message: a pipelining client's Bind, Execute and Sync come in one.
   awaitable<pgwire::message_view> read_client() {
-    auto m = co_await pgwire::async_read_message(client_, client_in_);
-    count_client_in(m.frame.size());
-    co_return m;
-  }
-
-  // A message that is already in, without suspending: a pipelining client's
-  // Bind, Execute and Sync arrive in one read.
-  std::optional<pgwire::message_view> buffered_client() {
-    auto m = client_in_.next();
-    if (m) count_client_in(m->frame.size());
-    return m;
+    return pgwire::async_read_message(client_, client_in_, count_client_in);
   }
 
   static void count_client_in(std::size_t bytes) {
     OBS_COUNTER("pgcache_bytes_total", "direction", "client_in").increment(bytes);
+  }
+
+  static void count_origin_in(std::size_t bytes) {
+    OBS_COUNTER("pgcache_bytes_total", "direction", "origin_in").increment(bytes);
   }
 
   awaitable<void> send_client(std::string_view bytes) {
@@ -299,9 +294,7 @@ class session {
   awaitable<pgwire::message_view> read_origin() {
     std::string why;
     try {
-      auto m = co_await pgwire::async_read_message(origin_, origin_in_);
-      OBS_COUNTER("pgcache_bytes_total", "direction", "origin_in").increment(m.frame.size());
-      co_return m;
+      co_return co_await pgwire::async_read_message(origin_, origin_in_, count_origin_in);
     } catch (const boost::system::system_error& e) {
       why = e.code().message();
     } catch (const pgwire::protocol_error& e) {
@@ -437,8 +430,9 @@ class session {
   // become a plain byte relay (true): after Flush, and during COPY FROM STDIN.
   awaitable<bool> serve() {
     for (;;) {
+      // A message already in is taken without suspending.
       pgwire::message_view m;
-      if (auto buffered = buffered_client()) m = *buffered;
+      if (auto buffered = client_in_.next()) m = *buffered;
       else m = co_await read_client();
       const bool batch_message_type = m.type == 'P' || m.type == 'B' || m.type == 'D' || m.type == 'E' ||
                                       m.type == 'C' || m.type == 'S' || m.type == 'H';
@@ -781,7 +775,7 @@ class session {
       } catch (const boost::system::system_error& e) {
         throw origin_lost(e.code().message());
       }
-      OBS_COUNTER("pgcache_bytes_total", "direction", "origin_in").increment(n);
+      count_origin_in(n);
       co_await send_client({buf.data(), n});
     }
   }

@@ -2,6 +2,7 @@
 // reason, invalidation, replayed results, a live scrape, and bad input.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <random>
 
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <tuple>
@@ -71,6 +73,33 @@ void run_mix(connection& c) {
   c.exec("SELECT 1");
   c.exec("SELECT 1");
   c.exec("SELECT now()");
+}
+
+// Sends a simple Query on the connection's own socket and reads the answer
+// up to and including ReadyForQuery; returns how many bytes came back.
+std::size_t raw_query(connection& c, const std::string& sql) {
+  const int fd = PQsocket(c.get());
+  std::string frame(1, 'Q');
+  const std::uint32_t length = htonl(static_cast<std::uint32_t>(4 + sql.size() + 1));
+  frame.append(reinterpret_cast<const char*>(&length), 4).append(sql).append(1, '\0');
+  REQUIRE(send(fd, frame.data(), frame.size(), 0) == static_cast<ssize_t>(frame.size()));
+  std::string in;
+  for (std::size_t at = 0;;) {
+    while (in.size() >= at + 5) {  // the complete messages so far
+      std::uint32_t size = 0;
+      std::memcpy(&size, in.data() + at + 1, 4);
+      const std::size_t end = at + 1 + ntohl(size);
+      if (in.size() < end) break;
+      if (in[at] == 'Z') return end;
+      at = end;
+    }
+    pollfd readable{fd, POLLIN, 0};
+    REQUIRE(poll(&readable, 1, 10000) == 1);
+    char buf[4096];
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    REQUIRE(n > 0);
+    in.append(buf, static_cast<std::size_t>(n));
+  }
 }
 
 }  // namespace
@@ -248,6 +277,33 @@ TEST_CASE("a hit replays the origin's rows byte for byte", "[integration]") {
   }
   CHECK(queries(p, "cache_hit") == 6);
   CHECK(queries(p, "cache_miss") == 6);
+}
+
+TEST_CASE("pgcache_bytes_total counts every byte, both ways", "[integration]") {
+  proxied env;
+  const auto& p = env.proxy;
+  connection c(env.conninfo());
+  c.exec("CREATE TABLE pairs (id int); INSERT INTO pairs VALUES (1), (2)");
+  auto bytes = [&](const std::string& text, const char* direction) {
+    return metric(text, std::string("pgcache_bytes_total{direction=\"") + direction + "\"}");
+  };
+  const std::string before = scrape(p);
+  const std::string sql = "SELECT id FROM pairs ORDER BY id";
+  const double query_bytes = 1 + 4 + static_cast<double>(sql.size()) + 1;
+  const auto from_origin = static_cast<double>(raw_query(c, sql));  // a miss
+  const auto from_cache = static_cast<double>(raw_query(c, sql));   // a hit, the same bytes
+  CHECK(from_cache == from_origin);
+  std::string after;
+  // The proxy counts a reply once it is written, which may be just after
+  // the client has read it.
+  CHECK(eventually([&] {
+    after = scrape(p);
+    return bytes(after, "client_out") - bytes(before, "client_out") == from_origin + from_cache;
+  }));
+  CHECK(bytes(after, "client_in") - bytes(before, "client_in") == 2 * query_bytes);
+  CHECK(bytes(after, "origin_out") - bytes(before, "origin_out") == query_bytes);
+  CHECK(bytes(after, "origin_in") - bytes(before, "origin_in") == from_origin);
+  CHECK(queries(p, "cache_hit") == 1);
 }
 
 TEST_CASE("promtool accepts a live scrape", "[integration]") {
