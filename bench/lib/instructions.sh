@@ -17,9 +17,11 @@
 #       2*N (WORKLOAD sees the count in $INSTRUCTIONS_OPS), and print the
 #       instructions per operation: the difference of the two counts over N,
 #       so connection set-up and other fixed costs of a run cancel out.
-#       Then, the same way, how many of them were obs's own: the self cost of
-#       every function named obs::... (recording calls that are inlined, like
-#       a counter's add, count as their caller's). Prints "ALL OBS".
+#       Then, the same way, how many of them were obs's own: those in
+#       functions named obs::..., and in a binary built with -g those on the
+#       source lines of obs's headers, inlined ones included (a binary without
+#       debug information counts an inlined counter add as its caller's; see
+#       obs_instructions.py). Prints "ALL OBS".
 #   instructions_run NAME N WORKLOAD...
 #       one counted run: prints "ALL OBS"; WORKLOAD's output is kept in the
 #       file `instructions_output NAME` prints, for workloads that report
@@ -30,6 +32,7 @@
 # 50x slower, so N in the thousands is plenty.
 
 declare -gA instructions_pid instructions_dir
+instructions_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 instructions_start() {  # NAME DIR CMD...
   local name=$1 dir=$2
@@ -68,9 +71,7 @@ instructions_since_zero() {  # NAME
   for _ in $(seq 600); do
     dumps=$({ compgen -G "$dir/$name.callgrind.*" || true; } | wc -l)
     if ((dumps > before)) && grep -q '^totals:' "$dir/$name.callgrind.$dumps"; then
-      printf '%s %s\n' "$(awk '/^totals:/ {print $2; exit}' "$dir/$name.callgrind.$dumps")" \
-        "$(callgrind_annotate --inclusive=no --threshold=100 "$dir/$name.callgrind.$dumps" |
-           awk '$0 ~ /:obs::/ {gsub(",", "", $1); sum += $1} END {print sum + 0}')"
+      python3 "$instructions_lib/obs_instructions.py" "$dir/$name.callgrind.$dumps"
       return 0
     fi
     sleep 0.1
