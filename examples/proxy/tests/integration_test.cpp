@@ -11,7 +11,6 @@
 #include <random>
 
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <tuple>
@@ -20,6 +19,8 @@
 #include <catch2/catch.hpp>
 
 #include "classifier.hpp"
+#include "pgwire/codec.hpp"
+#include "pgwire/decoder.hpp"
 #include "support.hpp"
 
 using namespace proxy_test;
@@ -79,26 +80,21 @@ void run_mix(connection& c) {
 // up to and including ReadyForQuery; returns how many bytes came back.
 std::size_t raw_query(connection& c, const std::string& sql) {
   const int fd = PQsocket(c.get());
-  std::string frame(1, 'Q');
-  const std::uint32_t length = htonl(static_cast<std::uint32_t>(4 + sql.size() + 1));
-  frame.append(reinterpret_cast<const char*>(&length), 4).append(sql).append(1, '\0');
+  std::string frame;
+  pgwire::message_writer(frame, 'Q').cstring(sql).finish();
   REQUIRE(send(fd, frame.data(), frame.size(), 0) == static_cast<ssize_t>(frame.size()));
-  std::string in;
-  for (std::size_t at = 0;;) {
-    while (in.size() >= at + 5) {  // the complete messages so far
-      std::uint32_t size = 0;
-      std::memcpy(&size, in.data() + at + 1, 4);
-      const std::size_t end = at + 1 + ntohl(size);
-      if (in.size() < end) break;
-      if (in[at] == 'Z') return end;
-      at = end;
-    }
+  pgwire::decoder in;
+  std::size_t received = 0;
+  for (;;) {
+    while (auto m = in.next())
+      if (m->type == 'Z') return received;
     pollfd readable{fd, POLLIN, 0};
     REQUIRE(poll(&readable, 1, 10000) == 1);
-    char buf[4096];
-    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    auto room = in.prepare(4096);
+    const ssize_t n = recv(fd, room.data(), room.size(), 0);
     REQUIRE(n > 0);
-    in.append(buf, static_cast<std::size_t>(n));
+    in.commit(static_cast<std::size_t>(n));
+    received += static_cast<std::size_t>(n);
   }
 }
 
