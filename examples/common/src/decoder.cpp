@@ -44,6 +44,11 @@ std::optional<message_view> decoder::next() {
   if (length < minimum) {
     throw protocol_error("invalid message length " + std::to_string(length));
   }
+  if (startup_ && length > max_startup_bytes) {
+    // PostgreSQL's own bound (MAX_STARTUP_PACKET_LENGTH), whatever the limit
+    // for later messages: a client not yet authenticated gets no more.
+    throw protocol_error("invalid length of startup packet");
+  }
   if (length > max_message_bytes_) {
     throw protocol_error("message of " + std::to_string(length) + " bytes exceeds the limit of " +
                          std::to_string(max_message_bytes_));

@@ -93,6 +93,16 @@ TEST_CASE("hostile lengths are protocol errors, before any allocation") {
     d.feed("Q" + be32(0x7fffffff));
     CHECK_THROWS_WITH(d.next(), Catch::Contains("exceeds the limit of 1024"));
   }
+  SECTION("a startup packet over PostgreSQL's 10,000 bytes, whatever the message limit") {
+    decoder roomy;
+    roomy.expect_startup();
+    roomy.feed(be32(10001) + be32(196608));
+    CHECK_THROWS_WITH(roomy.next(), "invalid length of startup packet");
+    decoder exact;
+    exact.expect_startup();
+    exact.feed(be32(10000));
+    CHECK_FALSE(exact.next());  // a legal length: waits for the rest
+  }
   SECTION("a startup packet too short for its version") {
     d.expect_startup();
     d.feed(be32(4));

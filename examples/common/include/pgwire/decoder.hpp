@@ -32,6 +32,9 @@ class decoder {
   /// The protocol has no maximum; 1 GiB is PostgreSQL's own field limit, and
   /// services set something far lower.
   static constexpr std::size_t default_max_message_bytes = std::size_t{1} << 24;
+  /// A startup packet's limit, PostgreSQL's: nothing before authentication
+  /// gets more.
+  static constexpr std::size_t max_startup_bytes = 10000;
 
   explicit decoder(std::size_t max_message_bytes = default_max_message_bytes)
       : max_message_bytes_(max_message_bytes) {}
