@@ -19,6 +19,26 @@ foreach(t options observer negotiation auth gzip health handler server robustnes
   target_include_directories(http_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 endforeach()
 
+# The server out of descriptors: the test execs http/accept_errors_target.cpp,
+# which lowers its own RLIMIT_NOFILE, so the test process keeps its limit and
+# shares no thread or sanitizer state with the server it starves.
+obs_add_test(http_accept_errors_test SOURCES http_accept_errors_test.cpp LIBS obs::http Boost::headers ZLIB::ZLIB)
+target_include_directories(http_accept_errors_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+add_executable(http_accept_errors_target http/accept_errors_target.cpp)
+# UBSan's vptr check probes memory through a pipe, which fails while the
+# process is out of descriptors, and so reports every polymorphic call there:
+# under UBSan the server is compiled header-only into this target, without
+# that check. Elsewhere the compiled library saves a header-only build.
+if(CMAKE_CXX_FLAGS MATCHES "-fsanitize=[^ ]*undefined")
+  target_link_libraries(http_accept_errors_target PRIVATE obs::http)
+  target_compile_options(http_accept_errors_target PRIVATE -fno-sanitize=vptr)
+else()
+  target_link_libraries(http_accept_errors_target PRIVATE obs::http_compiled)
+endif()
+add_dependencies(http_accept_errors_test http_accept_errors_target)
+target_compile_definitions(http_accept_errors_test PRIVATE
+                           OBS_ACCEPT_ERRORS_TARGET="$<TARGET_FILE:http_accept_errors_target>")
+
 # A result whose loss silently does nothing ([[nodiscard]]) must not compile
 # under -Werror=unused-result. Compiled straight with the compiler, syntax only,
 # like core.cmake's compile-fail tests; Boost, fmt and zlib are system headers,

@@ -12,7 +12,7 @@ TEST_CASE("every error cause has its own label value") {
                              error_cause::not_acceptable,   error_cause::body_too_large,
                              error_cause::header_too_large, error_cause::handler_failed,
                              error_cause::connection_limit, error_cause::scrape_limit,
-                             error_cause::timeout};
+                             error_cause::timeout,          error_cause::accept_failed};
   std::set<std::string_view> names;
   for (error_cause c : all) {
     const std::string_view name = obs::http::to_string(c);

@@ -17,7 +17,7 @@
 OBS_NAMESPACE_BEGIN
 namespace http {
 
-/// Why a request failed or was refused.
+/// Why a request failed or was refused, or a connection was not accepted.
 enum class error_cause {
   bad_request,         ///< unparsable request or bad `?format=` (400)
   unauthorized,        ///< missing or wrong credentials (401)
@@ -30,6 +30,7 @@ enum class error_cause {
   connection_limit,    ///< too many open connections (503)
   scrape_limit,        ///< too many renders at once (503)
   timeout,             ///< header, idle or write timeout; connection closed
+  accept_failed,       ///< accepting a connection failed (e.g. out of descriptors); one per attempt, retried
 };
 
 /// The label value of a cause, e.g. "header_too_large".
@@ -46,6 +47,7 @@ constexpr std::string_view to_string(error_cause c) noexcept {
     case error_cause::connection_limit: return "connection_limit";
     case error_cause::scrape_limit: return "scrape_limit";
     case error_cause::timeout: return "timeout";
+    case error_cause::accept_failed: return "accept_failed";
   }
   return "unknown";
 }
@@ -57,7 +59,8 @@ class observer {
   /// A response was sent. `route` is the matched route's path, or "other"
   /// for paths that matched none (bounding the label's cardinality).
   virtual void on_response(std::string_view route, unsigned status, std::size_t body_bytes) = 0;
-  /// A request failed or was refused for `cause`.
+  /// A request failed or was refused for `cause`, or (accept_failed) a
+  /// connection could not be accepted.
   virtual void on_error(error_cause cause) = 0;
   /// A metrics body was rendered in `seconds` (compression included).
   virtual void on_scrape(format f, double seconds) = 0;

@@ -37,7 +37,7 @@ class self_metrics final : public observer {
     reg.describe_counter("obs_http_requests_total", "", "HTTP responses sent by the metrics endpoint.");
     reg.describe_counter("obs_http_response_bytes_total", "bytes",
                          "Response body bytes sent by the metrics endpoint, after compression.");
-    reg.describe_counter("obs_http_errors_total", "", "Requests the metrics endpoint failed or refused, by cause.");
+    reg.describe_counter("obs_http_errors_total", "", "Requests the metrics endpoint failed or refused, and connections it could not accept, by cause.");
     reg.describe_histogram("obs_http_scrape_duration_seconds", "seconds",
                            "Time to render (and compress) a metrics body.");
   }

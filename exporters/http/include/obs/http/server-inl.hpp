@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -54,6 +55,7 @@ struct server_state {
   std::shared_ptr<class handler> handler;
   net::ip::tcp::acceptor acceptor;  // on a strand: stop() and the accept loop race otherwise
   net::steady_timer retry;          // backs off when accept fails (e.g. out of descriptors)
+  unsigned accept_failures = 0;     // in a row; touched only on the acceptor's strand
   // Runs what may block (renders, routes). Joined by server::stop(), so never
   // destroyed on one of its own threads: the server holds this state until then.
   net::thread_pool renderers;
@@ -246,18 +248,32 @@ OBS_INLINE void reject(net::ip::tcp::socket&& socket, const std::shared_ptr<serv
   });
 }
 
+// Accept errors (EMFILE, ENFILE, ENOBUFS: the process or the system is out
+// of descriptors or memory) are usually transient, so the listener never
+// gives up; it counts each one, says so on stderr once per burst rather than
+// once per retry, and backs off so it neither spins nor waits long after the
+// descriptors come back.
 OBS_INLINE void accept_next(const std::shared_ptr<server_state>& state) {
   state->acceptor.async_accept(
       net::make_strand(state->ioc), [state](beast::error_code ec, net::ip::tcp::socket socket) {
         // Ordering: seq_cst; stop() closes the acceptor anyway.
         if (state->stopping.load() || ec == net::error::operation_aborted) return;
         if (ec) {
-          // Typically EMFILE: retrying at once would spin on the same error.
-          state->retry.expires_after(std::chrono::milliseconds(50));
+          if (observer* events = state->handler->events()) events->on_error(error_cause::accept_failed);
+          if (state->accept_failures++ == 0)
+            std::fprintf(stderr, "obs::http: accept failed: %s; retrying\n", ec.message().c_str());
+          // 10 ms doubling to 1 s: the connection stays queued, so retrying at
+          // once would fail again, and a long wait would leave it queued.
+          const int delay_ms = std::min(10 << std::min(state->accept_failures - 1, 7u), 1000);
+          state->retry.expires_after(std::chrono::milliseconds(delay_ms));
           state->retry.async_wait([state](beast::error_code wait_ec) {
             if (!wait_ec) accept_next(state);
           });
           return;
+        }
+        if (state->accept_failures > 0) {
+          std::fprintf(stderr, "obs::http: accepting again after %u failed accepts\n", state->accept_failures);
+          state->accept_failures = 0;
         }
         // Ordering: the count only enforces a limit; it publishes no data.
         if (state->connections.load(std::memory_order_relaxed) >= state->opts().max_connections)
