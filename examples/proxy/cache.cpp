@@ -87,6 +87,9 @@ void result_cache::set_enabled(bool on) {
   {
     std::lock_guard lock(mutex_);
     enabled_ = on;
+    // A fill that started while disabled may have read before the change
+    // feed could see what followed.
+    if (on) cleared_at_ = ++epoch_;
   }
   if (!on) clear();
 }

@@ -50,7 +50,8 @@ class result_cache {
   std::size_t invalidate(std::string_view table);
   /// Drops everything (DDL through the proxy, a gap in the change feed).
   std::size_t clear();
-  /// While disabled (no change feed), nothing is served or stored.
+  /// While disabled (no change feed), nothing is served or stored; enabling
+  /// refuses every fill whose ticket was taken before.
   void set_enabled(bool on);
 
   std::size_t entries() const;

@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include <libpq-fe.h>
+#include "pq.hpp"
 
 namespace proxy {
 
@@ -16,25 +16,33 @@ constexpr const char* function_sql =
     "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = $1 AND ($2 = '' OR n.nspname = $2)";
 // Unqualified names match in every schema, temp schemas of other sessions
 // included: the client's search_path is unknown here, so this errs on the
-// side of not caching.
+// side of not caching. A trigger writes elsewhere unless it is a foreign
+// key's check; cascading, SET NULL and SET DEFAULT actions write the
+// referencing table.
 constexpr const char* relation_sql =
-    "SELECT c.relpersistence::text, c.relkind::text, n.nspname || '.' || c.relname FROM pg_class c "
-    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = $1 AND ($2 = '' OR n.nspname = $2) "
-    "AND c.relkind IN ('r', 'v', 'm', 'p', 'f')";
+    "SELECT c.relpersistence::text, c.relkind::text, n.nspname || '.' || c.relname, "
+    "EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid), "
+    "c.relhasrules OR EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+    "WHERE t.tgrelid = c.oid AND (NOT t.tgisinternal OR p.proname ~ '^RI_FKey_(cascade|setnull|setdefault)_')) "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = $1 "
+    "AND ($2 = '' OR n.nspname = $2) AND c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S')";
 
-// Higher is further from a plain logged table.
+// Higher is further from a plain logged table; the worst of the relations
+// a name may mean decides how it is read.
 int rank(const relation_facts& f) {
-  if (f.persistence == 't') return 4;
-  if (f.persistence == 'u') return 3;
-  if (f.kind == 'v' || f.kind == 'm') return 2;
-  if (f.kind == 'p' || f.kind == 'f') return 1;
+  if (f.persistence == 't') return 6;
+  if (f.persistence == 'u') return 5;
+  if (f.kind == 'v' || f.kind == 'm') return 4;
+  if (f.kind == 'p' || f.kind == 'f') return 3;
+  if (f.has_children) return 2;
+  if (f.kind == 'S') return 1;
   return 0;
 }
 
 }  // namespace
 
 struct pg_catalog::rows {
-  std::unique_ptr<PGresult, decltype(&PQclear)> result{nullptr, &PQclear};
+  pq::result result{nullptr, &PQclear};
   int count() const { return PQntuples(result.get()); }
   bool null(int row, int col) const { return PQgetisnull(result.get(), row, col) != 0; }
   std::string value(int row, int col) const { return PQgetvalue(result.get(), row, col); }
@@ -43,9 +51,7 @@ struct pg_catalog::rows {
 pg_catalog::pg_catalog(std::string conninfo, std::chrono::milliseconds ttl)
     : conninfo_(std::move(conninfo)), ttl_(ttl) {}
 
-pg_catalog::~pg_catalog() {
-  if (conn_) PQfinish(conn_);
-}
+pg_catalog::~pg_catalog() = default;
 
 void pg_catalog::clear() {
   std::lock_guard lock(mutex_);
@@ -54,20 +60,19 @@ void pg_catalog::clear() {
 }
 
 pg_catalog::rows pg_catalog::query(const char* sql, const relation_name& name) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
-      if (conn_) PQfinish(conn_);
-      conn_ = PQconnectdb(conninfo_.c_str());
+  for (int attempt = 0;; ++attempt) {
+    try {
+      if (!conn_) conn_ = pq::connect(conninfo_, "obs_proxy catalog");
+      rows r;
+      r.result = pq::exec(conn_.get(), sql, {name.name.c_str(), name.schema.c_str()}, PGRES_TUPLES_OK);
+      return r;
+    } catch (const pq::error& e) {
+      // A broken connection (the origin restarted) is worth one new one.
+      const bool broken = !conn_ || PQstatus(conn_.get()) != CONNECTION_OK || e.sqlstate.empty();
+      if (broken) conn_.reset();
+      if (!broken || attempt == 1) throw std::runtime_error(std::string("catalog lookup failed: ") + e.what());
     }
-    const char* params[] = {name.name.c_str(), name.schema.c_str()};
-    rows r;
-    r.result.reset(PQexecParams(conn_, sql, 2, nullptr, params, nullptr, nullptr, 0));
-    if (PQresultStatus(r.result.get()) == PGRES_TUPLES_OK) return r;
-    if (PQstatus(conn_) == CONNECTION_OK)
-      throw std::runtime_error(std::string("catalog lookup failed: ") + PQerrorMessage(conn_));
-    // A broken connection (the origin restarted): reconnect once.
   }
-  throw std::runtime_error(std::string("catalog unreachable: ") + PQerrorMessage(conn_));
 }
 
 template <class Facts, class Parse>
@@ -97,10 +102,14 @@ function_facts pg_catalog::function(const relation_name& name) {
 relation_facts pg_catalog::relation(const relation_name& name) {
   return lookup(relations_, relation_sql, name, [](const rows& r) {
     relation_facts best;
+    bool writes_elsewhere = false;
     for (int i = 0; i < r.count(); ++i) {
-      relation_facts f{true, r.value(i, 0)[0], r.value(i, 1)[0], r.value(i, 2)};
+      relation_facts f{true, r.value(i, 0)[0], r.value(i, 1)[0], r.value(i, 2), r.value(i, 3) == "t",
+                       r.value(i, 4) == "t"};
+      writes_elsewhere |= f.writes_elsewhere;
       if (!best.found || rank(f) > rank(best)) best = f;
     }
+    best.writes_elsewhere = writes_elsewhere;
     return best;
   });
 }

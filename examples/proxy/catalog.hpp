@@ -10,8 +10,7 @@
 #include <utility>
 
 #include "classifier.hpp"
-
-struct pg_conn;
+#include "pq.hpp"
 
 namespace proxy {
 
@@ -49,7 +48,7 @@ class pg_catalog final : public catalog_source {
   std::string conninfo_;
   std::chrono::milliseconds ttl_;
   std::mutex mutex_;
-  pg_conn* conn_ = nullptr;
+  pq::connection conn_{nullptr, &PQfinish};
   std::map<key, cached<function_facts>> functions_;
   std::map<key, cached<relation_facts>> relations_;
 };

@@ -10,11 +10,12 @@ const char* const usage =
     "  --origin CONNINFO        libpq conninfo of the origin PostgreSQL (required)\n"
     "  --listen HOST:PORT       client port (127.0.0.1:6432)\n"
     "  --metrics-listen HOST:PORT  /metrics and /metrics/queries (127.0.0.1:9090)\n"
-    "  --slot NAME              logical replication slot, created if missing (pgcache)\n"
+    "  --slot NAME              temporary replication slot to create (a unique pgcache_* name)\n"
     "  --cache-bytes N          result cache budget (67108864)\n"
     "  --max-entry-bytes N      largest cached result (1048576)\n"
     "  --max-message-bytes N    largest protocol message accepted (67108864)\n"
     "  --cdc-interval-ms N      change-feed poll interval (200)\n"
+    "  --login-timeout-ms N     time a client has to log in (60000)\n"
     "  --catalog-ttl-ms N       catalog facts lifetime (30000)\n"
     "  --top-queries N          fingerprints on /metrics/queries (100)\n"
     "  --exclude-table NAME     never cache queries reading NAME (repeatable)\n"
@@ -56,6 +57,7 @@ config parse_flags(std::span<const std::string_view> args) {
     else if (flag == "--max-entry-bytes") c.max_entry_bytes = parse_number(flag, value);
     else if (flag == "--max-message-bytes") c.max_message_bytes = parse_number(flag, value);
     else if (flag == "--cdc-interval-ms") c.cdc_interval = std::chrono::milliseconds(parse_number(flag, value));
+    else if (flag == "--login-timeout-ms") c.login_timeout = std::chrono::milliseconds(parse_number(flag, value));
     else if (flag == "--catalog-ttl-ms") c.catalog_ttl = std::chrono::milliseconds(parse_number(flag, value));
     else if (flag == "--top-queries") c.top_queries = parse_number(flag, value);
     else if (flag == "--exclude-table") c.exclude_tables.emplace_back(value);
@@ -63,7 +65,10 @@ config parse_flags(std::span<const std::string_view> args) {
     else throw std::invalid_argument("unknown flag " + std::string(flag));
   }
   if (c.origin_conninfo.empty()) throw std::invalid_argument("--origin is required");
-  if (c.slot.empty()) throw std::invalid_argument("--slot must not be empty");
+  for (char ch : c.slot)
+    if (!(ch >= 'a' && ch <= 'z') && !(ch >= '0' && ch <= '9') && ch != '_')
+      throw std::invalid_argument("--slot: only lowercase letters, digits and underscores: " + c.slot);
+  if (c.slot.size() > 63) throw std::invalid_argument("--slot: at most 63 characters");
   return c;
 }
 

@@ -29,13 +29,17 @@ struct config {
   /// the proxy's own catalog and change-feed connections log in with it, and
   /// its dbname is the one database whose queries are cached.
   std::string origin_conninfo;
-  /// The logical replication slot (test_decoding) the change feed reads.
-  std::string slot = "pgcache";
+  /// The temporary logical replication slot (test_decoding) the change
+  /// feed creates and reads; empty picks a name unique to the process.
+  std::string slot;
   std::size_t cache_bytes = std::size_t{64} << 20;
   /// A result larger than this is relayed but not cached.
   std::size_t max_entry_bytes = std::size_t{1} << 20;
   std::size_t max_message_bytes = std::size_t{64} << 20;
   std::chrono::milliseconds cdc_interval{200};
+  /// A client must have sent its startup packet and logged in within this
+  /// (PostgreSQL's authentication_timeout).
+  std::chrono::milliseconds login_timeout{60000};
   /// Catalog facts (volatility, persistence, relkind) are looked up again
   /// after this long.
   std::chrono::milliseconds catalog_ttl{30000};

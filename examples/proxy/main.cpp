@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     });
     metrics->health().add_check("change_feed", [&] {
       const auto& feed = proxy_server.feed();
-      return feed.healthy() ? obs::http::check_result::healthy("reading slot " + cfg.slot)
+      return feed.healthy() ? obs::http::check_result::healthy("reading slot " + feed.slot())
                             : obs::http::check_result::unhealthy(feed.last_error());
     });
     metrics->health().set_ready(true);
@@ -69,8 +69,8 @@ int main(int argc, char** argv) {
       sigwait(&stop_signals, &sig);
       proxy_server.stop();
     });
-    std::printf("obs_proxy: listening on %s:%u, metrics on %s:%u\n", cfg.listen.host.c_str(), proxy_server.port(),
-                cfg.metrics_listen.host.c_str(), metrics->port());
+    std::printf("obs_proxy: listening on %s:%u, metrics on %s:%u, change feed slot %s\n", cfg.listen.host.c_str(),
+                proxy_server.port(), cfg.metrics_listen.host.c_str(), metrics->port(), proxy_server.slot().c_str());
     std::fflush(stdout);
     proxy_server.run();
     metrics->stop();

@@ -12,6 +12,8 @@
 //   pgcache_cached_queries                                 gauge (read at scrape time)
 //   pgcache_cache_size_bytes                               gauge (read at scrape time)
 //   pgcache_replication_lag_bytes                          gauge
+//   pgcache_change_feed_up                                 gauge (not in the seed)
+//   pgcache_accept_errors_total                            counter (not in the seed)
 #pragma once
 
 #include <vector>
@@ -51,6 +53,12 @@ inline void describe_metrics(obs::registry& reg) {
   obs::describe_gauge("pgcache_cache_size_bytes", "bytes", "Bytes the cached results take, keys included.");
   obs::describe_gauge("pgcache_replication_lag_bytes", "bytes",
                       "WAL between the origin's current position and the slot's confirmed position.");
+  // Not in the seed: the lag freezes while the feed is down, so alerts need
+  // a signal of their own; and a listener out of descriptors must show.
+  obs::describe_gauge("pgcache_change_feed_up", "",
+                      "1 while the change feed reads its replication slot, 0 while caching is off without it.");
+  obs::describe_counter("pgcache_accept_errors_total", "",
+                        "Client connections the listener failed to accept (e.g. out of file descriptors).");
 }
 
 }  // namespace proxy

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
-#include <set>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -15,11 +15,14 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <libpq-fe.h>
@@ -28,12 +31,14 @@
 #include <pgwire/decoder.hpp>
 #include <pgwire/messages.hpp>
 #include <pgwire/stream.hpp>
+#include <service/accept_loop.hpp>
 
 #include "cache.hpp"
 #include "catalog.hpp"
 #include "cdc.hpp"
 #include "classifier.hpp"
 #include "query_stats.hpp"
+#include "session_state.hpp"
 
 namespace proxy {
 
@@ -53,6 +58,10 @@ double since(clock::time_point t) { return std::chrono::duration<double>(clock::
 struct origin_lost : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// The origin ended the session with a FATAL error, which the client has
+// been sent: nothing more to say.
+struct origin_ended {};
 
 using verdict_ptr = std::shared_ptr<const verdict>;
 
@@ -85,6 +94,7 @@ struct relay_outcome {
   std::uint64_t rows = 0;
   bool error = false;
   bool passthrough = false;  // the origin started COPY FROM STDIN or COPY BOTH
+  std::string tag;           // the last CommandComplete's
 };
 
 pgwire::error_fields fatal(const char* sqlstate, std::string message) {
@@ -95,15 +105,24 @@ pgwire::error_fields fatal(const char* sqlstate, std::string message) {
   return f;
 }
 
+// A statement as Parse defined it: the text, and the parameter types that
+// decide what it means (`$1 / 2` is 0 for an int4 1 and 0.5 for a float8).
+struct prepared_statement {
+  std::string sql;
+  std::string parameter_types;  // Parse's raw count and OIDs
+};
+using statement_ptr = std::shared_ptr<const prepared_statement>;
+
 // One extended-protocol message of a batch, viewed in the batch's wire bytes.
 struct batch_message {
   char type = 0;
   std::string_view frame;
-  std::string_view name;       // Parse: statement; Bind/Execute/Describe/Close: portal or statement
-  std::string_view sql;        // Parse: the text
-  std::string_view bound;      // Bind: statement name
-  std::string_view bind_rest;  // Bind: formats, values and result formats, raw
-  char target = 0;             // Describe/Close: 'S' or 'P'
+  std::string_view name;             // Parse: statement; Bind/Execute/Describe/Close: portal or statement
+  std::string_view sql;              // Parse: the text
+  std::string_view parameter_types;  // Parse: count and OIDs, raw
+  std::string_view bound;            // Bind: statement name
+  std::string_view bind_rest;        // Bind: formats, values and result formats, raw
+  char target = 0;                   // Describe/Close: 'S' or 'P'
   std::int32_t max_rows = 0;
 };
 
@@ -116,6 +135,7 @@ batch_message parse_batch_message(std::string_view frame) {
     case 'P':
       m.name = r.cstring();
       m.sql = r.cstring();
+      m.parameter_types = r.rest();
       break;
     case 'B':
       m.name = r.cstring();
@@ -139,6 +159,13 @@ batch_message parse_batch_message(std::string_view frame) {
 // Whether a batch's first message is a Parse of the unnamed statement.
 bool starts_with_unnamed_parse(std::string_view wire) { return wire.size() > 5 && wire[0] == 'P' && wire[5] == '\0'; }
 
+// The frontend messages of the query phase. PostgreSQL ends a session that
+// sends anything else; CopyData, CopyDone and CopyFail outside COPY it ignores.
+bool known_frontend_message(char type) {
+  constexpr std::string_view known = "QPBDECSHXFdcf";
+  return known.find(type) != std::string_view::npos;
+}
+
 }  // namespace
 
 struct server::impl {
@@ -157,6 +184,7 @@ struct server::impl {
     acceptor.set_option(tcp::acceptor::reuse_address(true));
     acceptor.bind(at);
     acceptor.listen();
+    if (cfg.slot.empty()) cfg.slot = unique_slot_name();
     feed = std::make_unique<change_feed>(cfg.origin_conninfo, cfg.slot, cfg.cdc_interval, cache);
   }
 
@@ -178,9 +206,11 @@ struct server::impl {
           try {
             out->c = classify_statement(out->a);
           } catch (const std::exception& e) {
-            // The catalog is unreachable: relay the statement uncached.
+            // The catalog is unreachable: relay the statement uncached, and
+            // assume it does everything the proxy cannot see.
             std::fprintf(stderr, "obs_proxy: %s\n", e.what());
-            out->c.verdict = status::unsupported;
+            out->c = {};
+            out->c.effects.hides_session_change = out->c.effects.hides_writes = true;
             reliable = false;
           }
           co_return out;
@@ -201,17 +231,6 @@ struct server::impl {
     memo_since = clock::now();
   }
 
-  // A number for each distinct session scope, so that a cache key carries
-  // eight bytes instead of every setting. Numbers are never reused: a full
-  // table starts over, and entries under old numbers age out of the cache.
-  std::uint64_t scope_id(const std::string& scope) {
-    constexpr std::size_t scope_limit = 4096;
-    if (auto it = scope_ids.find(scope); it != scope_ids.end()) return it->second;
-    if (scope_ids.size() >= scope_limit) scope_ids.clear();
-    scope_ids.emplace(scope, ++last_scope_id);
-    return last_scope_id;
-  }
-
   config cfg;
   std::string origin_host, origin_port, cached_db;
   exclusions excluded;
@@ -219,8 +238,7 @@ struct server::impl {
   query_stats stats;
   pg_catalog catalog;
   std::unordered_map<std::string, verdict_ptr> memo;  // I/O thread only
-  std::unordered_map<std::string, std::uint64_t> scope_ids;  // I/O thread only
-  std::uint64_t last_scope_id = 0;
+  scope_table scopes;                                 // I/O thread only
   clock::time_point memo_since = clock::now();
   asio::io_context io{1};
   asio::thread_pool lookups{1};  // after io: joined before io goes
@@ -237,7 +255,8 @@ class session {
         client_(std::move(client)),
         origin_(client_.get_executor()),
         client_in_(srv.cfg.max_message_bytes),
-        origin_in_(srv.cfg.max_message_bytes) {
+        origin_in_(srv.cfg.max_message_bytes),
+        state_(srv.scopes) {
     OBS_GAUGE("pgcache_connections_active").increment();
   }
   ~session() { OBS_GAUGE("pgcache_connections_active").decrement(); }
@@ -247,21 +266,34 @@ class session {
   awaitable<void> run() {
     pgwire::error_fields failure;
     try {
-      if (!co_await startup()) co_return;
+      if (!co_await log_in()) co_return;
       if (!co_await serve()) co_return;
       co_await passthrough();
       co_return;
+    } catch (const origin_ended&) {
+      co_return;  // the client has PostgreSQL's own FATAL error
     } catch (const origin_lost& e) {
-      failure = fatal(pgwire::sqlstate::connection_failure, std::string("lost the origin connection: ") + e.what());
+      std::fprintf(stderr, "obs_proxy: lost the connection to PostgreSQL: %s\n", e.what());
+      failure = fatal(pgwire::sqlstate::connection_failure, "the connection to the database server was lost");
     } catch (const pgwire::protocol_error& e) {
       failure = fatal(pgwire::sqlstate::protocol_violation, e.what());
     } catch (const boost::system::system_error&) {
       co_return;  // the client went away
     } catch (const std::exception& e) {
-      failure = fatal(pgwire::sqlstate::internal_error, e.what());
+      std::fprintf(stderr, "obs_proxy: session failed: %s\n", e.what());
+      failure = fatal(pgwire::sqlstate::internal_error, "internal error in the proxy");
     }
     std::string out;
     pgwire::error_response(out, failure);
+    try {
+      if (origin_.is_open()) {
+        std::string bye;
+        pgwire::terminate(bye);
+        co_await asio::async_write(origin_, asio::buffer(bye), use_awaitable);
+      }
+    } catch (const std::exception&) {
+      // The origin is gone already.
+    }
     try {
       co_await send_client(out);
     } catch (const std::exception&) {
@@ -319,31 +351,17 @@ class session {
   // are written (TimeZone, DateStyle, client_encoding...).
   void note_setting(std::string_view body) {
     auto [name, value] = pgwire::parse_parameter_status(body);
-    if (name == "application_name") return;
-    auto& slot = settings_[std::string(name)];
-    if (slot == value) return;
-    slot = value;
-    scope_.clear();
+    state_.reported(name, value);
   }
 
-  // The session's part of every cache key: the number of its settings and
-  // SET history.
-  const std::string& scope() {
-    if (scope_.empty()) {
-      std::string text;
-      for (const auto& [name, value] : settings_) text += name + '=' + value + '\0';
-      text += set_history_;
-      const std::uint64_t id = srv_.scope_id(text);
-      scope_.assign(reinterpret_cast<const char*>(&id), sizeof id);
-    }
-    return scope_;
-  }
-
-  // The cache key of a statement: the scope, the kind of answer, the text
-  // and the parameters. Built in one reused buffer.
-  const std::string& cache_key(std::string_view kind, std::string_view sql, std::string_view parameters = {}) {
-    key_.clear();
-    key_.append(scope()).append(kind).append(sql).append(1, '\0').append(parameters);
+  // The cache key of a statement: the session's scope number, the kind of
+  // answer, the text, the parameter types and the Bind's parameters. Built
+  // in one reused buffer.
+  const std::string& cache_key(std::string_view kind, std::string_view sql, std::string_view parameter_types = {},
+                               std::string_view parameters = {}) {
+    const std::uint64_t scope = state_.scope();
+    key_.assign(reinterpret_cast<const char*>(&scope), sizeof scope);
+    key_.append(kind).append(sql).append(1, '\0').append(parameter_types).append(parameters);
     return key_;
   }
 
@@ -354,7 +372,37 @@ class session {
     if (!out.empty()) co_await send_client(out);
   }
 
+  // Whether the session may read from the cache: not while a write it made
+  // may have changed tables the proxy cannot name and the change feed has
+  // not yet passed it (its own writes, read at once, must be there).
+  bool sees_own_writes() {
+    if (!unseen_write_at_) return true;
+    if (srv_.feed->caught_up_to() <= *unseen_write_at_) return false;
+    unseen_write_at_.reset();
+    return true;
+  }
+
   // ---- startup and authentication -----------------------------------------
+
+  // The startup packet and the authentication exchange, within
+  // --login-timeout-ms as PostgreSQL's authentication_timeout bounds them:
+  // a client that says nothing is not kept forever.
+  awaitable<bool> log_in() {
+    namespace experimental = asio::experimental;
+    asio::steady_timer deadline(client_.get_executor(), srv_.cfg.login_timeout);
+    auto [order, failure, logged_in, timer] =
+        co_await experimental::make_parallel_group(asio::co_spawn(client_.get_executor(), startup(), asio::deferred),
+                                                   deadline.async_wait(asio::deferred))
+            .async_wait(experimental::wait_for_one(), use_awaitable);
+    if (order[0] == 1) {
+      std::string out;
+      pgwire::error_response(out, fatal(pgwire::sqlstate::query_canceled, "canceling authentication due to timeout"));
+      co_await send_client(out);
+      co_return false;
+    }
+    if (failure) std::rethrow_exception(failure);
+    co_return logged_in;
+  }
 
   // Relays the startup packet and the authentication exchange until the
   // origin's first ReadyForQuery; false if the session ended there.
@@ -382,9 +430,8 @@ class session {
     if (database.empty()) database = user;
     // Startup parameters (options, extra_float_digits, DateStyle...) change
     // how results are written, so they are part of every key.
-    for (const auto& [name, value] : packet.parameters)
-      if (name != "application_name") settings_[name] = value;
-    settings_["database"] = database;
+    for (const auto& [name, value] : packet.parameters) state_.startup_parameter(name, value);
+    state_.startup_parameter("database", database);
     caching_database_ = database == srv_.cached_db;
 
     for (;;) {
@@ -406,7 +453,6 @@ class session {
   }
 
   awaitable<bool> connect_origin() {
-    std::string why;
     try {
       tcp::resolver resolver(client_.get_executor());
       auto endpoints = co_await resolver.async_resolve(srv_.origin_host, srv_.origin_port, use_awaitable);
@@ -414,12 +460,12 @@ class session {
       origin_.set_option(tcp::no_delay(true));
       co_return true;
     } catch (const boost::system::system_error& e) {
-      why = e.code().message();
+      // The address is the operator's business, not the client's.
+      std::fprintf(stderr, "obs_proxy: cannot connect to PostgreSQL at %s:%s: %s\n", srv_.origin_host.c_str(),
+                   srv_.origin_port.c_str(), e.code().message().c_str());
     }
     std::string out;
-    pgwire::error_response(out, fatal(pgwire::sqlstate::connection_failure, "cannot connect to the origin " +
-                                                                                 srv_.origin_host + ":" +
-                                                                                 srv_.origin_port + ": " + why));
+    pgwire::error_response(out, fatal(pgwire::sqlstate::cannot_connect_now, "the database server is not reachable"));
     co_await send_client(out);
     co_return false;
   }
@@ -432,8 +478,14 @@ class session {
     for (;;) {
       // A message already in is taken without suspending.
       pgwire::message_view m;
-      if (auto buffered = client_in_.next()) m = *buffered;
-      else m = co_await read_client();
+      if (auto buffered = client_in_.next()) {
+        m = *buffered;
+      } else {
+        co_await wait_for_client();
+        m = co_await read_client();
+      }
+      if (!known_frontend_message(m.type))
+        throw pgwire::protocol_error("invalid frontend message type " + std::to_string(static_cast<unsigned char>(m.type)));
       const bool batch_message_type = m.type == 'P' || m.type == 'B' || m.type == 'D' || m.type == 'E' ||
                                       m.type == 'C' || m.type == 'S' || m.type == 'H';
       if (!batch_message_type && !batch_wire_.empty()) {
@@ -473,21 +525,43 @@ class session {
           co_await send_origin(m.frame);
           co_return false;
         case 'F': {
+          // A function called by OID: anything at all may have happened.
           std::string frame(m.frame);
           co_await send_origin(frame);
           auto r = co_await relay(nullptr);
-          after_ready(r.status);
+          state_.ran_unknown();
+          round_ended(r);
           co_await send_reply();
           if (r.passthrough) co_return true;
           break;
         }
         default:
-          // CopyData/CopyDone/CopyFail outside COPY, or something newer:
-          // the origin knows what to say about it.
+          // CopyData/CopyDone/CopyFail outside COPY: PostgreSQL ignores them.
           co_await send_origin(m.frame);
           break;
       }
     }
+  }
+
+  // Waits for the client's next message. Meanwhile PostgreSQL may speak
+  // unasked (a NOTIFY for a LISTENing client, a notice, the FATAL error of
+  // a shutdown): that goes to the client at once, as it would without the
+  // proxy.
+  awaitable<void> wait_for_client() {
+    using namespace asio::experimental::awaitable_operators;
+    for (;;) {
+      while (auto m = origin_in_.next()) co_await relay_unasked(*m);
+      auto ready = co_await (client_.async_wait(tcp::socket::wait_read, use_awaitable) ||
+                             origin_.async_wait(tcp::socket::wait_read, use_awaitable));
+      if (ready.index() == 0) co_return;
+      co_await relay_unasked(co_await read_origin());
+    }
+  }
+
+  awaitable<void> relay_unasked(const pgwire::message_view& m) {
+    if (m.type == 'S') note_setting(m.body);
+    co_await send_client(m.frame);
+    if (m.type == 'E') throw origin_ended{};  // only a FATAL error comes unasked
   }
 
   // Forwards the origin's answer until ReadyForQuery, capturing what a
@@ -503,6 +577,7 @@ class session {
         continue;
       }
       out.append(m.frame);
+      if (m.type == 'C') r.tag = pgwire::parse_command_complete(m.body);
       switch (m.type) {
         case 'D':
           ++r.rows;
@@ -520,10 +595,18 @@ class session {
             }
           }
           break;
-        case 'E':
+        case 'E': {
           r.error = true;
           if (cap) cap->ok = false;
+          const auto severity = pgwire::parse_error_response(m.body).severity;
+          if (severity == "FATAL" || severity == "PANIC") {
+            // PostgreSQL ends the session (57P01 on shutdown, a terminated
+            // backend): the client hears it in PostgreSQL's words.
+            co_await send_client(out);
+            throw origin_ended{};
+          }
           break;
+        }
         case 'N':
         case 's':
           if (cap) cap->ok = false;  // a replay would lose the notice or the suspension
@@ -537,7 +620,7 @@ class session {
           co_await send_client(out);
           co_return r;
         case 'Z':
-          // The caller sends the rest once it has recorded the statement,
+          // The caller sends the rest once it has counted the statement,
           // so a client that scrapes right after its answer sees the count.
           r.status = pgwire::parse_ready_for_query(m.body);
           reply_ = std::move(out);
@@ -558,7 +641,8 @@ class session {
     prepared_.erase("");
     // The cache is asked first: an entry exists only for a statement that
     // was cacheable, so a hit needs no classification.
-    const bool may_cache = caching_database_ && transaction_ == 'I' && !std::exchange(unsynced_, false);
+    const bool may_cache =
+        caching_database_ && transaction_ == 'I' && !std::exchange(unsynced_, false) && sees_own_writes();
     const std::string& key = may_cache ? cache_key("Q", sql) : key_;
     if (may_cache && co_await try_hit(key, start, {})) co_return false;
     verdict_ptr v = co_await srv_.classify(sql);
@@ -569,10 +653,11 @@ class session {
     cap.limit = srv_.cache.max_entry_bytes();
     relay_outcome r = co_await relay(use_cache ? &cap : nullptr);
     if (use_cache) store(key, cap, r, v, ticket);
-    after_statement(v->a, sql);
-    after_ready(r.status);
-    finish(*v, v->c.verdict, start, r.rows);
+    statement_ran(*v, sql);
+    round_ended(r);
+    count_query(v->c.verdict);
     co_await send_reply();
+    record_latency(*v, v->c.verdict, start, r.rows);
     co_return r.passthrough;
   }
 
@@ -585,11 +670,12 @@ class session {
     if (!hit) co_return false;
     std::string tail;
     pgwire::ready_for_query(tail, 'I');
-    finish(*hit->statement, status::cache_hit, start, hit->rows);
+    count_query(status::cache_hit);
     std::array<asio::const_buffer, 3> buffers{asio::buffer(prefix), asio::buffer(hit->response), asio::buffer(tail)};
     co_await asio::async_write(client_, buffers, use_awaitable);
     OBS_COUNTER("pgcache_bytes_total", "direction", "client_out")
         .increment(prefix.size() + hit->response.size() + tail.size());
+    record_latency(*hit->statement, status::cache_hit, start, hit->rows);
     co_return true;
   }
 
@@ -604,29 +690,37 @@ class session {
     srv_.cache.store(key, std::move(entry), ticket);
   }
 
-  // What a statement changes beyond its own result.
-  void after_statement(const analysis& a, const std::string& sql) {
-    if (!caching_database_) return;
-    for (const auto& w : a.writes) written_.insert(w.name);
-    if (a.type == analysis::kind::schema || a.type == analysis::kind::multiple) {
+  // A statement ran: what it did to the session, its prepared statements
+  // and the catalog.
+  void statement_ran(const verdict& v, const std::string& sql) {
+    state_.ran(v.a, v.c.effects, sql);
+    if (v.a.deallocates_all || v.a.discards_all) prepared_.clear();
+    else if (v.a.deallocates) prepared_.erase(*v.a.deallocates);
+    if (caching_database_ && v.c.effects.changes_schema) {
       // DDL changes results and catalog facts; the change feed sees neither.
-      // (Several statements in one message may hide DDL too.)
+      // (Once more when it commits: others may refill meanwhile.)
       srv_.forget_catalog();
       srv_.cache.clear();
     }
-    if (a.sets_setting) {
-      set_history_ += sql + '\0';
-      scope_.clear();
-    }
   }
 
+  // ReadyForQuery: a transaction, or a statement outside one, is over.
   // Writes through the proxy invalidate as soon as they are committed,
-  // without waiting for the change feed, so a client reads its own writes.
-  void after_ready(char status) {
-    transaction_ = status;
-    if (status != 'I') return;
-    for (const auto& t : written_) srv_.cache.invalidate(t);
-    written_.clear();
+  // without waiting for the change feed, so a client reads its own writes;
+  // writes it cannot name make the session wait for the feed instead.
+  void round_ended(const relay_outcome& r) {
+    transaction_ = r.status;
+    auto end = state_.ready(r.status, r.error, r.tag);
+    if (!caching_database_) return;
+    for (const auto& t : end.written) srv_.cache.invalidate(t);
+    if (end.schema_changed) {
+      srv_.forget_catalog();
+      srv_.cache.clear();
+    }
+    if (end.hidden_write) {
+      unseen_write_at_ = clock::now();
+      srv_.feed->hurry();
+    }
   }
 
   // A call site per status, each with its own cached handle: a family's
@@ -641,9 +735,10 @@ class session {
     }
   }
 
-  void finish(const verdict& v, status outcome, clock::time_point start, std::uint64_t rows) {
+  // The latency the client saw: from its message to the last byte of the
+  // answer handed to the socket.
+  void record_latency(const verdict& v, status outcome, clock::time_point start, std::uint64_t rows) {
     const double seconds = since(start);
-    count_query(outcome);
     if (outcome == status::cache_hit)
       OBS_HISTOGRAM("pgcache_query_duration_seconds", "source", "cache").record(seconds);
     else
@@ -677,17 +772,17 @@ class session {
     }
   }
 
-  // Records each Parse and Close of a statement, and which statement text
-  // each Execute runs, in order.
+  // Records each Parse and Close of a statement, and which statement each
+  // Execute runs (null where the proxy never saw it parsed), in order.
   void track_statements() {
-    static const auto unknown = std::make_shared<const std::string>();
     std::map<std::string_view, std::string_view> portals;  // portal -> statement
     executed_.clear();
     for (const auto& m : batch_) {
       if (m.type == 'P') {
-        auto text = std::make_shared<const std::string>(m.sql);
-        if (auto s = prepared_.find(m.name); s != prepared_.end()) s->second = std::move(text);
-        else prepared_.emplace(m.name, std::move(text));
+        auto statement = std::make_shared<const prepared_statement>(
+            prepared_statement{std::string(m.sql), std::string(m.parameter_types)});
+        if (auto s = prepared_.find(m.name); s != prepared_.end()) s->second = std::move(statement);
+        else prepared_.emplace(m.name, std::move(statement));
       } else if (m.type == 'B') {
         portals[m.name] = m.bound;
       } else if (m.type == 'C' && m.target == 'S') {
@@ -695,7 +790,7 @@ class session {
       } else if (m.type == 'E') {
         auto p = portals.find(m.name);
         auto s = p == portals.end() ? prepared_.end() : prepared_.find(p->second);
-        executed_.push_back(s == prepared_.end() ? unknown : s->second);
+        executed_.push_back(s == prepared_.end() ? nullptr : s->second);
       }
     }
   }
@@ -717,10 +812,10 @@ class session {
     if (has_describe) ++i;
     const bool shape = bind && batch.size() == i + 2 && batch[i].type == 'E' && batch[i].name.empty() &&
                        batch[i].max_rows == 0 && batch[i + 1].type == 'S' && executed_.size() == 1;
-    const bool may_cache = shape && caching_database_ && transaction_ == 'I' && !executed_[0]->empty() &&
-                           !std::exchange(unsynced_, false);
+    const bool may_cache = shape && caching_database_ && transaction_ == 'I' && executed_[0] &&
+                           !std::exchange(unsynced_, false) && sees_own_writes();
     if (may_cache) {
-      cache_key(has_describe ? "Ed" : "E-", *executed_[0], bind->bind_rest);
+      cache_key(has_describe ? "Ed" : "E-", executed_[0]->sql, executed_[0]->parameter_types, bind->bind_rest);
       std::string prefix;
       if (has_parse) pgwire::message_writer(prefix, '1').finish();
       pgwire::message_writer(prefix, '2').finish();
@@ -731,20 +826,38 @@ class session {
         co_return false;
       }
     }
+    // An execution of a statement the proxy never saw parsed is counted as
+    // the empty statement's, and may have done anything.
+    static const std::string unknown;
     std::vector<verdict_ptr> verdicts;
-    for (const auto& sql : executed_) verdicts.push_back(co_await srv_.classify(*sql));
+    for (const auto& statement : executed_) {
+      const std::string& sql = statement ? statement->sql : unknown;
+      verdicts.push_back(co_await srv_.classify(sql));
+    }
     const bool use_cache = may_cache && verdicts[0]->c.verdict == status::cache_miss;
 
     const std::uint64_t ticket = srv_.cache.ticket();
+    std::vector<std::string> parsed;  // named statements this batch defines
+    for (const auto& m : batch_)
+      if (m.type == 'P' && !m.name.empty()) parsed.emplace_back(m.name);
     co_await forward_batch();
     capture cap;
     cap.limit = srv_.cache.max_entry_bytes();
     relay_outcome r = co_await relay(use_cache ? &cap : nullptr);
     if (use_cache) store(key_, cap, r, verdicts[0], ticket);
-    for (std::size_t k = 0; k < verdicts.size(); ++k) after_statement(verdicts[k]->a, *executed_[k]);
-    after_ready(r.status);
-    for (const auto& v : verdicts) finish(*v, v->c.verdict, start, r.rows);
+    for (std::size_t k = 0; k < verdicts.size(); ++k) {
+      if (executed_[k]) statement_ran(*verdicts[k], executed_[k]->sql);
+      else state_.ran_unknown();
+    }
+    // After a failed batch, which of its Parses PostgreSQL took is unknown
+    // (a second Parse of a name fails and keeps the first text): those
+    // names run unknown statements from now on.
+    if (r.error)
+      for (const auto& name : parsed) prepared_.erase(name);
+    round_ended(r);
+    for (const auto& v : verdicts) count_query(v->c.verdict);
     co_await send_reply();
+    for (const auto& v : verdicts) record_latency(*v, v->c.verdict, start, r.rows);
     co_return r.passthrough;
   }
 
@@ -785,16 +898,14 @@ class session {
   tcp::socket origin_;
   pgwire::decoder client_in_;
   pgwire::decoder origin_in_;
-  std::map<std::string, std::string> settings_;  // startup parameters and reported settings
-  std::string set_history_;                      // every SET/RESET the session ran
-  std::string scope_;                            // built from both; empty when stale
+  session_state state_;
   bool caching_database_ = false;
   char transaction_ = 'I';
-  std::set<std::string> written_;  // tables written since the last idle ReadyForQuery
-  std::map<std::string, std::shared_ptr<const std::string>, std::less<>> prepared_;  // statement name -> text
+  std::optional<clock::time_point> unseen_write_at_;  // a write the change feed must pass first
+  std::map<std::string, statement_ptr, std::less<>> prepared_;  // statement name -> what Parse defined
   std::string batch_wire_;              // extended-protocol messages waiting for their Sync
   std::vector<batch_message> batch_;    // batch_wire_ split, at the Sync
-  std::vector<std::shared_ptr<const std::string>> executed_;  // what the batch's Executes run
+  std::vector<statement_ptr> executed_;  // what the batch's Executes run
   std::string key_;                     // the cache key of the statement at hand
   std::string pending_unnamed_parse_;
   int drop_parse_complete_ = 0;
@@ -805,17 +916,20 @@ class session {
 }  // namespace
 
 awaitable<void> server::impl::accept_loop() {
-  for (;;) {
-    tcp::socket socket = co_await acceptor.async_accept(use_awaitable);
-    socket.set_option(tcp::no_delay(true));
-    asio::co_spawn(
-        io,
-        [this, s = std::move(socket)]() mutable -> awaitable<void> {
-          session conversation(*this, std::move(s));
-          co_await conversation.run();
-        },
-        asio::detached);
-  }
+  co_await service::accept_loop(
+      acceptor, "obs_proxy",
+      [this](tcp::socket socket) {
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        asio::co_spawn(
+            io,
+            [this, s = std::move(socket)]() mutable -> awaitable<void> {
+              session conversation(*this, std::move(s));
+              co_await conversation.run();
+            },
+            asio::detached);
+      },
+      [](const boost::system::error_code&) { OBS_COUNTER("pgcache_accept_errors_total").increment(); });
 }
 
 server::server(config c) : impl_(std::make_unique<impl>(std::move(c))) {}
@@ -836,6 +950,7 @@ void server::stop() {
 }
 
 std::uint16_t server::port() const noexcept { return impl_->acceptor.local_endpoint().port(); }
+const std::string& server::slot() const noexcept { return impl_->cfg.slot; }
 result_cache& server::cache() noexcept { return impl_->cache; }
 query_stats& server::stats() noexcept { return impl_->stats; }
 const change_feed& server::feed() const noexcept { return *impl_->feed; }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "config.hpp"
 
@@ -29,6 +30,8 @@ class server {
   void stop();
 
   std::uint16_t port() const noexcept;
+  /// The change feed's replication slot (--slot, or a unique name).
+  const std::string& slot() const noexcept;
   result_cache& cache() noexcept;
   query_stats& stats() noexcept;
   const change_feed& feed() const noexcept;

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,15 +68,21 @@ test_database::~test_database() {
 std::string test_database::direct() const { return require_env("OBS_TEST_PG_URL") + " dbname=" + name_; }
 
 proxy_process::proxy_process(const std::string& origin_conninfo, const std::string& slot,
-                             std::vector<std::string> extra) {
-  std::vector<std::string> args{OBS_PROXY_BIN,       "--origin", origin_conninfo, "--slot", slot, "--listen",
-                                "127.0.0.1:0",       "--metrics-listen", "127.0.0.1:0", "--cdc-interval-ms", "50"};
+                             std::vector<std::string> extra, unsigned max_files) {
+  std::vector<std::string> args{OBS_PROXY_BIN,        "--origin",          origin_conninfo, "--listen",
+                                "127.0.0.1:0",        "--metrics-listen",  "127.0.0.1:0",   "--cdc-interval-ms",
+                                "50"};
+  if (!slot.empty()) args.insert(args.end(), {"--slot", slot});  // else a name of the proxy's own
   args.insert(args.end(), extra.begin(), extra.end());
   int out[2];
   REQUIRE(pipe(out) == 0);
   pid_ = fork();
   REQUIRE(pid_ >= 0);
   if (pid_ == 0) {
+    if (max_files) {
+      const rlimit files{max_files, max_files};
+      setrlimit(RLIMIT_NOFILE, &files);
+    }
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
     close(out[1]);
@@ -124,6 +131,55 @@ std::string proxy_process::conninfo(const std::string& database) const {
 
 void proxy_process::wait_ready() const {
   REQUIRE(eventually([&] { return http_get(metrics_port_, "/health").status == 200; }));
+}
+
+refusal run_until_exit(const std::vector<std::string>& args, double seconds) {
+  std::vector<std::string> argv_text{OBS_PROXY_BIN};
+  argv_text.insert(argv_text.end(), args.begin(), args.end());
+  int err[2];
+  REQUIRE(pipe(err) == 0);
+  const int pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(err[1], STDERR_FILENO);
+    close(err[0]);
+    close(err[1]);
+    std::vector<char*> argv;
+    for (auto& a : argv_text) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(err[1]);
+  refusal r;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  for (;;) {
+    pollfd p{err[0], POLLIN, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[512];
+    const ssize_t n = read(err[0], buf, sizeof buf);
+    if (n <= 0) break;  // the child closed stderr: it is exiting
+    r.stderr_text.append(buf, static_cast<std::size_t>(n));
+  }
+  close(err[0]);
+  int status = 0;
+  if (waitpid(pid, &status, WNOHANG) == 0) {
+    // Still running after the deadline: not a refusal.
+    bool exited = false;
+    for (int i = 0; i < 100 && !exited; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      exited = waitpid(pid, &status, WNOHANG) == pid;
+    }
+    if (!exited) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return r;
+    }
+  }
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
 }
 
 http_reply http_get(std::uint16_t port, const std::string& path) {

@@ -59,7 +59,9 @@ class test_database {
 /// obs_proxy as a child process on ephemeral ports, stopped with SIGTERM.
 class proxy_process {
  public:
-  proxy_process(const std::string& origin_conninfo, const std::string& slot, std::vector<std::string> extra = {});
+  /// `max_files`, when not 0, is the child's RLIMIT_NOFILE.
+  proxy_process(const std::string& origin_conninfo, const std::string& slot, std::vector<std::string> extra = {},
+                unsigned max_files = 0);
   ~proxy_process();
   proxy_process(const proxy_process&) = delete;
   proxy_process& operator=(const proxy_process&) = delete;
@@ -75,6 +77,15 @@ class proxy_process {
   int pid_ = -1;
   std::uint16_t port_ = 0, metrics_port_ = 0;
 };
+
+/// How a proxy that was expected to refuse to start ended.
+struct refusal {
+  int exit_code = -1;  ///< -1 if it was still running after the deadline (then killed)
+  std::string stderr_text;
+};
+/// Runs obs_proxy with `args` (after the program name) until it exits, for
+/// at most `seconds`.
+refusal run_until_exit(const std::vector<std::string>& args, double seconds = 30);
 
 struct http_reply {
   int status = 0;

@@ -3,6 +3,7 @@
 #include "classifier.hpp"
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,7 @@
 #include "cdc.hpp"
 #include "config.hpp"
 #include "query_stats.hpp"
+#include "session_state.hpp"
 
 namespace {
 
@@ -22,11 +24,14 @@ using proxy::status;
 struct fake_catalog : proxy::catalog_source {
   std::map<std::string, proxy::function_facts> functions{
       {"now", {true, 's', true}}, {"random", {true, 'v', true}}, {"lower", {true, 'i', true}},
-      {"bump", {true, 'v', false}}, {"pure", {true, 'i', false}}};
+      {"bump", {true, 'v', false}}, {"pure", {true, 'i', false}}, {"lookup", {true, 's', false}},
+      {"set_config", {true, 'v', true}}};
   std::map<std::string, proxy::relation_facts> relations{
       {"t", {true, 'p', 'r', "public.t"}},       {"tmp", {true, 't', 'r', "pg_temp_3.tmp"}},
       {"ul", {true, 'u', 'r', "public.ul"}},     {"v", {true, 'p', 'v', "public.v"}},
-      {"parts", {true, 'p', 'p', "public.parts"}}};
+      {"parts", {true, 'p', 'p', "public.parts"}}, {"other", {true, 'p', 'r', "public.other"}},
+      {"animals", {true, 'p', 'r', "public.animals", true}}, {"seq", {true, 'p', 'S', "public.seq"}},
+      {"audited", {true, 'p', 'r', "public.audited", false, true}}};
   proxy::function_facts function(const proxy::relation_name& n) override { return functions[n.name]; }
   proxy::relation_facts relation(const proxy::relation_name& n) override { return relations[n.name]; }
 };
@@ -71,6 +76,10 @@ TEST_CASE("classify: every uncacheable reason", "[unit]") {
   require_reason("SELECT * FROM parts", reason_category::unsupported_join, "partitioned table public.parts");
   require_reason("SELECT * FROM t WHERE id IN (SELECT id FROM v)", reason_category::unsupported_subquery,
                  "view public.v");
+  require_reason("SELECT * FROM animals", reason_category::unsupported_join, "inheritance parent public.animals");
+  require_reason("SELECT last_value FROM seq", reason_category::complex_expression, "sequence public.seq");
+  require_reason("SELECT * FROM nowhere", reason_category::unsupported_subquery, "unknown relation nowhere");
+  require_reason("SELECT lookup(1)", reason_category::volatile_function, "lookup");
   require_reason("SELECT * FROM t FOR UPDATE", reason_category::complex_expression,
                  "locking clause (FOR UPDATE/SHARE)");
   require_reason("SELECT * FROM t TABLESAMPLE bernoulli (10)", reason_category::complex_expression,
@@ -109,6 +118,139 @@ TEST_CASE("analyze: writes, DDL and fingerprints", "[unit]") {
   CHECK(proxy::analyze("SELECT * FROM t WHERE id = 1").normalized == "SELECT * FROM t WHERE id = $1");
 }
 
+TEST_CASE("classify: what a statement does beyond its result", "[unit]") {
+  auto effects = [](const std::string& sql) { return classify(sql).effects; };
+  auto hides_session = [&](const std::string& sql) { return effects(sql).hides_session_change; };
+  auto hides_writes = [&](const std::string& sql) { return effects(sql).hides_writes; };
+  // Nothing hidden: reads, plain writes to plain tables, built-ins.
+  for (const char* sql : {"SELECT * FROM t", "INSERT INTO t VALUES (1)", "UPDATE t SET v = now()",
+                          "SELECT random()", "SET search_path = s2", "SELECT set_config('a.b', 'c', true)"}) {
+    INFO(sql);
+    CHECK_FALSE(hides_session(sql));
+    CHECK_FALSE(hides_writes(sql));
+  }
+  // The session's state moves where the text does not show it.
+  for (const char* sql : {"SELECT set_config('search_path', 's2', false)", "SELECT set_config('a.b', 'c', $1)",
+                          "CREATE TEMP TABLE x (id int)", "SELECT 1 AS v INTO TEMP TABLE x", "SELECT lookup(1)",
+                          "DO $$ BEGIN END $$", "CALL proc()"}) {
+    INFO(sql);
+    CHECK(hides_session(sql));
+  }
+  // Rows of tables the statement does not name may change.
+  for (const char* sql : {"INSERT INTO audited VALUES (1)", "UPDATE v SET x = 1", "DELETE FROM animals",
+                          "INSERT INTO t VALUES (bump(1))", "SELECT bump(1)", "TRUNCATE t CASCADE",
+                          "EXPLAIN ANALYZE SELECT bump(1)", "CALL proc()", "DO $$ BEGIN END $$",
+                          "INSERT INTO nowhere VALUES (1)",
+                          "WITH gone AS (DELETE FROM audited RETURNING *) SELECT count(*) FROM gone"}) {
+    INFO(sql);
+    CHECK(hides_writes(sql));
+  }
+  CHECK(effects("ALTER TABLE t ADD c int").changes_schema);
+  CHECK(effects("SELECT * INTO copy FROM t").changes_schema);
+  CHECK_FALSE(effects("CREATE TEMP TABLE x (id int)").changes_schema);
+  CHECK(effects("ALTER ROLE r SET search_path = s2").changes_defaults);
+  CHECK(effects("SELECT pg_reload_conf()").changes_defaults);
+}
+
+TEST_CASE("session_state: who shares a scope", "[unit]") {
+  proxy::scope_table scopes;
+  fake_catalog catalog;
+  auto session = [&] {
+    auto s = std::make_unique<proxy::session_state>(scopes);
+    s->startup_parameter("user", "alice");
+    s->startup_parameter("database", "app");
+    return s;
+  };
+  // Runs `sql` as one round ending in `status`.
+  auto run = [&](proxy::session_state& s, const std::string& sql, char status = 'I', bool failed = false,
+                 std::string_view tag = "SET") {
+    auto a = proxy::analyze(sql);
+    s.ran(a, proxy::classify(a, catalog, {}).effects, sql);
+    return s.ready(status, failed, tag);
+  };
+  auto a = session(), b = session();
+  CHECK(a->scope() == b->scope());
+  a->startup_parameter("application_name", "psql");  // changes no result
+  CHECK(a->scope() == b->scope());
+
+  SECTION("committed SETs are shared; failed or rolled back ones are not there") {
+    run(*a, "SET search_path = s2");
+    CHECK(a->scope() != b->scope());
+    run(*b, "SET search_path = s2", 'I', true, "");
+    CHECK(a->scope() != b->scope());
+    run(*b, "BEGIN", 'T', false, "BEGIN");
+    run(*b, "SET search_path = s2", 'T');
+    run(*b, "ROLLBACK", 'I', false, "ROLLBACK");
+    CHECK(b->scope() == session()->scope());
+    run(*b, "BEGIN", 'T', false, "BEGIN");
+    run(*b, "SET search_path = s2", 'T');
+    run(*b, "COMMIT", 'I', false, "COMMIT");
+    CHECK(a->scope() == b->scope());
+    CHECK(a->shares());
+  }
+  SECTION("a SET of the same setting replaces the earlier one") {
+    run(*a, "SET statement_timeout = 5");
+    run(*a, "SET search_path = s2");
+    run(*a, "SET statement_timeout = 10");
+    run(*b, "SET search_path = s2");
+    run(*b, "SET statement_timeout = 10");
+    CHECK(a->scope() == b->scope());
+    auto c = session();
+    run(*c, "SET statement_timeout = 10");
+    run(*c, "SET search_path = s2");
+    CHECK(a->scope() != c->scope());  // another order: conservative, not wrong
+    run(*a, "SET ROLE r");
+    run(*a, "SET search_path = s2");
+    run(*b, "SET search_path = s2");
+    run(*b, "SET ROLE r");
+    CHECK(a->scope() != b->scope());  // nothing moves across a role change
+  }
+  SECTION("what the proxy cannot follow makes a session private, each time anew") {
+    run(*a, "SELECT set_config('search_path', 's2', false)", 'I', false, "SELECT 1");
+    CHECK_FALSE(a->shares());
+    const auto first = a->scope();
+    CHECK(first != b->scope());
+    CHECK(a->scope() == first);
+    run(*a, "CALL proc()", 'I', false, "CALL");
+    CHECK(a->scope() != first);
+    a->reported("TimeZone", "UTC");
+    const auto second = a->scope();
+    a->reported("TimeZone", "Asia/Tokyo");
+    CHECK(a->scope() != second);
+    // DISCARD ALL: as new again.
+    run(*a, "DISCARD ALL", 'I', false, "DISCARD ALL");
+    a->reported("TimeZone", "UTC");
+    b->reported("TimeZone", "UTC");
+    CHECK(a->shares());
+    CHECK(a->scope() == b->scope());
+  }
+  SECTION("a savepoint that undid some SETs") {
+    run(*a, "BEGIN", 'T', false, "BEGIN");
+    run(*a, "SET search_path = s2", 'T');
+    run(*a, "ROLLBACK TO SAVEPOINT x", 'T', false, "ROLLBACK");
+    run(*a, "COMMIT", 'I', false, "COMMIT");
+    CHECK_FALSE(a->shares());
+  }
+  SECTION("defaults changed: sessions started before share nothing with those after") {
+    auto before = session();
+    run(*a, "ALTER ROLE alice SET search_path = s2", 'I', false, "ALTER ROLE");
+    auto after = session();
+    CHECK(before->scope() == b->scope());
+    CHECK(after->scope() != b->scope());
+  }
+  SECTION("a round reports writes, hidden writes and DDL") {
+    auto end = run(*a, "INSERT INTO t VALUES (1)", 'I', false, "INSERT 0 1");
+    CHECK(end.written == std::vector<std::string>{"t"});
+    CHECK_FALSE(end.hidden_write);
+    run(*a, "BEGIN", 'T', false, "BEGIN");
+    CHECK_FALSE(run(*a, "INSERT INTO audited VALUES (1)", 'T', false, "INSERT 0 1").hidden_write);
+    end = run(*a, "COMMIT", 'I', false, "COMMIT");
+    CHECK(end.hidden_write);
+    CHECK(end.written == std::vector<std::string>{"audited"});
+    CHECK(run(*a, "CREATE TABLE x (id int)", 'I', false, "CREATE TABLE").schema_changed);
+  }
+}
+
 TEST_CASE("cache: budget, LRU eviction, invalidation and stale fills", "[unit]") {
   proxy::result_cache cache(1000, 600);
   auto entry = [](std::size_t n, std::vector<std::string> tables) {
@@ -133,6 +275,11 @@ TEST_CASE("cache: budget, LRU eviction, invalidation and stale fills", "[unit]")
   cache.set_enabled(false);
   CHECK_FALSE(cache.find("a"));
   CHECK(cache.entries() == 0);
+  // A fill that started while the change feed was down may have missed changes.
+  const auto while_down = cache.ticket();
+  cache.set_enabled(true);
+  CHECK_FALSE(cache.store("a", entry(10, {"t"}), while_down));
+  CHECK(cache.store("a", entry(10, {"t"}), cache.ticket()));
 }
 
 TEST_CASE("parse_change: test_decoding lines", "[unit]") {
@@ -149,6 +296,21 @@ TEST_CASE("parse_change: test_decoding lines", "[unit]") {
   CHECK(proxy::parse_change("table public.t: TRUNCATE: (no-flags)")->type == "TRUNCATE");
   CHECK_FALSE(proxy::parse_change("BEGIN 1234"));
   CHECK_FALSE(proxy::parse_change("table \"unterminated"));
+}
+
+TEST_CASE("parse_lsn and unique slot names", "[unit]") {
+  CHECK(proxy::parse_lsn("16/B374D848") == (std::uint64_t{0x16} << 32 | 0xB374D848));
+  CHECK(proxy::parse_lsn("0/0") == 0);
+  CHECK_FALSE(proxy::parse_lsn("16B374D848"));
+  CHECK_FALSE(proxy::parse_lsn("x/1"));
+  CHECK_FALSE(proxy::parse_lsn("1/"));
+  const auto name = proxy::unique_slot_name();
+  CHECK(name.starts_with("pgcache_"));
+  CHECK(name != proxy::unique_slot_name());
+  std::vector<std::string_view> args{"--origin", "host=x", "--slot", name};
+  CHECK(proxy::parse_flags(args).slot == name);
+  std::vector<std::string_view> bad{"--origin", "host=x", "--slot", "Has-Caps"};
+  CHECK_THROWS_AS(proxy::parse_flags(bad), std::invalid_argument);
 }
 
 TEST_CASE("query_stats: the seed's fields, top N", "[unit]") {
