@@ -59,6 +59,8 @@ inline void describe_metrics(obs::registry& reg) {
                       "1 while the change feed reads its replication slot, 0 while caching is off without it.");
   obs::describe_counter("pgcache_accept_errors_total", "",
                         "Client connections the listener failed to accept (e.g. out of file descriptors).");
+  // At 0 from the start, so that rate() and increase() see the first errors.
+  reg.counter("pgcache_accept_errors_total").increment(0);
 }
 
 }  // namespace proxy

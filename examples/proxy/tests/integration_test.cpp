@@ -496,3 +496,22 @@ TEST_CASE("the origin restarts: a clean error, then the proxy and its change fee
   connection direct(origin);
   CHECK(direct.scalar("SELECT count(*) FROM pg_replication_slots") == "0");
 }
+
+TEST_CASE("every alert expression finds the proxy's series in a real Prometheus", "[integration][monitoring]") {
+  proxied env;
+  connection c(env.conninfo());
+  run_mix(c);
+  const std::string tools = std::string(OBS_PROXY_SOURCE_DIR) + "/../common/monitoring";
+  const std::string rules = std::string(OBS_PROXY_SOURCE_DIR) + "/prometheus/alerts/pgcache.rules.yml";
+  const std::string command = "python3 '" + tools + "/check_queries.py' --prometheus \"$(command -v prometheus)\"" +
+                              " --target 127.0.0.1:" + std::to_string(env.proxy.metrics_port()) + " --rules '" +
+                              rules + "' --require-data --allow-empty-alerts 2>&1";
+  FILE* out = popen(command.c_str(), "r");
+  REQUIRE(out);
+  std::string text;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, out)) > 0;) text.append(buf, n);
+  const int rc = pclose(out);
+  INFO(text);
+  CHECK(rc == 0);
+}
