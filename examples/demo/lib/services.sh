@@ -36,7 +36,7 @@ demo_default_ports+=(
 # Credentials of the demo's services; public on purpose, like seed.sql's.
 DEMO_POOLER_ADMIN_PASSWORD=demo-admin-secret
 DEMO_REDIS_GATEWAY_ADMIN_TOKEN=demo-admin-token
-# The proxy's replication slot, in database shop; it dies with the cluster.
+# The proxy's replication slot, in database shop: temporary, it goes with the proxy.
 DEMO_PROXY_SLOT=demo_cache
 
 # CMake target and path in a build tree of each service's binary.
