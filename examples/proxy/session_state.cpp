@@ -58,7 +58,9 @@ void session_state::commit(set_statement s) {
 }
 
 void session_state::ran(const analysis& a, const side_effects& e, std::string_view sql) {
-  if (e.hides_session_change) go_private();
+  // A private session's state is unknown, so anything but a read may have
+  // moved it (DISCARD TEMP drops the temp table its results came from).
+  if (e.hides_session_change || (private_ && a.type != analysis::kind::select)) go_private();
   if (a.sets_setting) pending_sets_.push_back({a.setting, std::string(sql)});
   // A savepoint rolled back, a chained commit or PREPARE TRANSACTION with
   // settings changed before it: which of them survive is not worth modelling.

@@ -8,8 +8,8 @@
 // proxy cannot follow (set_config(), temporary objects, user functions, DO,
 // CALL, a SET that a savepoint partly undid) makes the state unknown: from
 // then on the session's scope is private, and a new private scope begins
-// with every statement that may change its state again. DISCARD ALL makes
-// the session as new.
+// with every statement but a read, since any may change its state again.
+// DISCARD ALL makes the session as new.
 //
 // Thread safety: none; a session_state and its scope_table belong to the
 // proxy's I/O thread.

@@ -27,14 +27,6 @@ using namespace proxy_test;
 
 namespace {
 
-std::string scrape_metrics(const proxy_process& p) {
-  auto r = http_get(p.metrics_port(), "/metrics");
-  REQUIRE(r.status == 200);
-  return r.body;
-}
-
-double hits(const proxy_process& p) { return metric(scrape_metrics(p), "pgcache_queries_total{status=\"cache_hit\"}"); }
-
 // The values of a one-column result, in order, NULL as "NULL".
 std::vector<std::string> column(connection& c, const std::string& sql) {
   result r = c.exec(sql);
@@ -140,7 +132,7 @@ TEST_CASE("set_config('search_path') is not a shared search_path", "[integration
   // but its own reads are still right.
   moved.exec("SELECT set_config('search_path', 'public', false)");
   reads(moved, "SELECT v FROM sp", {"public"});
-  CHECK(hits(*env.proxy) >= 1);
+  CHECK(queries(*env.proxy, "cache_hit") >= 1);
 }
 
 TEST_CASE("a SET that was rolled back is not in the session's state", "[integration][correctness]") {
@@ -203,11 +195,11 @@ TEST_CASE("row-level security by a tenant setting or by role: each tenant sees i
     a.exec("SET app.tenant = 'a'");
     also_a.exec("SET app.tenant = 'a'");
     b.exec("SET app.tenant = 'b'");
-    const double before = hits(p);
+    const double before = queries(p, "cache_hit");
     reads(a, sql, {"for a", "owned"});
     reads(b, sql, {"for b", "owned"});
     CHECK(column(also_a, sql) == std::vector<std::string>{"for a", "owned"});
-    CHECK(hits(p) - before == 3);
+    CHECK(queries(p, "cache_hit") - before == 3);
   }
   SECTION("a role change rolled back, and a session authorization") {
     connection undone(p.conninfo(db.name())), role(p.conninfo(db.name())), authorized(p.conninfo(db.name()));
@@ -262,7 +254,7 @@ TEST_CASE("the parameter types of a Parse are part of what a statement means", "
   constexpr Oid int4 = 23, float8 = 701;
   for (int i = 0; i < 2; ++i) CHECK(run(int4) == std::make_pair(std::string("0"), int4));
   for (int i = 0; i < 2; ++i) CHECK(run(float8) == std::make_pair(std::string("0.5"), float8));
-  CHECK(hits(*env.proxy) == 2);
+  CHECK(queries(*env.proxy, "cache_hit") == 2);
 }
 
 // ---- writes the proxy cannot name ---------------------------------------------
@@ -315,7 +307,7 @@ TEST_CASE("a session reads its own writes, whatever made them", "[integration][c
   REQUIRE(PQresultStatus(ran.get()) == PGRES_TUPLES_OK);
   c.exec("COMMIT");
   reads(c, audited, {"7"});
-  CHECK(hits(*env.proxy) >= 1);
+  CHECK(queries(*env.proxy, "cache_hit") >= 1);
 }
 
 TEST_CASE("inheritance parents and sequences are not cached: their changes are reported elsewhere or not at all",
@@ -340,7 +332,7 @@ TEST_CASE("inheritance parents and sequences are not cached: their changes are r
   REQUIRE(sequence.is_object());
   CHECK(sequence["uncacheable_reason"]["category"] == "ComplexExpression");
   CHECK(sequence["uncacheable_reason"]["details"] == "sequence public.tickets");
-  CHECK(hits(*env.proxy) == 0);
+  CHECK(queries(*env.proxy, "cache_hit") == 0);
 }
 
 // ---- the change feed --------------------------------------------------------------
@@ -399,8 +391,8 @@ TEST_CASE("a change feed that lost its slot serves nothing stale, and reads a ne
   connection c(p.conninfo(db.name()));
   const std::string read = "SELECT n FROM k WHERE id = 1";
   reads(c, read, {"0"});
-  const double cached_hits = hits(p);
-  CHECK(metric(scrape_metrics(p), "pgcache_change_feed_up") == 1);
+  const double cached_hits = queries(p, "cache_hit");
+  CHECK(metric(scrape(p), "pgcache_change_feed_up") == 1);
 
   // The feed's backend is terminated: its temporary slot goes, and the
   // change made meanwhile is in no slot the proxy will read.
@@ -416,7 +408,7 @@ TEST_CASE("a change feed that lost its slot serves nothing stale, and reads a ne
   SECTION("the feed makes a new slot") {
     p.wait_ready();
     reads(c, read, {"1"});
-    CHECK(hits(p) > cached_hits);
+    CHECK(queries(p, "cache_hit") > cached_hits);
   }
   SECTION("another slot took the name: caching stays off until it is gone") {
     direct.exec("SELECT pg_create_logical_replication_slot('" + slot + "', 'test_decoding')");
@@ -424,15 +416,15 @@ TEST_CASE("a change feed that lost its slot serves nothing stale, and reads a ne
       auto h = http_get(p.metrics_port(), "/health");
       return h.status == 503 && h.body.find("already exists") != std::string::npos;
     }));
-    CHECK(metric(scrape_metrics(p), "pgcache_change_feed_up") == 0);
-    const double before = hits(p);
+    CHECK(metric(scrape(p), "pgcache_change_feed_up") == 0);
+    const double before = queries(p, "cache_hit");
     reads(c, read, {"1"});
-    CHECK(hits(p) == before);
+    CHECK(queries(p, "cache_hit") == before);
     direct.exec("SELECT pg_drop_replication_slot('" + slot + "')");
     p.wait_ready();
-    CHECK(metric(scrape_metrics(p), "pgcache_change_feed_up") == 1);
+    CHECK(metric(scrape(p), "pgcache_change_feed_up") == 1);
     reads(c, read, {"1"});
-    CHECK(hits(p) > before);
+    CHECK(queries(p, "cache_hit") > before);
   }
 }
 

@@ -27,16 +27,6 @@ using namespace proxy_test;
 
 namespace {
 
-std::string scrape(const proxy_process& p) {
-  auto r = http_get(p.metrics_port(), "/metrics");
-  REQUIRE(r.status == 200);
-  return r.body;
-}
-
-double queries(const proxy_process& p, const char* status) {
-  return metric(scrape(p), std::string("pgcache_queries_total{status=\"") + status + "\"}");
-}
-
 std::string fingerprint(const std::string& sql) { return proxy::analyze(sql).fingerprint; }
 
 // Rows of a result as (isnull, bytes) per field, plus the column metadata,

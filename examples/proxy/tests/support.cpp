@@ -217,6 +217,16 @@ double metric(const std::string& text, const std::string& series) {
   return 0;
 }
 
+std::string scrape(const proxy_process& p) {
+  auto r = http_get(p.metrics_port(), "/metrics");
+  REQUIRE(r.status == 200);
+  return r.body;
+}
+
+double queries(const proxy_process& p, const char* status) {
+  return metric(scrape(p), std::string("pgcache_queries_total{status=\"") + status + "\"}");
+}
+
 nlohmann::json query_entry(std::uint16_t metrics_port, const std::string& fingerprint) {
   auto reply = http_get(metrics_port, "/metrics/queries");
   REQUIRE(reply.status == 200);

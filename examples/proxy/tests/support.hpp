@@ -97,6 +97,11 @@ http_reply http_get(std::uint16_t port, const std::string& path);
 /// The value of one exact series (`name{labels}`) in Prometheus text, 0 if absent.
 double metric(const std::string& text, const std::string& series);
 
+/// The proxy's /metrics; fails the test unless it answers 200.
+std::string scrape(const proxy_process& p);
+/// pgcache_queries_total{status="<status>"} of the proxy.
+double queries(const proxy_process& p, const char* status);
+
 /// The /metrics/queries entry with `fingerprint`, or null.
 nlohmann::json query_entry(std::uint16_t metrics_port, const std::string& fingerprint);
 

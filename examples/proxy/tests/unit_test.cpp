@@ -213,6 +213,12 @@ TEST_CASE("session_state: who shares a scope", "[unit]") {
     CHECK(a->scope() == first);
     run(*a, "CALL proc()", 'I', false, "CALL");
     CHECK(a->scope() != first);
+    // Once private, anything but a read may move the state again.
+    const auto called = a->scope();
+    run(*a, "SELECT * FROM t", 'I', false, "SELECT 1");
+    CHECK(a->scope() == called);
+    run(*a, "DISCARD TEMP", 'I', false, "DISCARD TEMP");
+    CHECK(a->scope() != called);
     a->reported("TimeZone", "UTC");
     const auto second = a->scope();
     a->reported("TimeZone", "Asia/Tokyo");
