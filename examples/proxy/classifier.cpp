@@ -208,6 +208,8 @@ void note_session_effects(std::string_view node, const json& body, analysis& a) 
   } else if (node == "DeallocateStmt") {
     if (auto name = body.find("name"); name != body.end()) a.deallocates = name->get<std::string>();
     else a.deallocates_all = true;
+  } else if (node == "ListenStmt") {
+    a.listens = true;
   } else if (node == "DoStmt" || node == "CallStmt" || node == "ExecuteStmt" || node == "LoadStmt") {
     a.runs_code = true;
   } else if (node == "AlterRoleSetStmt" || node == "AlterDatabaseSetStmt" || node == "AlterSystemStmt") {

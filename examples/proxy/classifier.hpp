@@ -106,6 +106,8 @@ struct analysis {
   bool changes_defaults = false;
   /// TRUNCATE ... CASCADE: empties tables the statement does not name.
   bool cascades = false;
+  /// LISTEN: PostgreSQL will send notifications between the client's messages.
+  bool listens = false;
   /// DDL (other than of temporary objects) or SELECT INTO: catalog facts
   /// and what names resolve to may change.
   bool changes_schema = false;

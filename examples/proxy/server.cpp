@@ -481,7 +481,7 @@ class session {
       if (auto buffered = client_in_.next()) {
         m = *buffered;
       } else {
-        co_await wait_for_client();
+        if (listening_) co_await wait_for_client();
         m = co_await read_client();
       }
       if (!known_frontend_message(m.type))
@@ -543,10 +543,11 @@ class session {
     }
   }
 
-  // Waits for the client's next message. Meanwhile PostgreSQL may speak
-  // unasked (a NOTIFY for a LISTENing client, a notice, the FATAL error of
-  // a shutdown): that goes to the client at once, as it would without the
-  // proxy.
+  // Waits for the next message of a client that LISTENs, relaying the
+  // notifications (and notices, or the FATAL error of a shutdown) that
+  // PostgreSQL sends meanwhile at once, as they would come without the
+  // proxy. Watching both sockets costs a hit several times its own work, so
+  // other sessions hear what PostgreSQL said unasked with their next answer.
   awaitable<void> wait_for_client() {
     using namespace asio::experimental::awaitable_operators;
     for (;;) {
@@ -694,6 +695,7 @@ class session {
   // and the catalog.
   void statement_ran(const verdict& v, const std::string& sql) {
     state_.ran(v.a, v.c.effects, sql);
+    listening_ |= v.a.listens;
     if (v.a.deallocates_all || v.a.discards_all) prepared_.clear();
     else if (v.a.deallocates) prepared_.erase(*v.a.deallocates);
     if (caching_database_ && v.c.effects.changes_schema) {
@@ -900,6 +902,7 @@ class session {
   pgwire::decoder origin_in_;
   session_state state_;
   bool caching_database_ = false;
+  bool listening_ = false;  // ran LISTEN: notifications come between messages
   char transaction_ = 'I';
   std::optional<clock::time_point> unseen_write_at_;  // a write the change feed must pass first
   std::map<std::string, statement_ptr, std::less<>> prepared_;  // statement name -> what Parse defined

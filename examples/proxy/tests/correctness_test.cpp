@@ -479,16 +479,27 @@ TEST_CASE("the session's edges: unknown messages, long or silent logins, what Po
     }
     CHECK(heard);
   }
-  SECTION("PostgreSQL's own FATAL error reaches an idle client") {
+  SECTION("PostgreSQL's own FATAL error reaches the client, in PostgreSQL's words") {
     connection c(env.through());
     const std::string backend = c.scalar("SELECT pg_backend_pid()");
     connection(env.db.direct()).exec("SELECT pg_terminate_backend(" + backend + ")");
-    // Read off the socket as PostgreSQL sends it: libpq drops what comes
-    // while it waits for nothing.
-    auto e = read_error(PQsocket(c.get()));
+    // A LISTENing client hears it at once, off the socket as PostgreSQL sends
+    // it (libpq drops what comes while it waits for nothing); any other
+    // with the answer to its next message.
+    connection listener(env.through());
+    listener.exec("LISTEN news");
+    const std::string listening = listener.scalar("SELECT pg_backend_pid()");
+    connection(env.db.direct()).exec("SELECT pg_terminate_backend(" + listening + ")");
+    auto e = read_error(PQsocket(listener.get()));
     CHECK(e.severity == "FATAL");
     CHECK(e.sqlstate == "57P01");
-    CHECK(closed_within(PQsocket(c.get()), 10));
+    CHECK(closed_within(PQsocket(listener.get()), 10));
+
+    // libpq reports the FATAL with the close that follows it, as it does
+    // straight from PostgreSQL.
+    auto next = c.try_exec("SELECT 1");
+    CHECK(PQresultStatus(next.get()) == PGRES_FATAL_ERROR);
+    CHECK_THAT(PQerrorMessage(c.get()), Catch::Contains("FATAL:  terminating connection due to administrator command"));
   }
 }
 
