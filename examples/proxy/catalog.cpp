@@ -62,9 +62,10 @@ void pg_catalog::clear() {
 pg_catalog::rows pg_catalog::query(const char* sql, const relation_name& name) {
   for (int attempt = 0;; ++attempt) {
     try {
-      if (!conn_) conn_ = pq::connect(conninfo_, "obs_proxy catalog");
+      if (!conn_) conn_ = pq::connect(conninfo_, "obs_proxy catalog", &stop_);
       rows r;
-      r.result = pq::exec(conn_.get(), sql, {name.name.c_str(), name.schema.c_str()}, PGRES_TUPLES_OK);
+      r.result = pq::exec(conn_.get(), sql, {name.name.c_str(), name.schema.c_str()}, PGRES_TUPLES_OK,
+                          std::chrono::seconds(10), &stop_);
       return r;
     } catch (const pq::error& e) {
       // A broken connection (the origin restarted) is worth one new one.

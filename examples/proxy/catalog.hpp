@@ -28,6 +28,8 @@ class pg_catalog final : public catalog_source {
   relation_facts relation(const relation_name& name) override;
   /// Forgets every fact, e.g. after DDL went through the proxy.
   void clear();
+  /// Ends lookups in progress and fails later ones: the proxy is stopping.
+  void stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
 
  private:
   using clock = std::chrono::steady_clock;
@@ -49,6 +51,7 @@ class pg_catalog final : public catalog_source {
   std::chrono::milliseconds ttl_;
   std::mutex mutex_;
   pq::connection conn_{nullptr, &PQfinish};
+  pq::stop_flag stop_{false};
   std::map<key, cached<function_facts>> functions_;
   std::map<key, cached<relation_facts>> relations_;
 };

@@ -112,6 +112,8 @@ change_feed::~change_feed() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
+  // Ordering: relaxed; the feed's thread only needs to see it eventually.
+  stop_.store(true, std::memory_order_relaxed);
   wake_.notify_all();
   thread_.join();
 }
@@ -144,11 +146,11 @@ void change_feed::run() {
   for (;;) {
     try {
       if (!conn) {
-        conn = pq::connect(conninfo_, "obs_proxy change feed");
+        conn = pq::connect(conninfo_, "obs_proxy change feed", &stop_);
         // Temporary: this connection alone may read it, and it goes with
         // the connection. Creating it waits for transactions in progress.
         pq::exec(conn.get(), "SELECT pg_create_logical_replication_slot($1, 'test_decoding', true)",
-                 {slot_.c_str()}, PGRES_TUPLES_OK, std::chrono::minutes(1));
+                 {slot_.c_str()}, PGRES_TUPLES_OK, std::chrono::minutes(1), &stop_);
       }
       poll(conn.get());
       if (!healthy()) {
@@ -174,7 +176,8 @@ void change_feed::run() {
 void change_feed::poll(PGconn* conn) {
   // Whatever committed before `now` ends at or before the WAL insert position.
   const auto now = clock::now();
-  auto insert = pq::exec(conn, "SELECT pg_current_wal_insert_lsn()::text", {}, PGRES_TUPLES_OK);
+  auto insert = pq::exec(conn, "SELECT pg_current_wal_insert_lsn()::text", {}, PGRES_TUPLES_OK,
+                         std::chrono::seconds(10), &stop_);
   if (auto lsn = parse_lsn(PQgetvalue(insert.get(), 0, 0))) {
     constexpr std::size_t max_marks = 256;
     if (marks_.size() >= max_marks) marks_.pop_front();
@@ -185,7 +188,7 @@ void change_feed::poll(PGconn* conn) {
   constexpr int batch = 10000;
   for (;;) {
     pq::result r = pq::exec(conn, "SELECT data FROM pg_logical_slot_get_changes($1, NULL, 10000)", {slot_.c_str()},
-                            PGRES_TUPLES_OK, std::chrono::minutes(1));
+                            PGRES_TUPLES_OK, std::chrono::minutes(1), &stop_);
     std::set<std::string> tables;
     for (int i = 0; i < PQntuples(r.get()); ++i) {
       auto c = parse_change(PQgetvalue(r.get(), i, 0));
@@ -204,7 +207,7 @@ void change_feed::poll(PGconn* conn) {
                              "SELECT confirmed_flush_lsn::text, "
                              "pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
                              "FROM pg_replication_slots WHERE slot_name = $1 AND active_pid = pg_backend_pid()",
-                             {slot_.c_str()}, PGRES_TUPLES_OK);
+                             {slot_.c_str()}, PGRES_TUPLES_OK, std::chrono::seconds(10), &stop_);
   if (PQntuples(slot.get()) != 1) throw std::runtime_error("replication slot " + slot_ + " is no longer this feed's");
   const auto confirmed = parse_lsn(PQgetvalue(slot.get(), 0, 0));
   while (confirmed && !marks_.empty() && marks_.front().lsn <= *confirmed) {

@@ -23,8 +23,7 @@
 #include <thread>
 
 #include "cache.hpp"
-
-struct pg_conn;
+#include "pq.hpp"
 
 namespace proxy {
 
@@ -97,6 +96,7 @@ class change_feed {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  pq::stop_flag stop_{false};  // ends a query in progress at shutdown
   bool hurried_ = false;
   std::string error_ = "not started";
   std::thread thread_;

@@ -16,6 +16,7 @@ const char* const usage =
     "  --max-message-bytes N    largest protocol message accepted (67108864)\n"
     "  --cdc-interval-ms N      change-feed poll interval (200)\n"
     "  --login-timeout-ms N     time a client has to log in (60000)\n"
+    "  --shutdown-timeout-ms N  on SIGTERM, time statements in progress may take (10000)\n"
     "  --catalog-ttl-ms N       catalog facts lifetime (30000)\n"
     "  --top-queries N          fingerprints on /metrics/queries (100)\n"
     "  --exclude-table NAME     never cache queries reading NAME (repeatable)\n"
@@ -33,16 +34,6 @@ std::uint64_t parse_number(std::string_view flag, std::string_view text) {
 
 }  // namespace
 
-endpoint parse_endpoint(std::string_view flag, std::string_view text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string_view::npos)
-    throw std::invalid_argument(std::string(flag) + ": expected HOST:PORT, got " + std::string(text));
-  auto port = parse_number(flag, text.substr(colon + 1));
-  if (port > 65535) throw std::invalid_argument(std::string(flag) + ": port out of range");
-  std::string host(text.substr(0, colon));
-  return {host.empty() ? "127.0.0.1" : host, static_cast<std::uint16_t>(port)};
-}
-
 config parse_flags(std::span<const std::string_view> args) {
   config c;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -50,14 +41,16 @@ config parse_flags(std::span<const std::string_view> args) {
     if (i + 1 >= args.size()) throw std::invalid_argument(std::string(flag) + ": missing value");
     std::string_view value = args[++i];
     if (flag == "--origin") c.origin_conninfo = value;
-    else if (flag == "--listen") c.listen = parse_endpoint(flag, value);
-    else if (flag == "--metrics-listen") c.metrics_listen = parse_endpoint(flag, value);
+    else if (flag == "--listen") c.listen = service::parse_endpoint(flag, value);
+    else if (flag == "--metrics-listen") c.metrics_listen = service::parse_endpoint(flag, value);
     else if (flag == "--slot") c.slot = value;
     else if (flag == "--cache-bytes") c.cache_bytes = parse_number(flag, value);
     else if (flag == "--max-entry-bytes") c.max_entry_bytes = parse_number(flag, value);
     else if (flag == "--max-message-bytes") c.max_message_bytes = parse_number(flag, value);
     else if (flag == "--cdc-interval-ms") c.cdc_interval = std::chrono::milliseconds(parse_number(flag, value));
     else if (flag == "--login-timeout-ms") c.login_timeout = std::chrono::milliseconds(parse_number(flag, value));
+    else if (flag == "--shutdown-timeout-ms")
+      c.shutdown_timeout = std::chrono::milliseconds(parse_number(flag, value));
     else if (flag == "--catalog-ttl-ms") c.catalog_ttl = std::chrono::milliseconds(parse_number(flag, value));
     else if (flag == "--top-queries") c.top_queries = parse_number(flag, value);
     else if (flag == "--exclude-table") c.exclude_tables.emplace_back(value);

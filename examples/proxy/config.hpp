@@ -9,22 +9,14 @@
 #include <string_view>
 #include <vector>
 
+#include <service/endpoint.hpp>
+
 namespace proxy {
-
-/// A host and port to listen on or connect to.
-struct endpoint {
-  std::string host;
-  std::uint16_t port = 0;
-};
-
-/// Parses "host:port" (a bare ":port" means 127.0.0.1); throws
-/// std::invalid_argument naming the flag on anything else.
-endpoint parse_endpoint(std::string_view flag, std::string_view text);
 
 /// Everything main() hands to the server.
 struct config {
-  endpoint listen{"127.0.0.1", 6432};
-  endpoint metrics_listen{"127.0.0.1", 9090};
+  service::endpoint listen{"127.0.0.1", 6432};
+  service::endpoint metrics_listen{"127.0.0.1", 9090};
   /// libpq conninfo of the origin: clients are relayed to its host and port,
   /// the proxy's own catalog and change-feed connections log in with it, and
   /// its dbname is the one database whose queries are cached.
@@ -40,6 +32,8 @@ struct config {
   /// A client must have sent its startup packet and logged in within this
   /// (PostgreSQL's authentication_timeout).
   std::chrono::milliseconds login_timeout{60000};
+  /// On SIGTERM, how long statements in progress may take to finish.
+  std::chrono::milliseconds shutdown_timeout{10000};
   /// Catalog facts (volatility, persistence, relkind) are looked up again
   /// after this long.
   std::chrono::milliseconds catalog_ttl{30000};

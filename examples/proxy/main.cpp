@@ -5,10 +5,9 @@
 //   obs_proxy --origin "host=127.0.0.1 port=5432 user=postgres password=... dbname=app"
 //   psql "host=127.0.0.1 port=6432 user=postgres dbname=app"
 //   curl http://127.0.0.1:9090/metrics /metrics/queries
-#include <csignal>
+#include <chrono>
 #include <cstdio>
 #include <exception>
-#include <pthread.h>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -16,6 +15,7 @@
 #include <obs/http.hpp>
 #include <obs/http/handler.hpp>
 #include <obs/registry.hpp>
+#include <service/stop_signals.hpp>
 
 #include "cdc.hpp"
 #include "config.hpp"
@@ -38,13 +38,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Signals go to the waiter thread only: block them before any thread starts.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  // First, before any thread starts: only stop.wait() sees SIGINT/SIGTERM.
+  service::stop_signals stop;
 
   try {
     proxy::describe_metrics(obs::global_registry());
@@ -64,17 +59,20 @@ int main(int argc, char** argv) {
     });
     metrics->health().set_ready(true);
 
-    std::thread waiter([&] {
-      int sig = 0;
-      sigwait(&stop_signals, &sig);
-      proxy_server.stop();
-    });
+    std::thread serving([&] { proxy_server.run(); });
     std::printf("obs_proxy: listening on %s:%u, metrics on %s:%u, change feed slot %s\n", cfg.listen.host.c_str(),
                 proxy_server.port(), cfg.metrics_listen.host.c_str(), metrics->port(), proxy_server.slot().c_str());
     std::fflush(stdout);
-    proxy_server.run();
+
+    const int signal = stop.wait();
+    std::fprintf(stderr, "obs_proxy: signal %d, stopping\n", signal);
+    // The drain is bounded by --shutdown-timeout-ms; the watchdog only
+    // catches a shutdown that is stuck anyway.
+    service::shutdown_deadline bound(cfg.shutdown_timeout + std::chrono::seconds(5), "obs_proxy");
+    metrics->health().set_ready(false);
+    proxy_server.stop();
+    serving.join();
     metrics->stop();
-    waiter.join();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "obs_proxy: %s\n", e.what());
     return 1;

@@ -4,6 +4,7 @@
 // so the proxy can report the outage and still shut down.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <initializer_list>
 #include <memory>
@@ -24,16 +25,20 @@ struct error : std::runtime_error {
   std::string sqlstate;
 };
 
+/// Set to stop waiting: a call in progress throws pq::error within 100 ms,
+/// so a shutdown never waits for a server that hung.
+using stop_flag = std::atomic<bool>;
+
 /// Connects with `conninfo` (a conninfo string or URI) as
 /// `application_name`, so the connection is recognizable in
-/// pg_stat_activity. Logging in takes at most 10 s unless conninfo sets
-/// connect_timeout. Throws pq::error.
-connection connect(const std::string& conninfo, const char* application_name);
+/// pg_stat_activity. Logging in takes at most 10 s. Throws pq::error.
+connection connect(const std::string& conninfo, const char* application_name, const stop_flag* stop = nullptr);
 
 /// Runs `sql` with text parameters and returns its result if its status is
 /// `want`. Throws pq::error when it fails, or when no answer came within
-/// `timeout`; the connection is then in an unknown state: drop it.
+/// `timeout` or before `stop`; the connection is then in an unknown state:
+/// drop it.
 result exec(PGconn* conn, const char* sql, std::initializer_list<const char*> params, ExecStatusType want,
-            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+            std::chrono::milliseconds timeout = std::chrono::seconds(10), const stop_flag* stop = nullptr);
 
 }  // namespace proxy::pq

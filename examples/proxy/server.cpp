@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -62,6 +63,18 @@ struct origin_lost : std::runtime_error {
 // The origin ended the session with a FATAL error, which the client has
 // been sent: nothing more to say.
 struct origin_ended {};
+
+// The proxy is stopping: the session ends as PostgreSQL ends one on a
+// shutdown, with FATAL 57P01.
+struct shutting_down {};
+
+pgwire::error_fields administrator_shutdown() {
+  pgwire::error_fields f;
+  f.severity = "FATAL";
+  f.sqlstate = "57P01";
+  f.message = "terminating connection due to administrator command";
+  return f;
+}
 
 using verdict_ptr = std::shared_ptr<const verdict>;
 
@@ -168,6 +181,10 @@ bool known_frontend_message(char type) {
 
 }  // namespace
 
+namespace {
+class session;
+}  // namespace
+
 struct server::impl {
   explicit impl(config c)
       : cfg(std::move(c)),
@@ -189,6 +206,8 @@ struct server::impl {
   }
 
   awaitable<void> accept_loop();
+  void begin_shutdown();
+  void end_shutdown();
 
   // The verdict on `sql`, memoized: a hit then costs one map lookup instead
   // of a parse. Parsing and catalog lookups (which block) run off the I/O
@@ -243,6 +262,9 @@ struct server::impl {
   asio::io_context io{1};
   asio::thread_pool lookups{1};  // after io: joined before io goes
   tcp::acceptor acceptor{io};
+  std::set<session*> sessions;  // I/O thread only
+  bool stopping = false;              // I/O thread only
+  asio::steady_timer drain_deadline{io};
   std::unique_ptr<change_feed> feed;  // last: its thread uses the cache
 };
 
@@ -258,8 +280,33 @@ class session {
         origin_in_(srv.cfg.max_message_bytes),
         state_(srv.scopes) {
     OBS_GAUGE("pgcache_connections_active").increment();
+    srv_.sessions.insert(this);
   }
-  ~session() { OBS_GAUGE("pgcache_connections_active").decrement(); }
+  ~session() {
+    srv_.sessions.erase(this);
+    OBS_GAUGE("pgcache_connections_active").decrement();
+    if (srv_.stopping && srv_.sessions.empty()) srv_.drain_deadline.cancel();
+  }
+
+  // The proxy is stopping: a session waiting for its client's next message
+  // ends now; one in the middle of a statement ends after it.
+  void stop_when_idle() {
+    boost::system::error_code ignored;
+    if (waiting_for_client_) client_.cancel(ignored);
+  }
+
+  // The drain deadline passed: the client hears 57P01 if its socket takes
+  // it without waiting, and both connections close under whatever the
+  // session is waiting for.
+  void abort() {
+    std::string out;
+    pgwire::error_response(out, administrator_shutdown());
+    boost::system::error_code ignored;
+    client_.non_blocking(true, ignored);
+    client_.write_some(asio::buffer(out), ignored);
+    client_.close(ignored);
+    origin_.close(ignored);
+  }
   session(const session&) = delete;
   session& operator=(const session&) = delete;
 
@@ -272,13 +319,16 @@ class session {
       co_return;
     } catch (const origin_ended&) {
       co_return;  // the client has PostgreSQL's own FATAL error
+    } catch (const shutting_down&) {
+      failure = administrator_shutdown();
     } catch (const origin_lost& e) {
       std::fprintf(stderr, "obs_proxy: lost the connection to PostgreSQL: %s\n", e.what());
       failure = fatal(pgwire::sqlstate::connection_failure, "the connection to the database server was lost");
     } catch (const pgwire::protocol_error& e) {
       failure = fatal(pgwire::sqlstate::protocol_violation, e.what());
     } catch (const boost::system::system_error&) {
-      co_return;  // the client went away
+      if (!srv_.stopping || !client_.is_open()) co_return;  // the client went away
+      failure = administrator_shutdown();  // its wait was cancelled by the shutdown
     } catch (const std::exception& e) {
       std::fprintf(stderr, "obs_proxy: session failed: %s\n", e.what());
       failure = fatal(pgwire::sqlstate::internal_error, "internal error in the proxy");
@@ -478,11 +528,19 @@ class session {
     for (;;) {
       // A message already in is taken without suspending.
       pgwire::message_view m;
+      if (srv_.stopping) throw shutting_down{};
       if (auto buffered = client_in_.next()) {
         m = *buffered;
       } else {
-        if (listening_) co_await wait_for_client();
-        m = co_await read_client();
+        waiting_for_client_ = true;
+        try {
+          if (listening_) co_await wait_for_client();
+          m = co_await read_client();
+        } catch (...) {
+          waiting_for_client_ = false;
+          throw;
+        }
+        waiting_for_client_ = false;
       }
       if (!known_frontend_message(m.type))
         throw pgwire::protocol_error("invalid frontend message type " + std::to_string(static_cast<unsigned char>(m.type)));
@@ -903,6 +961,7 @@ class session {
   session_state state_;
   bool caching_database_ = false;
   bool listening_ = false;  // ran LISTEN: notifications come between messages
+  bool waiting_for_client_ = false;  // between statements: a shutdown may end the session now
   char transaction_ = 'I';
   std::optional<clock::time_point> unseen_write_at_;  // a write the change feed must pass first
   std::map<std::string, statement_ptr, std::less<>> prepared_;  // statement name -> what Parse defined
@@ -945,11 +1004,29 @@ void server::run() {
 }
 
 void server::stop() {
-  asio::post(impl_->io, [this] {
-    boost::system::error_code ignored;
-    impl_->acceptor.close(ignored);
-    impl_->io.stop();
+  asio::post(impl_->io, [this] { impl_->begin_shutdown(); });
+}
+
+// Stops accepting; sessions between statements end at once with 57P01,
+// the others after their statement, and whatever is left at the deadline is
+// cut off. run() returns once the last session is gone.
+void server::impl::begin_shutdown() {
+  if (stopping) return;
+  stopping = true;
+  boost::system::error_code ignored;
+  acceptor.close(ignored);
+  for (auto* s : sessions) s->stop_when_idle();
+  drain_deadline.expires_after(cfg.shutdown_timeout);
+  drain_deadline.async_wait([this](boost::system::error_code ec) {
+    if (!ec) end_shutdown();
   });
+  if (sessions.empty()) drain_deadline.cancel();
+}
+
+void server::impl::end_shutdown() {
+  catalog.stop();  // a lookup waiting for a hung origin gives up
+  const std::vector<session*> left(sessions.begin(), sessions.end());
+  for (auto* s : left) s->abort();
 }
 
 std::uint16_t server::port() const noexcept { return impl_->acceptor.local_endpoint().port(); }

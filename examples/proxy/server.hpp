@@ -24,9 +24,11 @@ class server {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  /// Serves until stop(); call from one thread.
+  /// Serves until stop() has ended every session; call from one thread.
   void run();
-  /// Stops accepting and closes every connection; safe from any thread.
+  /// Stops accepting. Sessions between statements end at once, the others
+  /// after their statement, each with PostgreSQL's FATAL 57P01; those still
+  /// there after --shutdown-timeout-ms are cut off. Safe from any thread.
   void stop();
 
   std::uint16_t port() const noexcept;

@@ -10,7 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdint>
+#include <thread>
 #include <memory>
 #include <string>
 #include <vector>
@@ -501,6 +504,43 @@ TEST_CASE("the session's edges: unknown messages, long or silent logins, what Po
     CHECK(PQresultStatus(next.get()) == PGRES_FATAL_ERROR);
     CHECK_THAT(PQerrorMessage(c.get()), Catch::Contains("FATAL:  terminating connection due to administrator command"));
   }
+}
+
+TEST_CASE("SIGTERM during an outage: 57P01 for every client, and exit 0 within the deadline",
+          "[integration][correctness]") {
+  proxied_database env("SELECT 1", {"--shutdown-timeout-ms", "1000"});
+  auto& p = *env.proxy;
+  connection direct(env.db.direct());
+  connection idle(env.through()), busy(env.through());
+  // PostgreSQL hangs under the busy session's statement and under the
+  // change feed: neither will ever answer.
+  std::vector<std::string> stopped{busy.scalar("SELECT pg_backend_pid()"),
+                                   direct.scalar("SELECT active_pid FROM pg_replication_slots WHERE database = '" +
+                                                 env.db.name() + "'")};
+  for (const auto& pid : stopped) REQUIRE(kill(std::stoi(pid), SIGSTOP) == 0);
+  struct resume {
+    std::vector<std::string>& pids;
+    ~resume() {
+      for (const auto& pid : pids) kill(std::stoi(pid), SIGCONT);
+    }
+  } on_exit{stopped};
+  REQUIRE(PQsendQuery(busy.get(), "SELECT 1") == 1);
+
+  const auto start = std::chrono::steady_clock::now();
+  int status = -1;
+  std::thread stopper([&] { status = p.terminate(); });
+  // The idle session ends at once; the busy one at the deadline.
+  auto first = read_error(PQsocket(idle.get()));
+  const double idle_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto second = read_error(PQsocket(busy.get()));
+  stopper.join();
+  const double exit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(first.sqlstate == "57P01");
+  CHECK(second.sqlstate == "57P01");
+  CHECK(second.message == "terminating connection due to administrator command");
+  CHECK(idle_seconds < 1.0);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  CHECK(exit_seconds < 1.0 + 2.0);  // the deadline, and time to close what is left
 }
 
 TEST_CASE("out of descriptors, the proxy refuses for a while and then accepts again", "[integration][correctness]") {

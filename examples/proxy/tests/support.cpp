@@ -116,12 +116,18 @@ proxy_process::proxy_process(const std::string& origin_conninfo, const std::stri
 
 proxy_process::~proxy_process() {
   if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
-  int status = 0;
-  waitpid(pid_, &status, 0);
+  const int status = terminate();
   // A crash at shutdown, or a sanitizer's report at any time (its text is on
   // stderr), ends the proxy with another status than a clean 0.
   if (std::uncaught_exceptions() == 0) CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+}
+
+int proxy_process::terminate() {
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
 }
 
 std::string proxy_process::conninfo(const std::string& database) const {

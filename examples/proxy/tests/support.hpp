@@ -72,6 +72,9 @@ class proxy_process {
   std::uint16_t metrics_port() const noexcept { return metrics_port_; }
   /// Waits until /health reports the change feed healthy.
   void wait_ready() const;
+  /// Sends SIGTERM and waits for the exit; returns waitpid's status. The
+  /// destructor does this (and requires exit 0) unless it was done.
+  int terminate();
 
  private:
   int pid_ = -1;
