@@ -1,5 +1,5 @@
 # Core tests: tests/X_test.cpp tests include/obs/X.hpp.
-foreach(name registry counter gauge histogram buckets family snapshot names metrics disabled)
+foreach(name registry counter gauge histogram buckets family snapshot names metrics disabled handles)
   obs_add_test(${name}_test SOURCES ${name}_test.cpp)
 endforeach()
 obs_add_test(concurrency_test SOURCES concurrency_test.cpp)
@@ -40,7 +40,7 @@ function(obs_facade_include_test header include_dir)
             -DFORBIDDEN=${obs_facade_forbidden} -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}
             -P ${CMAKE_CURRENT_SOURCE_DIR}/facade_includes/check_includes.cmake)
 endfunction()
-foreach(header obs/metrics.hpp obs/counter.hpp obs/gauge.hpp obs/histogram.hpp obs/family.hpp)
+foreach(header obs/metrics.hpp obs/handles.hpp obs/counter.hpp obs/gauge.hpp obs/histogram.hpp obs/family.hpp)
   obs_facade_include_test(${header} ${PROJECT_SOURCE_DIR}/include)
 endforeach()
 obs_facade_include_test(obs/heavy_facade.hpp ${CMAKE_CURRENT_SOURCE_DIR}/facade_includes/broken)

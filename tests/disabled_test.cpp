@@ -1,11 +1,13 @@
 // OBS_DISABLE=1 turns the macros into nothing that still type-checks.
 #define OBS_DISABLE 1
 #include "obs/metrics.hpp"
+#include "obs/handles.hpp"
 // Reading what the macros recorded needs the registry; recording does not.
 #include "obs/registry.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <string>
 #include <type_traits>
 
@@ -38,4 +40,27 @@ TEST_CASE("a disabled macro is a statement that nests like one") {
   if (taken) OBS_COUNTER("disabled_test_nested_total").increment();
   else taken = true;
   CHECK(taken);
+}
+
+TEST_CASE("disabled handles take the registry's and record nothing") {
+  static_assert(std::is_same_v<obs::counter_handle, obs::detail::disabled_counter>);
+  static_assert(std::is_same_v<obs::histogram_handle, obs::detail::disabled_histogram>);
+  struct metrics {
+    obs::counter_handle hits;
+    obs::gauge_handle open;
+    std::array<obs::counter_handle, 2> by_status;
+  } m;
+  obs::registry reg;
+  m.hits = reg.counter("disabled_handle_hits_total");
+  m.open = reg.gauge("disabled_handle_open");
+  m.by_status = obs::handles<obs::counter_handle>(reg.counter_family("disabled_handle_total", {"status"}), {"a", "b"});
+  m.hits.increment();
+  m.open.set(3);
+  m.by_status[1].increment(5);
+  // The registry made the series when asked; recording never reached them.
+  obs::snapshot s = reg.snapshot();
+  const obs::family_snapshot* hits = s.find("disabled_handle_hits_total");
+  REQUIRE(hits != nullptr);
+  REQUIRE(hits->series.size() == 1);
+  CHECK(hits->series[0].value.as_integer() == 0);
 }
