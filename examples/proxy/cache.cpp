@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include <obs/metrics.hpp>
+#include "metrics.hpp"
 
 namespace proxy {
 
@@ -37,13 +37,13 @@ bool result_cache::store(const std::string& key, std::shared_ptr<const cached_re
 }
 
 void result_cache::dropped(std::size_t n) {
-  OBS_COUNTER("pgcache_invalidations_total").increment(n);
+  metrics.invalidations.increment(n);
   publish();
 }
 
 void result_cache::publish() {
-  OBS_GAUGE("pgcache_cached_queries").set(static_cast<double>(index_.size()));
-  OBS_GAUGE("pgcache_cache_size_bytes").set(static_cast<double>(bytes_));
+  metrics.cached_queries.set(static_cast<double>(index_.size()));
+  metrics.cache_size_bytes.set(static_cast<double>(bytes_));
 }
 
 void result_cache::erase(lru::iterator it) {

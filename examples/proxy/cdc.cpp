@@ -9,8 +9,8 @@
 #include <set>
 #include <stdexcept>
 
-#include <obs/metrics.hpp>
 
+#include "metrics.hpp"
 #include "pq.hpp"
 
 namespace proxy {
@@ -89,7 +89,7 @@ change_feed::change_feed(std::string conninfo, std::string slot, std::chrono::mi
                          result_cache& cache)
     : conninfo_(std::move(conninfo)), slot_(std::move(slot)), interval_(interval), cache_(cache) {
   cache_.set_enabled(false);  // until the first poll proves the feed works
-  OBS_GAUGE("pgcache_change_feed_up").set(0);
+  metrics.change_feed_up.set(0);
   // A slot of that name already there is somebody else's. (An origin that
   // cannot be reached now is retried by the feed's thread.)
   std::optional<std::string> holder;
@@ -134,7 +134,7 @@ void change_feed::hurry() {
 void change_feed::fail(const std::string& why) {
   cache_.set_enabled(false);
   healthy_.store(false, std::memory_order_release);
-  OBS_GAUGE("pgcache_change_feed_up").set(0);
+  metrics.change_feed_up.set(0);
   marks_.clear();
   std::lock_guard lock(mutex_);
   if (error_ != why) std::fprintf(stderr, "obs_proxy: change feed: %s\n", why.c_str());
@@ -158,7 +158,7 @@ void change_feed::run() {
         // enabling refuses every fill that started before now.
         cache_.set_enabled(true);
         healthy_.store(true, std::memory_order_release);
-        OBS_GAUGE("pgcache_change_feed_up").set(1);
+        metrics.change_feed_up.set(1);
         std::lock_guard lock(mutex_);
         std::fprintf(stderr, "obs_proxy: change feed: reading slot %s\n", slot_.c_str());
         error_.clear();
@@ -193,9 +193,9 @@ void change_feed::poll(PGconn* conn) {
     for (int i = 0; i < PQntuples(r.get()); ++i) {
       auto c = parse_change(PQgetvalue(r.get(), i, 0));
       if (!c) continue;
-      if (c->type == "INSERT") OBS_COUNTER("pgcache_cdc_events_total", "type", "insert").increment();
-      else if (c->type == "UPDATE") OBS_COUNTER("pgcache_cdc_events_total", "type", "update").increment();
-      else if (c->type == "DELETE") OBS_COUNTER("pgcache_cdc_events_total", "type", "delete").increment();
+      if (c->type == "INSERT") metrics.cdc_events[index(row_change::insert)].increment();
+      else if (c->type == "UPDATE") metrics.cdc_events[index(row_change::update)].increment();
+      else if (c->type == "DELETE") metrics.cdc_events[index(row_change::remove)].increment();
       tables.insert(c->table);
     }
     for (const auto& t : tables) cache_.invalidate(t);
@@ -216,7 +216,7 @@ void change_feed::poll(PGconn* conn) {
     marks_.pop_front();
   }
   if (!PQgetisnull(slot.get(), 0, 1))
-    OBS_GAUGE("pgcache_replication_lag_bytes").set(std::stod(PQgetvalue(slot.get(), 0, 1)));
+    metrics.replication_lag_bytes.set(std::stod(PQgetvalue(slot.get(), 0, 1)));
 }
 
 }  // namespace proxy

@@ -14,7 +14,6 @@
 
 #include <obs/http.hpp>
 #include <obs/http/handler.hpp>
-#include <obs/registry.hpp>
 #include <service/stop_signals.hpp>
 
 #include "cdc.hpp"
@@ -42,26 +41,26 @@ int main(int argc, char** argv) {
   service::stop_signals stop;
 
   try {
-    proxy::describe_metrics(obs::global_registry());
+    proxy::register_metrics();
     proxy::server proxy_server(cfg);
 
     obs::http::options http;
     http.address = cfg.metrics_listen.host;
     http.port = cfg.metrics_listen.port;
-    auto metrics = obs::http::serve(http);
-    metrics->handler().add_route("/metrics/queries", [&](const obs::http::request&) {
+    auto management = obs::http::serve(http);
+    management->handler().add_route("/metrics/queries", [&](const obs::http::request&) {
       return obs::http::json_response(proxy_server.stats().to_json(cfg.top_queries));
     });
-    metrics->health().add_check("change_feed", [&] {
+    management->health().add_check("change_feed", [&] {
       const auto& feed = proxy_server.feed();
       return feed.healthy() ? obs::http::check_result::healthy("reading slot " + feed.slot())
                             : obs::http::check_result::unhealthy(feed.last_error());
     });
-    metrics->health().set_ready(true);
+    management->health().set_ready(true);
 
     std::thread serving([&] { proxy_server.run(); });
     std::printf("obs_proxy: listening on %s:%u, metrics on %s:%u, change feed slot %s\n", cfg.listen.host.c_str(),
-                proxy_server.port(), cfg.metrics_listen.host.c_str(), metrics->port(), proxy_server.slot().c_str());
+                proxy_server.port(), cfg.metrics_listen.host.c_str(), management->port(), proxy_server.slot().c_str());
     std::fflush(stdout);
 
     const int signal = stop.wait();
@@ -69,10 +68,10 @@ int main(int argc, char** argv) {
     // The drain is bounded by --shutdown-timeout-ms; the watchdog only
     // catches a shutdown that is stuck anyway.
     service::shutdown_deadline bound(cfg.shutdown_timeout + std::chrono::seconds(5), "obs_proxy");
-    metrics->health().set_ready(false);
+    management->health().set_ready(false);
     proxy_server.stop();
     serving.join();
-    metrics->stop();
+    management->stop();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "obs_proxy: %s\n", e.what());
     return 1;

@@ -27,7 +27,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <libpq-fe.h>
-#include <obs/metrics.hpp>
 #include <pgwire/codec.hpp>
 #include <pgwire/decoder.hpp>
 #include <pgwire/messages.hpp>
@@ -38,6 +37,7 @@
 #include "catalog.hpp"
 #include "cdc.hpp"
 #include "classifier.hpp"
+#include "metrics.hpp"
 #include "query_stats.hpp"
 #include "session_state.hpp"
 
@@ -279,12 +279,12 @@ class session {
         client_in_(srv.cfg.max_message_bytes),
         origin_in_(srv.cfg.max_message_bytes),
         state_(srv.scopes) {
-    OBS_GAUGE("pgcache_connections_active").increment();
+    metrics.connections_active.increment();
     srv_.sessions.insert(this);
   }
   ~session() {
     srv_.sessions.erase(this);
-    OBS_GAUGE("pgcache_connections_active").decrement();
+    metrics.connections_active.decrement();
     if (srv_.stopping && srv_.sessions.empty()) srv_.drain_deadline.cancel();
   }
 
@@ -361,16 +361,16 @@ class session {
   }
 
   static void count_client_in(std::size_t bytes) {
-    OBS_COUNTER("pgcache_bytes_total", "direction", "client_in").increment(bytes);
+    metrics.bytes[index(byte_direction::client_in)].increment(bytes);
   }
 
   static void count_origin_in(std::size_t bytes) {
-    OBS_COUNTER("pgcache_bytes_total", "direction", "origin_in").increment(bytes);
+    metrics.bytes[index(byte_direction::origin_in)].increment(bytes);
   }
 
   awaitable<void> send_client(std::string_view bytes) {
     co_await asio::async_write(client_, asio::buffer(bytes), use_awaitable);
-    OBS_COUNTER("pgcache_bytes_total", "direction", "client_out").increment(bytes.size());
+    metrics.bytes[index(byte_direction::client_out)].increment(bytes.size());
   }
 
   awaitable<pgwire::message_view> read_origin() {
@@ -389,7 +389,7 @@ class session {
     std::string why;
     try {
       co_await asio::async_write(origin_, asio::buffer(bytes), use_awaitable);
-      OBS_COUNTER("pgcache_bytes_total", "direction", "origin_out").increment(bytes.size());
+      metrics.bytes[index(byte_direction::origin_out)].increment(bytes.size());
       co_return;
     } catch (const boost::system::system_error& e) {
       why = e.code().message();
@@ -725,15 +725,14 @@ class session {
   awaitable<bool> try_hit(const std::string& key, clock::time_point start, std::string prefix) {
     const auto lookup = clock::now();
     auto hit = srv_.cache.find(key);
-    OBS_HISTOGRAM("pgcache_cache_lookup_seconds").record(since(lookup));
+    metrics.cache_lookup.record(since(lookup));
     if (!hit) co_return false;
     std::string tail;
     pgwire::ready_for_query(tail, 'I');
     count_query(status::cache_hit);
     std::array<asio::const_buffer, 3> buffers{asio::buffer(prefix), asio::buffer(hit->response), asio::buffer(tail)};
     co_await asio::async_write(client_, buffers, use_awaitable);
-    OBS_COUNTER("pgcache_bytes_total", "direction", "client_out")
-        .increment(prefix.size() + hit->response.size() + tail.size());
+    metrics.bytes[index(byte_direction::client_out)].increment(prefix.size() + hit->response.size() + tail.size());
     record_latency(*hit->statement, status::cache_hit, start, hit->rows);
     co_return true;
   }
@@ -783,26 +782,14 @@ class session {
     }
   }
 
-  // A call site per status, each with its own cached handle: a family's
-  // with() would look the label value up on every statement.
-  static void count_query(status outcome) {
-    switch (outcome) {
-      case status::cache_hit: OBS_COUNTER("pgcache_queries_total", "status", "cache_hit").increment(); return;
-      case status::cache_miss: OBS_COUNTER("pgcache_queries_total", "status", "cache_miss").increment(); return;
-      case status::uncacheable: OBS_COUNTER("pgcache_queries_total", "status", "uncacheable").increment(); return;
-      case status::unsupported: OBS_COUNTER("pgcache_queries_total", "status", "unsupported").increment(); return;
-      case status::parse_error: OBS_COUNTER("pgcache_queries_total", "status", "parse_error").increment(); return;
-    }
-  }
+  static void count_query(status outcome) { metrics.queries[index(outcome)].increment(); }
 
   // The latency the client saw: from its message to the last byte of the
   // answer handed to the socket.
   void record_latency(const verdict& v, status outcome, clock::time_point start, std::uint64_t rows) {
     const double seconds = since(start);
-    if (outcome == status::cache_hit)
-      OBS_HISTOGRAM("pgcache_query_duration_seconds", "source", "cache").record(seconds);
-    else
-      OBS_HISTOGRAM("pgcache_query_duration_seconds", "source", "origin").record(seconds);
+    const auto source = outcome == status::cache_hit ? answer_source::cache : answer_source::origin;
+    metrics.query_duration[index(source)].record(seconds);
     srv_.stats.record(v.a, v.c, {outcome, seconds, rows});
   }
 
@@ -991,7 +978,7 @@ awaitable<void> server::impl::accept_loop() {
             },
             asio::detached);
       },
-      [](const boost::system::error_code&) { OBS_COUNTER("pgcache_accept_errors_total").increment(); });
+      [](const boost::system::error_code&) { metrics.accept_errors.increment(); });
 }
 
 server::server(config c) : impl_(std::make_unique<impl>(std::move(c))) {}
