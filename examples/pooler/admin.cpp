@@ -1,6 +1,8 @@
 // The admin console: SHOW commands and RELOAD on the pgdoorman/pgbouncer
 // database. Replies are pgbouncer's: RowDescription (table OID 0, attnum 0,
 // typmod -1, text format), DataRows, CommandComplete "SHOW".
+#include <boost/asio/use_awaitable.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -11,7 +13,8 @@
 
 #include "pgwire/messages.hpp"
 #include "pgwire/protocol.hpp"
-#include "server.hpp"
+#include "pgwire/stream.hpp"
+#include "service.hpp"
 
 namespace pooler {
 namespace {
@@ -158,17 +161,13 @@ struct admin_view {
     auto uptime = std::max<std::int64_t>(
         1, std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - s.started_).count());
     for (const auto& [name, db] : s.databases_) {
-      std::uint64_t xacts = 0, queries = 0, received = 0, sent = 0, xact_us = 0, query_us = 0, wait_us = 0;
-      for (const auto& [key, p] : s.pools_) {
-        if (key.first != name) continue;
-        xacts += p->xact_count;
-        queries += p->query_count;
-        received += p->bytes_received;
-        sent += p->bytes_sent;
-        xact_us += static_cast<std::uint64_t>(p->xact_time.count());
-        query_us += static_cast<std::uint64_t>(p->query_time.count());
-        wait_us += static_cast<std::uint64_t>(p->wait_time.count());
-      }
+      pool_stats total = db->retired_stats;
+      for (const auto& [key, p] : s.pools_)
+        if (key.first == name) total += p->stats;
+      std::uint64_t xacts = total.xact_count, queries = total.query_count, received = total.bytes_received,
+                    sent = total.bytes_sent, xact_us = static_cast<std::uint64_t>(total.xact_time.count()),
+                    query_us = static_cast<std::uint64_t>(total.query_time.count()),
+                    wait_us = static_cast<std::uint64_t>(total.wait_time.count());
       auto per_second = [&](std::uint64_t v) { return num(v / static_cast<std::uint64_t>(uptime)); };
       auto per = [](std::uint64_t v, std::uint64_t n) { return num(n ? v / n : 0); };
       t.row({name, num(xacts), num(queries), num(received), num(sent), num(xact_us), num(query_us), num(wait_us),
@@ -257,9 +256,55 @@ struct admin_view {
     t.row({"query_wait_timeout", ms(c.query_wait_timeout), "5", "yes"});
     t.row({"server_connect_timeout", ms(c.server_connect_timeout), "5", "yes"});
     t.row({"gc_interval", ms(c.gc_interval), "10", "yes"});
+    t.row({"max_message_size", num(c.max_message_size), "16777216", "no"});
+    t.row({"shutdown_timeout", ms(c.shutdown_timeout), "10", "no"});
+    t.row({"health_check_timeout", ms(c.health_check_timeout), "0.5", "yes"});
     t.write(out);
   }
 };
+
+asio::awaitable<void> service::serve_admin(std::shared_ptr<client> c) {
+  if (c->user != cfg_.admin_user || cfg_.admin_password.empty()) {
+    co_await write_all(c->socket, error_message("FATAL", pgwire::sqlstate::invalid_authorization,
+                                                "not allowed to connect to the admin console"));
+    co_return;
+  }
+  auto s = parse_secret(cfg_.admin_password, true);
+  if (!s || !co_await authenticate(*c, *s, {})) {
+    co_await write_all(c->socket, error_message("FATAL", pgwire::sqlstate::invalid_password,
+                                                "password authentication failed for user \"" + c->user + "\""));
+    co_return;
+  }
+  c->logged_in = true;
+  std::string out;
+  pgwire::authentication_ok(out);
+  for (auto [name, value] : {std::pair{"server_version", "15.0 (pooler)"}, {"server_encoding", "UTF8"},
+                             {"client_encoding", "UTF8"}, {"DateStyle", "ISO"}, {"integer_datetimes", "on"},
+                             {"standard_conforming_strings", "on"}})
+    pgwire::parameter_status(out, name, value);
+  pgwire::backend_key_data(out, c->cancel_pid, c->cancel_key);
+  pgwire::ready_for_query(out, 'I');
+  co_await write_all(c->socket, out);
+  for (;;) {
+    auto m = co_await pgwire::async_read_message(c->socket, c->decoder);
+    out.clear();
+    if (m.type == 'X') co_return;
+    if (m.type == 'Q') {
+      out = admin_query(pgwire::parse_query(m.body));
+    } else if (m.type != 'S') {
+      // Extended-protocol messages until the Sync get this one error.
+      if (c->extended_open) continue;
+      c->extended_open = true;
+      pgwire::error_response(out, {"ERROR", pgwire::sqlstate::protocol_violation,
+                                   "the admin console supports the simple query protocol only", {}, {}});
+      co_await write_all(c->socket, out);
+      continue;
+    }
+    c->extended_open = false;
+    pgwire::ready_for_query(out, 'I');
+    co_await write_all(c->socket, out);
+  }
+}
 
 std::string service::admin_query(std::string_view sql) {
   std::string out;

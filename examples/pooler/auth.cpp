@@ -175,6 +175,19 @@ std::optional<secret> parse_secret(std::string_view text, bool allow_plaintext) 
   return s;
 }
 
+secret mock_secret(std::string_view user, std::string_view key) {
+  key256 k{};
+  for (std::size_t i = 0; i < k.size() && i < key.size(); ++i) k[i] = static_cast<unsigned char>(key[i]);
+  auto derive = [&](const char* what) { return hmac(k, std::string(what) + std::string(user)); };
+  secret s;
+  s.type = secret::kind::scram;
+  s.scram.iterations = default_iterations;
+  s.scram.salt = std::string(as_view(derive("salt:")).substr(0, 16));
+  s.scram.stored_key = derive("stored:");
+  s.scram.server_key = derive("server:");
+  return s;
+}
+
 std::optional<std::string> scram_server::first(std::string_view client_first) {
   // gs2-header: "n,," (no channel binding) or "y,," (client could but thinks
   // we cannot); "p=" asks for binding we do not offer without TLS.

@@ -39,6 +39,13 @@ struct secret {
 /// salt so clients can still log in with SCRAM.
 std::optional<secret> parse_secret(std::string_view text, bool allow_plaintext);
 
+/// A SCRAM verifier that no password matches, for a user that does not
+/// exist: the exchange runs all the same, so a client cannot tell an unknown
+/// user from a wrong password (PostgreSQL's mock authentication). The salt
+/// derives from `key` (random, one per process) and `user`, so that it is the
+/// same on every attempt, as a real user's is.
+secret mock_secret(std::string_view user, std::string_view key);
+
 std::string base64_encode(std::string_view raw);
 /// nullopt unless `text` is valid base64.
 std::optional<std::string> base64_decode(std::string_view text);

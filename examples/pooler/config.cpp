@@ -2,7 +2,6 @@
 
 #include <toml++/toml.h>
 
-#include <charconv>
 #include <fstream>
 #include <sstream>
 
@@ -93,16 +92,12 @@ void read_auth_query(const table_reader& r, const database_config& db, auth_quer
 
 const char* to_string(pool_mode mode) noexcept { return mode == pool_mode::session ? "session" : "transaction"; }
 
-endpoint parse_endpoint(const std::string& text, const std::string& key) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) throw config_error(key + ": expected host:port, not \"" + text + "\"");
-  unsigned port = 0;
-  const char* first = text.data() + colon + 1;
-  const char* last = text.data() + text.size();
-  auto [end, ec] = std::from_chars(first, last, port);
-  if (ec != std::errc{} || end != last || port > 65535 || first == last)
-    throw config_error(key + ": invalid port in \"" + text + "\"");
-  return {text.substr(0, colon), static_cast<std::uint16_t>(port)};
+endpoint parse_listen(const std::string& key, const std::string& text) {
+  try {
+    return ::service::parse_endpoint(key, text);
+  } catch (const std::invalid_argument& e) {
+    throw config_error(e.what());
+  }
 }
 
 config parse_config(const std::string& text, const std::string& source) {
@@ -122,12 +117,13 @@ config parse_config(const std::string& text, const std::string& source) {
   if (auto* general = top.subtable("general")) {
     table_reader g(*general, "general");
     g.only({"listen", "metrics_listen", "admin_user", "admin_password", "query_wait_timeout", "server_connect_timeout",
-            "gc_interval", "max_client_conn", "pool_size", "pool_mode"});
+            "gc_interval", "max_client_conn", "pool_size", "pool_mode", "max_message_size", "shutdown_timeout",
+            "health_check_timeout"});
     std::string listen, metrics_listen;
     g.string("listen", listen);
-    if (!listen.empty()) cfg.listen = parse_endpoint(listen, "general.listen");
+    if (!listen.empty()) cfg.listen = parse_listen("general.listen", listen);
     g.string("metrics_listen", metrics_listen);
-    if (!metrics_listen.empty()) cfg.metrics_listen = parse_endpoint(metrics_listen, "general.metrics_listen");
+    if (!metrics_listen.empty()) cfg.metrics_listen = parse_listen("general.metrics_listen", metrics_listen);
     g.string("admin_user", cfg.admin_user);
     g.string("admin_password", cfg.admin_password);
     g.seconds("query_wait_timeout", cfg.query_wait_timeout);
@@ -136,6 +132,13 @@ config parse_config(const std::string& text, const std::string& source) {
     unsigned max_clients = static_cast<unsigned>(cfg.max_client_conn);
     g.integer("max_client_conn", max_clients, 1, 100000);
     cfg.max_client_conn = max_clients;
+    // 1 GiB - 1 is PostgreSQL's own bound (MaxAllocSize); below 1 KiB even
+    // a login would not fit.
+    unsigned max_message = static_cast<unsigned>(cfg.max_message_size);
+    g.integer("max_message_size", max_message, 1024, 1073741823);
+    cfg.max_message_size = max_message;
+    g.seconds("shutdown_timeout", cfg.shutdown_timeout);
+    g.seconds("health_check_timeout", cfg.health_check_timeout);
     g.integer("pool_size", default_pool_size, 1, 10000);
     g.mode("pool_mode", default_mode);
   }

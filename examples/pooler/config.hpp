@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <service/endpoint.hpp>
+
 namespace pooler {
 
 /// A configuration that cannot be used; what() names the offending key.
@@ -24,14 +26,12 @@ enum class pool_mode { transaction, session };
 /// The text of a pool mode, as SHOW POOLS prints it.
 const char* to_string(pool_mode mode) noexcept;
 
-/// A host and port to bind or connect to.
-struct endpoint {
-  std::string host;
-  std::uint16_t port = 0;
-};
+/// A host and port to bind to; the services' shared rules parse it.
+using endpoint = ::service::endpoint;
 
-/// Parses "host:port"; throws config_error naming `key` when malformed.
-endpoint parse_endpoint(const std::string& text, const std::string& key);
+/// Parses "host:port" (see service::parse_endpoint); throws config_error
+/// naming `key`, a config key or a flag.
+endpoint parse_listen(const std::string& key, const std::string& text);
 
 /// A user listed in the config (auth source `config`).
 struct user_config {
@@ -88,6 +88,13 @@ struct config {
   /// How often idle dynamic pools are looked for.
   std::chrono::milliseconds gc_interval{std::chrono::seconds(10)};
   std::size_t max_client_conn = 1000;
+  /// The largest protocol message passed either way. PostgreSQL's own
+  /// limit is 1 GiB; each connection may buffer one message this large.
+  std::size_t max_message_size = std::size_t{1} << 24;
+  /// After SIGTERM, how long transactions in progress may take to finish.
+  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(10)};
+  /// How long /health and /health/ready wait for each PostgreSQL to answer.
+  std::chrono::milliseconds health_check_timeout{500};
   std::vector<database_config> databases;
 };
 

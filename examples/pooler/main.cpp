@@ -2,19 +2,23 @@
 // admin console) instrumented with obs. See README.md.
 //
 //   pooler --config pooler.toml [--listen 127.0.0.1:6432] [--metrics-listen 127.0.0.1:9127]
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 
 #include <obs/http.hpp>
 
-#include <csignal>
+#include <service/stop_signals.hpp>
+
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "config.hpp"
 #include "metrics.hpp"
-#include "server.hpp"
+#include "service.hpp"
 
 namespace {
 
@@ -42,31 +46,43 @@ int main(int argc, char** argv) {
   pooler::config cfg;
   try {
     cfg = pooler::load_config(config_path);
-    if (!listen.empty()) cfg.listen = pooler::parse_endpoint(listen, "--listen");
-    if (!metrics_listen.empty()) cfg.metrics_listen = pooler::parse_endpoint(metrics_listen, "--metrics-listen");
+    if (!listen.empty()) cfg.listen = pooler::parse_listen("--listen", listen);
+    if (!metrics_listen.empty()) cfg.metrics_listen = pooler::parse_listen("--metrics-listen", metrics_listen);
   } catch (const pooler::config_error& e) {
     std::fprintf(stderr, "pooler: bad config: %s\n", e.what());
     return 1;
   }
+  // Before any thread starts, so that the signals reach stop.wait() alone.
+  service::stop_signals stop;
   try {
     pooler::metrics::describe();
+    boost::asio::io_context ioc(1);
+    pooler::service pooler(ioc, cfg, config_path);
+    pooler.start();
+
     obs::http::options http;
     http.address = cfg.metrics_listen.host;
     http.port = cfg.metrics_listen.port;
+    // A /health probe waits up to health_check_timeout on a hung
+    // PostgreSQL; the second I/O thread answers /health/live and /metrics
+    // meanwhile.
+    http.threads = 2;
     auto metrics_server = obs::http::serve(http);
+    metrics_server->health().add_check("postgresql", [&] { return pooler.upstreams().run(); });
 
-    boost::asio::io_context ioc(1);
-    pooler::service service(ioc, cfg, config_path);
-    service.start();
+    std::thread io([&] { ioc.run(); });
     std::printf("pooler: listening on %s:%u, metrics on http://%s:%u/metrics\n", cfg.listen.host.c_str(),
-                unsigned{service.port()}, cfg.metrics_listen.host.c_str(), unsigned{metrics_server->port()});
+                unsigned{pooler.port()}, cfg.metrics_listen.host.c_str(), unsigned{metrics_server->port()});
     std::fflush(stdout);
-    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code&, int) {
-      service.stop();
-      ioc.stop();
-    });
-    ioc.run();
+
+    stop.wait();
+    metrics_server->health().set_ready(false);
+    // drain() ends within shutdown_timeout; the watchdog is for a drain
+    // that is stuck all the same.
+    service::shutdown_deadline bound(cfg.shutdown_timeout + std::chrono::seconds(1), "pooler");
+    boost::asio::co_spawn(ioc, pooler.drain(), boost::asio::detached);
+    io.join();
+    metrics_server->stop();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "pooler: %s\n", e.what());
     return 1;

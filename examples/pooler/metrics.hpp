@@ -1,6 +1,7 @@
 // Every metric the pooler exports, in the seeds' order: seed 000's
 // pg_doorman_auth_query_* (label `database`), then seed 001's db_pool_*
-// (label `service` = "<database>/<user>"). Call sites hold the handles these
+// (label `service` = "<database>/<user>"), then the pooler's own pooler_*,
+// which no seed has. Call sites hold the handles these
 // structs make, so recording is a plain add with no lookup.
 //
 // With OBS_DISABLE=1 the recording handles are obs's no-op ones (the
@@ -59,6 +60,11 @@ inline void describe(obs::registry& reg = obs::global_registry()) {
   reg.describe_gauge("db_pool_connections", "", "Database connection pool connections by state");
   reg.describe_histogram("db_pool_acquire_duration_seconds", "seconds", "Time to acquire a connection from the pool");
   reg.describe_counter("db_pool_connection_errors_total", "", "Database connection pool errors by type");
+  // Not in the seeds.
+  reg.describe_counter("pooler_accept_errors_total", "",
+                       "Client connections the listener failed to accept (e.g. out of descriptors)");
+  reg.describe_counter("pooler_client_protocol_errors_total", "",
+                       "Client connections closed for breaking the protocol");
   // The alert thresholds (P95 > 1 s, > 5 s) are bucket bounds, so
   // histogram_quantile is exact where it matters.
   reg.set_buckets_for_metric(obs::matcher::full("db_pool_acquire_duration_seconds"),
@@ -128,6 +134,16 @@ class pool_metrics {
   counter errors_timeout;
   counter errors_closed;
   counter errors_other;
+};
+
+/// The pooler's own series, one each: failures that belong to no pool.
+struct service_metrics {
+  explicit service_metrics(obs::registry& reg = obs::global_registry())
+      : accept_errors(detail::make<counter>([&] { return reg.counter("pooler_accept_errors_total"); })),
+        client_protocol_errors(detail::make<counter>([&] { return reg.counter("pooler_client_protocol_errors_total"); })) {}
+
+  counter accept_errors;
+  counter client_protocol_errors;
 };
 
 }  // namespace pooler::metrics

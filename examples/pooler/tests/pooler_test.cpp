@@ -1,329 +1,19 @@
 // Integration tests: the pooler binary against a real PostgreSQL (the shared
 // one from OBS_TEST_PG_*, or a cluster of the test's own where PostgreSQL
-// must stop), with libpq, psql, pgbench, curl and promtool as clients.
-#include <libpq-fe.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
+// must stop), with libpq, psql, pgbench, curl and promtool as clients. The
+// pooler under faults is faults_test.cpp.
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
-
 #include <atomic>
-#include <cctype>
-#include <chrono>
-#include <cstdio>
-#include <exception>
-#include <cstdlib>
-#include <cstring>
 #include <fstream>
-#include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
-extern char** environ;
+#include "support.hpp"
 
-namespace {
-
-using namespace std::chrono_literals;
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) FAIL("environment variable " << name << " is not set (tests/run exports it)");
-  return v;
-}
-
-struct pg_env {
-  std::string host = env("OBS_TEST_PG_HOST"), port = env("OBS_TEST_PG_PORT"), user = env("OBS_TEST_PG_USER"),
-              password = env("OBS_TEST_PG_PASSWORD"), db = env("OBS_TEST_PG_DB");
-};
-
-std::string random_suffix() {
-  std::random_device rd;
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
-  return buf;
-}
-
-// Runs a shell command; returns its output (stdout and stderr) and exit code.
-std::pair<std::string, int> run(const std::string& command) {
-  std::string out;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = pclose(p);
-  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
-}
-
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-int connect_tcp(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// A libpq connection; `ok()` says whether it logged in.
-class client_conn {
- public:
-  explicit client_conn(const std::string& conninfo) : c_(PQconnectdb(conninfo.c_str())) {}
-  ~client_conn() { PQfinish(c_); }
-  client_conn(const client_conn&) = delete;
-  bool ok() const { return PQstatus(c_) == CONNECTION_OK; }
-  std::string error() const { return PQerrorMessage(c_); }
-  PGconn* get() const { return c_; }
-  // The first value of the first row; fails the test on an error.
-  std::string value(const std::string& sql) {
-    PGresult* r = PQexec(c_, sql.c_str());
-    INFO(sql << ": " << PQerrorMessage(c_));
-    REQUIRE((PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK));
-    std::string v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-    PQclear(r);
-    return v;
-  }
-  // Whether running `sql` fails (with or without an SQLSTATE).
-  bool fails(const std::string& sql) {
-    PGresult* r = PQexec(c_, sql.c_str());
-    bool failed = PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK;
-    PQclear(r);
-    return failed;
-  }
-  // The SQLSTATE of running `sql`, or "" on success.
-  std::string sqlstate(const std::string& sql) {
-    PGresult* r = PQexec(c_, sql.c_str());
-    const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    std::string s = state ? state : "";
-    PQclear(r);
-    return s;
-  }
-
- private:
-  PGconn* c_;
-};
-
-std::string conninfo(const std::string& host, const std::string& port, const std::string& db, const std::string& user,
-                     const std::string& password) {
-  return "host=" + host + " port=" + port + " dbname=" + db + " user=" + user + " password=" + password +
-         " connect_timeout=20";
-}
-
-// Polls `ready` until it holds or 30 s pass (generous for ASan on a loaded machine).
-template <class F>
-bool eventually(F ready) {
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ready()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return ready();
-}
-
-// The value of the series `series` (name and labels exactly as rendered).
-std::optional<double> metric(const std::string& scrape, const std::string& series) {
-  auto at = scrape.find("\n" + series + " ");
-  if (at == std::string::npos) return std::nullopt;
-  return std::stod(scrape.substr(at + series.size() + 2));
-}
-
-// Roles and databases on a PostgreSQL, dropped at the end.
-class pg_admin {
- public:
-  pg_admin(std::string host, std::string port, std::string password, std::string db)
-      : host_(std::move(host)), port_(std::move(port)), password_(std::move(password)), db_(std::move(db)) {}
-  ~pg_admin() {
-    for (auto it = cleanup_.rbegin(); it != cleanup_.rend(); ++it) try_exec(*it);
-  }
-  void exec(const std::string& sql) {
-    client_conn c(conninfo(host_, port_, db_, "postgres", password_));
-    INFO(c.error());
-    REQUIRE(c.ok());
-    c.value(sql);
-  }
-  void try_exec(const std::string& sql) {
-    client_conn c(conninfo(host_, port_, db_, "postgres", password_));
-    if (c.ok()) PQclear(PQexec(c.get(), sql.c_str()));
-  }
-  void scram_role(const std::string& name, const std::string& password) {
-    exec("CREATE ROLE " + name + " LOGIN PASSWORD '" + password + "'");
-    cleanup_.push_back("DROP ROLE IF EXISTS " + name);
-  }
-  void md5_role(const std::string& name, const std::string& password) {
-    exec("SET password_encryption = 'md5'; CREATE ROLE " + name + " LOGIN PASSWORD '" + password + "'");
-    cleanup_.push_back("DROP ROLE IF EXISTS " + name);
-  }
-  void database(const std::string& name) {
-    exec("CREATE DATABASE " + name);
-    cleanup_.push_back("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
-  }
-  const std::string& host() const { return host_; }
-  const std::string& port() const { return port_; }
-  const std::string& password() const { return password_; }
-  const std::string& db() const { return db_; }
-
- private:
-  std::string host_, port_, password_, db_;
-  std::vector<std::string> cleanup_;
-};
-
-// The pooler binary on free ports, with a config file the test writes.
-class pooler_process {
- public:
-  explicit pooler_process(const std::string& config_body) {
-    char tmpl[] = "/tmp/pooler_test_XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    port_ = free_port();
-    metrics_port_ = free_port();
-    write_config(config_body);
-    start();
-  }
-  ~pooler_process() {
-    const bool clean = stop();
-    // A crash at shutdown, or a sanitizer's report at any time, ends the
-    // pooler with another status than a clean 0; its log says why.
-    if (std::uncaught_exceptions() == 0) {
-      INFO(log());
-      CHECK(clean);
-    }
-    run("rm -rf " + quote(dir_));
-  }
-  void write_config(const std::string& body) {
-    std::ofstream(dir_ + "/pooler.toml") << "[general]\nadmin_user = \"admin\"\nadmin_password = \"admin-pw\"\n" << body;
-  }
-  void start() {
-    std::string listen = "127.0.0.1:" + std::to_string(port_);
-    std::string metrics_listen = "127.0.0.1:" + std::to_string(metrics_port_);
-    std::string config = dir_ + "/pooler.toml";
-    std::string log = dir_ + "/log";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    const char* argv[] = {POOLER_BINARY, "--config", config.c_str(), "--listen", listen.c_str(),
-                          "--metrics-listen", metrics_listen.c_str(), nullptr};
-    REQUIRE(posix_spawn(&pid_, POOLER_BINARY, &actions, nullptr, const_cast<char**>(argv), environ) == 0);
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE(eventually([&] {
-      int fd = connect_tcp(port_);
-      if (fd >= 0) ::close(fd);
-      return fd >= 0 && !scrape().empty();
-    }));
-  }
-  // Stops the pooler; true if it exited with status 0.
-  bool stop() {
-    if (pid_ <= 0) return true;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  }
-  int port() const { return port_; }
-  std::string port_text() const { return std::to_string(port_); }
-  std::string scrape() const { return run("curl -sf http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics").first; }
-  std::string metrics_url() const { return "http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics"; }
-  // psql against the admin console: unaligned rows, '|' between fields.
-  std::pair<std::string, int> admin(const std::string& sql) const {
-    return run("PGPASSWORD=admin-pw psql -X -At -F '|' -h 127.0.0.1 -p " + port_text() + " -U admin -d pgdoorman -c " +
-               quote(sql));
-  }
-  std::string client(const std::string& db, const std::string& user, const std::string& password) const {
-    return conninfo("127.0.0.1", port_text(), db, user, password);
-  }
-  std::string log() const { return run("cat " + quote(dir_ + "/log")).first; }
-  const std::string& dir() const { return dir_; }
-
- private:
-  std::string dir_;
-  int port_ = 0, metrics_port_ = 0;
-  pid_t pid_ = -1;
-};
-
-std::string database_section(const std::string& name, const pg_admin& pg, const std::string& extra = "") {
-  return "[databases." + name + "]\nhost = \"" + pg.host() + "\"\nport = " + pg.port() + "\ndbname = \"" + pg.db() +
-         "\"\n" + extra;
-}
-
-std::string user_section(const std::string& db, const std::string& user, const std::string& password,
-                         const std::string& extra = "") {
-  return "[databases." + db + ".users." + user + "]\npassword = \"" + password + "\"\n" + extra;
-}
-
-std::string auth_query_section(const std::string& name, const pg_admin& pg, const std::string& extra = "") {
-  return "[databases." + name + ".auth_query]\nuser = \"postgres\"\npassword = \"" + pg.password() + "\"\n" + extra;
-}
-
-// Whether `s` has the shape `pattern`, where '9' stands for any digit.
-bool shaped(const std::string& s, const std::string& pattern) {
-  if (s.size() != pattern.size()) return false;
-  for (std::size_t i = 0; i < s.size(); ++i)
-    if (pattern[i] == '9' ? !std::isdigit(static_cast<unsigned char>(s[i])) : s[i] != pattern[i]) return false;
-  return true;
-}
-
-// Seconds as SHOW AUTH_QUERY_CACHE prints them: digits and an 's'.
-bool seconds_text(const std::string& s) {
-  return s.size() >= 2 && s.back() == 's' && s.find_first_not_of("0123456789") == s.size() - 1;
-}
-
-// The row of `table` (psql -At output) whose fields start with `prefix`.
-std::string row_with(const std::string& table, const std::string& prefix) {
-  std::size_t at = 0;
-  while (at < table.size()) {
-    auto end = table.find('\n', at);
-    auto line = table.substr(at, end == std::string::npos ? std::string::npos : end - at);
-    if (line.starts_with(prefix)) return line;
-    if (end == std::string::npos) break;
-    at = end + 1;
-  }
-  return {};
-}
-
-std::vector<std::string> fields(const std::string& row) {
-  std::vector<std::string> out;
-  std::size_t at = 0;
-  for (;;) {
-    auto bar = row.find('|', at);
-    out.push_back(row.substr(at, bar == std::string::npos ? std::string::npos : bar - at));
-    if (bar == std::string::npos) return out;
-    at = bar + 1;
-  }
-}
-
-pg_admin shared_pg() {
-  pg_env e;
-  return pg_admin(e.host, e.port, e.password, e.db);
-}
-
-}  // namespace
+using namespace pooler_test;
 
 TEST_CASE("auth_query: alice logs in, SHOW POOLS, SHOW CLIENTS, SHOW AUTH_QUERY_CACHE and /metrics show it", "[bdd]") {
   auto pg = shared_pg();
@@ -472,33 +162,16 @@ TEST_CASE("auth_query: concurrent logins of one user share one fetch", "[auth]")
 }
 
 TEST_CASE("auth_query: executor errors while PostgreSQL is stopped, recovery, and MD5 pass-the-hash", "[cluster]") {
-  pg_env e;  // fails early when the environment is missing
-  auto [tmp, tmp_rc] = run("mktemp -d /tmp/pooler_cluster_XXXXXX");
-  REQUIRE(tmp_rc == 0);
-  std::string dir = tmp.substr(0, tmp.find('\n'));
-  run("chmod 755 " + quote(dir));
-  std::string cluster = std::string(POOLER_REPO_DIR) + "/tests/support/pg-cluster";
-  std::string port = std::to_string(free_port());
-  std::string password = "cluster-pw";
-  auto [started, start_rc] = run("bash " + quote(cluster) + " start " + quote(dir) + " " + port + " " + password);
-  INFO(started);
-  REQUIRE(start_rc == 0);
-  struct stop_cluster {
-    std::string cmd, dir;
-    ~stop_cluster() {
-      run(cmd);
-      run("rm -rf " + quote(dir));
-    }
-  } guard{"bash " + quote(cluster) + " stop " + quote(dir), dir};
+  pg_cluster cluster;
   {
-    pg_admin pg("127.0.0.1", port, password, "postgres");
+    auto pg = cluster.admin();
     auto sfx = random_suffix();
     std::string alice = "pooler_alice_" + sfx, carol = "pooler_carol_" + sfx, mallory = "pooler_md5_" + sfx;
     pg.scram_role(alice, "alice-pw");
     pg.scram_role(carol, "carol-pw");
     pg.md5_role(mallory, "md5-pw");
     // Let the md5 role log in with md5 over TCP; everyone else keeps SCRAM.
-    std::string hba = dir + "/data/pg_hba.conf";
+    std::string hba = cluster.dir() + "/data/pg_hba.conf";
     run("sed -i '1i host all " + mallory + " 127.0.0.1/32 md5' " + quote(hba) + " && chown postgres: " + quote(hba));
     pg.exec("SELECT pg_reload_conf()");
     std::string db = "down" + sfx;
@@ -514,7 +187,7 @@ TEST_CASE("auth_query: executor errors while PostgreSQL is stopped, recovery, an
       client_conn a(pooler.client(db, alice, "alice-pw"));
       REQUIRE(a.ok());
     }
-    run("bash " + quote(cluster) + " stop " + quote(dir));
+    cluster.stop();
     // carol is not cached: the executor cannot reach PostgreSQL.
     client_conn down(pooler.client(db, carol, "carol-pw"));
     CHECK_FALSE(down.ok());
@@ -528,9 +201,7 @@ TEST_CASE("auth_query: executor errors while PostgreSQL is stopped, recovery, an
     auto executors = fields(row_with(pooler.admin("SHOW AUTH_QUERY_EXECUTORS").first, db + "|"));
     REQUIRE(executors.size() == 6);
 
-    auto [restarted, restart_rc] = run("bash " + quote(cluster) + " start " + quote(dir) + " " + port + " " + password);
-    INFO(restarted);
-    REQUIRE(restart_rc == 0);
+    cluster.start();
     client_conn back(pooler.client(db, carol, "carol-pw"));
     INFO(back.error());
     REQUIRE(back.ok());
@@ -668,16 +339,9 @@ TEST_CASE("bad input: malformed startup, oversized length, garbage, a client van
     REQUIRE(fd >= 0);
     ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     ::shutdown(fd, SHUT_WR);
-    std::string reply;
-    char buf[4096];
-    timeval tv{20, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) reply.append(buf, static_cast<std::size_t>(n));
+    auto reply = read_all(fd);
     ::close(fd);
     return reply;
-  };
-  auto be32 = [](std::uint32_t v) {
-    return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
   };
   // Oversized length: refused without allocating it.
   CHECK(send_raw(be32(0x7fffffff) + be32(196608)).find("08P01") != std::string::npos);
@@ -698,15 +362,7 @@ TEST_CASE("bad input: malformed startup, oversized length, garbage, a client van
   {
     client_conn c(pooler.client(db, user, "bad-pw"));
     REQUIRE(c.ok());
-    int fd = PQsocket(c.get());
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // libpq's socket is non-blocking
-    std::string huge = "Q" + be32(0x7ffffff0);
-    ::send(fd, huge.data(), huge.size(), MSG_NOSIGNAL);
-    std::string reply;
-    char buf[4096];
-    timeval tv{20, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) reply.append(buf, static_cast<std::size_t>(n));
+    auto reply = c.send_raw("Q" + be32(0x7ffffff0));
     CHECK(reply.find("08P01") != std::string::npos);
     CHECK(reply.find("exceeds the limit") != std::string::npos);
   }

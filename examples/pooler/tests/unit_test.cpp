@@ -63,6 +63,37 @@ TEST_CASE("config: errors name the key", "[unit]") {
   CHECK(message("[databases.a\n").find("t.toml:1") != std::string::npos);
 }
 
+TEST_CASE("config: endpoints follow the services' shared rules, settings have their bounds", "[unit]") {
+  CHECK(parse_listen("--listen", ":7000") == endpoint{"127.0.0.1", 7000});
+  CHECK(parse_listen("--listen", "[::1]:7000") == endpoint{"::1", 7000});
+  CHECK_THROWS_WITH(parse_listen("--listen", "::1:7000"), Catch::Contains("--listen"));
+  CHECK_THROWS_AS(parse_listen("general.listen", "host:99999"), config_error);
+  auto cfg = parse_config("[general]\nmax_message_size = 1073741823\nshutdown_timeout = 2.5\n[databases.a]\n", "t");
+  CHECK(cfg.max_message_size == 1073741823);
+  CHECK(cfg.shutdown_timeout == 2500ms);
+  CHECK(cfg.health_check_timeout == 500ms);
+  CHECK_THROWS_WITH(parse_config("[general]\nmax_message_size = 1073741824\n[databases.a]\n", "t"),
+                    Catch::Contains("general.max_message_size: expected an integer from 1024 to 1073741823"));
+}
+
+TEST_CASE("auth: an unknown user's fake verifier is the same on every attempt, and no password matches it", "[unit]") {
+  auto key = random_bytes(32);
+  auto ghost = mock_secret("db/ghost", key);
+  CHECK(ghost.type == secret::kind::scram);
+  CHECK(ghost.scram.salt.size() == 16);
+  CHECK(ghost.scram.iterations == 4096);
+  CHECK(mock_secret("db/ghost", key).scram.salt == ghost.scram.salt);
+  CHECK(mock_secret("db/other", key).scram.salt != ghost.scram.salt);
+  CHECK(mock_secret("db/ghost", random_bytes(32)).scram.salt != ghost.scram.salt);
+  auto guess = *parse_secret("guess", true);
+  scram_client client(guess);
+  scram_server server(ghost.scram);
+  auto first = server.first(client.first());
+  REQUIRE(first);
+  std::string final;
+  CHECK_FALSE(server.final(client.final(*first), final));
+}
+
 TEST_CASE("auth: secrets parse, garbage does not", "[unit]") {
   auto plain = parse_secret("pencil", true);
   REQUIRE(plain);

@@ -1,0 +1,56 @@
+// A client connection: who it logged in as, the pool it uses, the server
+// connection it holds, and where it is in its transaction. client.cpp reads
+// from it, server.cpp writes the server's answers to it.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "pgwire/decoder.hpp"
+#include "pool.hpp"
+
+namespace pooler {
+
+/// Where a client's credentials came from (SHOW CLIENTS' auth_source).
+enum class auth_source { config, auth_query };
+
+/// One client connection.
+struct client {
+  client(boost::asio::ip::tcp::socket s, std::size_t max_message) : socket(std::move(s)), decoder(max_message) {}
+  boost::asio::ip::tcp::socket socket;
+  pgwire::decoder decoder;
+  std::uint64_t id = 0;
+  std::string user, database, application_name;
+  std::string addr;
+  std::uint16_t port = 0;
+  auth_source source = auth_source::config;
+  bool admin = false;
+  std::shared_ptr<pool> pool_;
+  std::shared_ptr<server_conn> server;
+  std::int32_t cancel_pid = 0, cancel_key = 0;
+  std::chrono::system_clock::time_point connect_time = std::chrono::system_clock::now();
+  std::chrono::system_clock::time_point request_time = connect_time;
+  // Transaction pooling state: the server goes back at ReadyForQuery 'I'
+  // only when no Query/Sync is unanswered, nothing is being written to it and
+  // no extended-protocol batch is open.
+  int pending = 0;
+  bool writing = false;
+  /// relay_server is writing the server's answers to it: a message of our
+  /// own now would land inside one of theirs.
+  bool replying = false;
+  bool extended_open = false;
+  bool waiting = false;
+  bool closing = false;
+  bool logged_in = false;
+  char tx_status = 'I';
+  std::chrono::steady_clock::time_point xact_start, query_start;
+
+  /// Between transactions: nothing unanswered, nothing being sent.
+  bool at_boundary() const noexcept { return pending == 0 && !writing && !extended_open && tx_status == 'I'; }
+};
+
+}  // namespace pooler

@@ -1,0 +1,257 @@
+// The pools: lending a server connection to a client (an idle one that is
+// still alive, a new one, or the next one returned, within
+// query_wait_timeout), taking it back, and making, destroying and
+// re-homing pools.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <service/idle_socket.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+
+#include "service.hpp"
+
+namespace pooler {
+namespace {
+
+std::chrono::microseconds since(steady::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t);
+}
+
+}  // namespace
+
+asio::awaitable<std::shared_ptr<server_conn>> service::acquire(client& c) {
+  const auto start = steady::now();
+  const auto deadline = start + cfg_.query_wait_timeout;
+  auto lend = [&](pool& p, std::shared_ptr<server_conn> sv) {
+    auto waited = since(start);
+    p.stats.wait_time += waited;
+    p.max_wait = std::max(p.max_wait, waited);
+    p.last_used = steady::now();
+    if (p.m) p.m->acquire_duration.record(steady::now() - start);
+    return sv;
+  };
+  for (;;) {
+    // Read anew each time: a RELOAD may move the client to another pool
+    // while it waits.
+    auto p = c.pool_;
+    // Stopping, or RELOAD removed the client's user: its callers see which
+    // and tell the client themselves.
+    if (draining_ || p->destroyed) throw timeout_error("no server connection for this client any more");
+    if (!p->idle.empty()) {
+      auto sv = std::move(p->idle.back());
+      p->idle.pop_back();
+      // `::service` is the services' shared skeleton: its liveness rule.
+      if (!::service::idle_socket_alive(sv->socket.native_handle())) {
+        // PostgreSQL ended it while it sat here (a restart,
+        // idle_session_timeout, pg_terminate_backend): never lent, replaced.
+        if (p->m) p->m->errors_closed.increment();
+        close_quietly(sv->socket);
+        p->sync_counts();
+        continue;
+      }
+      p->busy.push_back(sv);
+      p->sync_counts();
+      co_return lend(*p, std::move(sv));
+    }
+    if (p->busy.size() + p->idle.size() + p->connecting < p->max) {
+      ++p->connecting;
+      std::shared_ptr<server_conn> sv;
+      std::exception_ptr failure;
+      std::string detail;
+      try {
+        sv = co_await connect_server(*p);
+      } catch (const timeout_error& e) {
+        if (p->m) p->m->errors_timeout.increment();
+        failure = std::current_exception();
+        detail = e.what();
+      } catch (const std::exception& e) {
+        if (p->m) p->m->errors_other.increment();
+        failure = std::current_exception();
+        detail = describe(e);
+      }
+      --p->connecting;
+      if (failure) {
+        // Logged once per run of failures: an outage would fill the log.
+        if (p->connect_failures++ == 0)
+          std::fprintf(stderr, "pooler: %s: cannot log in to PostgreSQL at %s:%u: %s\n", p->service().c_str(),
+                       p->host.c_str(), unsigned{p->port}, detail.c_str());
+        // A queued client may try a connect of its own.
+        if (!p->waiters.empty()) p->waiters.front()->timer.cancel();
+        p->sync_counts();
+        std::rethrow_exception(failure);
+      }
+      if (p->connect_failures > 0) {
+        std::fprintf(stderr, "pooler: %s: logged in to PostgreSQL again after %u failures\n", p->service().c_str(),
+                     p->connect_failures);
+        p->connect_failures = 0;
+      }
+      // Made for the pool the client had when it asked.
+      if (c.pool_ != p) sv->discard = true;
+      c.pool_->busy.push_back(sv);
+      p->sync_counts();
+      c.pool_->sync_counts();
+      co_return lend(*c.pool_, std::move(sv));
+    }
+    auto w = std::make_shared<waiter>(ioc_.get_executor());
+    w->timer.expires_at(deadline);
+    p->waiters.push_back(w);
+    p->sync_counts();
+    co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto& queue = c.pool_->waiters;
+    if (auto it = std::find(queue.begin(), queue.end(), w); it != queue.end()) queue.erase(it);
+    c.pool_->sync_counts();
+    // release() handed it over and counted it busy already.
+    if (w->conn) co_return lend(*c.pool_, std::move(w->conn));
+    if (steady::now() >= deadline) {
+      if (c.pool_->m) c.pool_->m->errors_timeout.increment();
+      throw timeout_error("timed out waiting for a server connection");
+    }
+  }
+}
+
+void service::release(pool& p, std::shared_ptr<server_conn> sv, bool reusable) {
+  if (auto it = std::find(p.busy.begin(), p.busy.end(), sv); it != p.busy.end()) {
+    std::swap(*it, p.busy.back());
+    p.busy.pop_back();
+  }
+  sv->link = nullptr;
+  p.last_used = steady::now();
+  if (!reusable || sv->discard || p.destroyed || draining_ || stopped_ || sv->decoder.buffered() > 0) {
+    close_quietly(sv->socket);
+    // The freed slot lets a queued client connect.
+    if (!p.waiters.empty()) p.waiters.front()->timer.cancel();
+  } else if (!p.waiters.empty()) {
+    auto w = p.waiters.front();
+    p.waiters.pop_front();
+    w->conn = std::move(sv);
+    p.busy.push_back(w->conn);
+    w->timer.cancel();
+  } else {
+    p.idle.push_back(std::move(sv));
+  }
+  p.sync_counts();
+}
+
+std::shared_ptr<pool> service::make_pool(const database_state& db, const std::string& user, const secret& credentials,
+                                         unsigned size, pool_mode mode, bool dynamic) {
+  auto p = std::make_shared<pool>();
+  p->database = db.cfg.name;
+  p->user = user;
+  p->host = db.cfg.host;
+  p->port = db.cfg.port;
+  p->dbname = db.cfg.dbname;
+  p->dynamic = dynamic;
+  p->mode = mode;
+  p->max = size;
+  p->credentials = credentials;
+  p->sync_counts();
+  auto* raw = p.get();
+  // Ordering: relaxed; each gauge is one value read at scrape time.
+  p->m = std::make_unique<metrics::pool_metrics>(
+      p->service(),
+      metrics::pool_counts{[raw] { return double(raw->n_active.load(std::memory_order_relaxed)); },
+                           [raw] { return double(raw->n_idle.load(std::memory_order_relaxed)); },
+                           [raw] { return double(raw->n_max.load(std::memory_order_relaxed)); },
+                           [raw] { return double(raw->n_waiting.load(std::memory_order_relaxed)); }});
+  pools_[{db.cfg.name, user}] = p;
+  if (dynamic) {
+    auto& state = *databases_.at(db.cfg.name);
+    ++state.dynamic_pools;
+    state.m->dynamic_pools.increment();
+    state.m->dynamic_pools_created.increment();
+  }
+  return p;
+}
+
+void service::destroy_pool(const pool_key& key) {
+  auto it = pools_.find(key);
+  if (it == pools_.end()) return;
+  auto p = it->second;
+  pools_.erase(it);
+  p->destroyed = true;
+  for (auto& sv : p->idle) close_quietly(sv->socket);
+  p->idle.clear();
+  p->sync_counts();
+  p->m.reset();  // removes its db_pool_* series
+  auto db = databases_.find(p->database);
+  if (db == databases_.end()) return;
+  // SHOW STATS totals are counters to whoever reads them: they stay.
+  db->second->retired_stats += p->stats;
+  p->stats = {};
+  if (p->dynamic && db->second->m) {
+    --db->second->dynamic_pools;
+    db->second->m->dynamic_pools.decrement();
+    db->second->m->dynamic_pools_destroyed.increment();
+  }
+}
+
+void service::rehome(const std::shared_ptr<pool>& old) {
+  std::shared_ptr<pool> next;
+  if (auto it = pools_.find({old->database, old->user}); it != pools_.end()) {
+    next = it->second;
+  } else if (auto db = databases_.find(old->database);
+             old->dynamic && db != databases_.end() && db->second->cfg.auth_query && db->second->m) {
+    const auto& aq = *db->second->cfg.auth_query;
+    next = make_pool(*db->second, old->user, old->credentials, aq.pool_size, aq.mode, true);
+  }
+  const bool same_server =
+      next && next->host == old->host && next->port == old->port && next->dbname == old->dbname;
+  for (auto& [id, c] : clients_) {
+    if (c->pool_ != old) continue;
+    if (!next) {
+      // Its user is gone from the config; one in a transaction is told
+      // when it ends (server.cpp).
+      if (!c->server) terminate(*c);
+      continue;
+    }
+    c->pool_ = next;
+    --old->clients;
+    ++next->clients;
+    if (auto sv = c->server) {
+      // Counted in its new pool, so that the user never holds more than
+      // one pool_size of connections.
+      if (auto it = std::find(old->busy.begin(), old->busy.end(), sv); it != old->busy.end()) {
+        std::swap(*it, old->busy.back());
+        old->busy.pop_back();
+        next->busy.push_back(sv);
+      }
+      if (!same_server) sv->discard = true;
+    }
+  }
+  if (next) {
+    for (auto& w : old->waiters) next->waiters.push_back(w);
+    if (same_server && !next->has_parameters && old->has_parameters) {
+      next->parameters = old->parameters;
+      next->has_parameters = true;
+    }
+    next->sync_counts();
+  } else {
+    for (auto& w : old->waiters) w->timer.cancel();
+  }
+  old->waiters.clear();
+  old->sync_counts();
+}
+
+asio::awaitable<void> service::gc_loop() {
+  while (!stopped_ && !draining_) {
+    gc_timer_.expires_after(cfg_.gc_interval);
+    boost::system::error_code ec;
+    co_await gc_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopped_ || draining_) co_return;
+    auto now = steady::now();
+    std::vector<pool_key> idle;
+    for (auto& [key, p] : pools_) {
+      if (!p->dynamic || p->clients > 0 || !p->busy.empty() || p->connecting > 0 || !p->waiters.empty()) continue;
+      auto db = databases_.find(p->database);
+      if (db == databases_.end() || !db->second->cfg.auth_query) continue;
+      if (now - p->last_used >= db->second->cfg.auth_query->idle_timeout) idle.push_back(key);
+    }
+    for (auto& key : idle) destroy_pool(key);
+  }
+}
+
+}  // namespace pooler

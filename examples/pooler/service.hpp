@@ -1,0 +1,151 @@
+// The pooler: accepts PostgreSQL clients, authenticates them (static users,
+// auth_query users), and lends them server connections from per
+// (database, user) pools; the admin console reads its state.
+//
+// A client's trip crosses the files in one direction, as pgbouncer's
+// client.c -> objects.c -> server.c: client.cpp (startup, login, reading its
+// messages) -> pool.cpp (a server connection for it) -> server.cpp
+// (connecting one, relaying its answers back) -> pool.cpp (returning it).
+// Beside the trip: auth_query.cpp (looking users up), admin.cpp (the
+// console), reload.cpp (RELOAD), service.cpp (listening, stopping).
+//
+// Everything runs on one io_context thread, as pgbouncer's single thread
+// does, so the state below needs no locks; only the metrics callbacks, which
+// the HTTP thread calls at scrape time, read it from elsewhere, and they read
+// atomics, and the health check, which has its own lock.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "auth.hpp"
+#include "auth_query.hpp"
+#include "backend.hpp"
+#include "client.hpp"
+#include "config.hpp"
+#include "health.hpp"
+#include "metrics.hpp"
+#include "pool.hpp"
+
+namespace pooler {
+
+/// The pooler service.
+class service {
+ public:
+  /// `config_path` is re-read by RELOAD.
+  service(asio::io_context& ioc, config cfg, std::string config_path);
+  ~service();
+  /// Binds the listener; accepting, the executors and the pool GC start
+  /// when the io_context runs. Throws boost::system::system_error if the
+  /// address cannot be bound.
+  void start();
+  /// The graceful stop, for SIGTERM: stops accepting, answers clients
+  /// between transactions with 57P01 at once, lets transactions in progress
+  /// finish for up to `shutdown_timeout`, answers the rest with 57P01, closes
+  /// everything and stops the io_context. Run it on the io_context.
+  asio::awaitable<void> drain();
+  /// Stops accepting and closes every connection at once.
+  void stop();
+  /// The bound port.
+  std::uint16_t port() const;
+  /// The check behind /health and /health/ready; any thread.
+  const upstream_check& upstreams() const noexcept { return upstreams_; }
+
+  /// Runs one admin console query; returns the reply messages (without
+  /// ReadyForQuery). Defined in admin.cpp.
+  std::string admin_query(std::string_view sql);
+
+ private:
+  using pool_key = std::pair<std::string, std::string>;
+
+  // service.cpp: the listener and the end.
+  void accept(tcp::socket socket);
+  void note_server_returned();
+
+  // client.cpp: a client from its startup packet to its last message.
+  asio::awaitable<void> handle_client(std::shared_ptr<client> c);
+  asio::awaitable<void> serve_pooled(std::shared_ptr<client> c);
+  /// Runs MD5 or SCRAM with the client; returns the secret it proved, with
+  /// the ClientKey a SCRAM proof revealed. `refetch`, if set, is asked once
+  /// for a fresher secret after a failed check.
+  asio::awaitable<std::optional<secret>> authenticate(client& c, secret s,
+                                                      std::function<asio::awaitable<std::optional<secret>>()> refetch);
+  /// Looks up and checks the client's password; nullopt if it fails.
+  asio::awaitable<std::optional<secret>> log_in(client& c, std::shared_ptr<database_state> db);
+  /// Writes `request` (with `answers` Query/Sync messages) to the client's
+  /// server connection, lending it one first if it has none; false (the
+  /// client told why) when that fails.
+  asio::awaitable<bool> send_to_server(std::shared_ptr<client> c, std::string_view request, int answers);
+  /// Tells a client it is terminated (57P01) without waiting for it to read.
+  void terminate(client& c, std::string_view message = "terminating connection due to administrator command");
+
+  // admin.cpp: the console's session.
+  asio::awaitable<void> serve_admin(std::shared_ptr<client> c);
+
+  // pool.cpp: lending and taking back server connections.
+  asio::awaitable<std::shared_ptr<server_conn>> acquire(client& c);
+  void release(pool& p, std::shared_ptr<server_conn> sv, bool reusable);
+  std::shared_ptr<pool> make_pool(const database_state& db, const std::string& user, const secret& credentials,
+                                  unsigned size, pool_mode mode, bool dynamic);
+  void destroy_pool(const pool_key& key);
+  /// Moves the clients of a destroyed pool, and the servers they hold, to
+  /// the pool now under its key (made if auth_query may make it).
+  void rehome(const std::shared_ptr<pool>& old);
+  asio::awaitable<void> gc_loop();
+
+  // server.cpp: the PostgreSQL side.
+  asio::awaitable<std::shared_ptr<server_conn>> connect_server(pool& p);
+  asio::awaitable<void> relay_server(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv);
+  asio::awaitable<void> return_server(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv);
+  void cancel(std::int32_t pid, std::int32_t key);
+
+  // auth_query.cpp: users looked up in PostgreSQL.
+  asio::awaitable<std::optional<secret>> lookup_user(std::shared_ptr<database_state> db, std::string user,
+                                                     bool& from_cache);
+  asio::awaitable<std::optional<secret>> fetch_coalesced(std::shared_ptr<database_state> db, std::string user,
+                                                         bool count_miss);
+  asio::awaitable<std::optional<secret>> fetch_password(std::shared_ptr<executor> ex, std::string user);
+  asio::awaitable<void> connect_executor(std::shared_ptr<executor> ex, std::shared_ptr<executor::conn> c);
+  std::shared_ptr<executor> start_executor(const database_state& db);
+  void retire(executor& ex);
+
+  // reload.cpp: the config, at start and on RELOAD.
+  void apply_databases(std::vector<database_config> databases);
+  /// Re-reads the config; returns an error message, or empty on success.
+  std::string reload();
+
+  friend struct admin_view;
+
+  asio::io_context& ioc_;
+  config cfg_;
+  std::string config_path_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer gc_timer_;
+  /// Wakes drain() when the last transaction in progress ends.
+  asio::steady_timer drained_;
+  std::map<std::string, std::shared_ptr<database_state>> databases_;
+  std::map<pool_key, std::shared_ptr<pool>> pools_;
+  std::map<std::uint64_t, std::shared_ptr<client>> clients_;
+  std::uint64_t next_id_ = 1;
+  bool draining_ = false;
+  bool stopped_ = false;
+  /// Keys the fake SCRAM salt of users that do not exist.
+  std::string mock_key_ = random_bytes(32);
+  metrics::service_metrics m_;
+  upstream_check upstreams_;
+  std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
+};
+
+}  // namespace pooler
