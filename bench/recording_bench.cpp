@@ -1,5 +1,5 @@
 // Recording hot paths: obs against prometheus-cpp and two hardware floors, in
-// one binary, each case at 1, 2 and 4 threads on one shared series.
+// one binary, each case at 1, 2 and 4 threads (or OBS_BENCH_THREADS) on one shared series.
 //
 // Cases are named `<group>/<side>`: `bench/run` matches sides of a group into
 // ratios. Sides are registered alternately (and `bench/run` also shuffles
@@ -14,7 +14,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "alloc_counter.hpp"
 #include "bench_values.hpp"
@@ -192,8 +194,25 @@ void promcpp_summary(benchmark::State& state) {
 
 // --- Registration, interleaved ------------------------------------------------
 
+/// The thread counts of every case: OBS_BENCH_THREADS ("1,2,4,8,16"), or 1, 2, 4.
+std::vector<int> thread_counts() {
+  std::vector<int> counts;
+  const char* env = std::getenv("OBS_BENCH_THREADS");
+  std::string list = env != nullptr && *env != '\0' ? env : "1,2,4";
+  for (std::size_t at = 0; at < list.size();) {
+    std::size_t comma = list.find(',', at);
+    if (comma == std::string::npos) comma = list.size();
+    const int n = std::atoi(list.substr(at, comma - at).c_str());
+    if (n >= 1) counts.push_back(n);
+    at = comma + 1;
+  }
+  if (counts.empty()) counts = {1, 2, 4};
+  return counts;
+}
+
 void threaded(const char* name, void (*fn)(benchmark::State&)) {
-  benchmark::RegisterBenchmark(name, fn)->Threads(1)->Threads(2)->Threads(4);
+  benchmark::internal::Benchmark* b = benchmark::RegisterBenchmark(name, fn);
+  for (int n : thread_counts()) b->Threads(n);
 }
 
 [[maybe_unused]] const bool registered = [] {

@@ -10,7 +10,7 @@ include(CMakePackageConfigHelpers)
 set(obs_install_cmakedir ${CMAKE_INSTALL_DATADIR}/cmake/obs)
 
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS obs obs_compiled EXPORT obsTargets)
+install(TARGETS obs obs_header_only obs_compiled EXPORT obsTargets)
 
 # Each component's headers go to their own directory, as in the source tree,
 # so that linking one component makes no other includable. process_metrics
@@ -39,7 +39,7 @@ install(EXPORT obsTargets NAMESPACE obs:: DESTINATION ${obs_install_cmakedir})
 configure_package_config_file(cmake/obsConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/obsConfig.cmake
   INSTALL_DESTINATION ${obs_install_cmakedir})
-# Not ARCH_INDEPENDENT: the _compiled targets are static libraries.
+# Not ARCH_INDEPENDENT: obs::obs and the exporters are static libraries.
 write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/obsConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/obsConfig.cmake

@@ -1,3 +1,4 @@
-// The obs::obs_compiled library: the core's out-of-line definitions,
+// The obs::obs library: the core's out-of-line definitions,
 // compiled once (see cmake/component.cmake).
 #include "obs/detail/core-inl.hpp"
+#include "obs/detail/site-inl.hpp"

@@ -64,3 +64,27 @@ TEST_CASE("disabled handles take the registry's and record nothing") {
   REQUIRE(hits->series.size() == 1);
   CHECK(hits->series[0].value.as_integer() == 0);
 }
+
+TEST_CASE("disabled family handles take the registry's families and record nothing") {
+  static_assert(std::is_same_v<decltype(obs::counter_family_handle().with("x")), obs::detail::disabled_counter>);
+  static_assert(std::is_same_v<decltype(obs::histogram_family_handle().with("x")), obs::detail::disabled_histogram>);
+  struct metrics {
+    obs::counter_family_handle requests;
+    obs::gauge_family_handle open;
+    obs::histogram_family_handle latency;
+    obs::float_counter_family_handle busy;
+  } m;
+  obs::registry reg;
+  m.requests = reg.counter_family("disabled_family_handle_total", {"route"});
+  m.open = reg.gauge_family("disabled_family_handle_open", {"route"});
+  m.latency = reg.histogram_family("disabled_family_handle_seconds", {"route"});
+  m.busy = reg.float_counter_family("disabled_family_handle_busy_seconds_total", {"route"});
+  m.requests.with("/").increment();
+  m.open.with("/").set(1);
+  m.latency.with("/").record(0.1);
+  m.busy.with("/").increment(0.5);
+  // A family has no series until a value is recorded, and none was.
+  obs::snapshot s = reg.snapshot();
+  const obs::family_snapshot* requests = s.find("disabled_family_handle_total");
+  CHECK((requests == nullptr || requests->series.empty()));
+}

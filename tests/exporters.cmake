@@ -2,17 +2,16 @@
 # the same renderings by the real consumers (promtool, the Python
 # OpenMetrics parser, Python's json module).
 
-obs_add_test(prometheus_test SOURCES prometheus_test.cpp support/counting_new.cpp
-             LIBS obs::prometheus)
-obs_add_test(openmetrics_test SOURCES openmetrics_test.cpp support/counting_new.cpp
-             LIBS obs::openmetrics)
-obs_add_test(json_test SOURCES json_test.cpp support/counting_new.cpp LIBS obs::json)
+obs_add_test(prometheus_test SOURCES prometheus_test.cpp LIBS obs_test_counting_new obs::prometheus)
+obs_add_test(openmetrics_test SOURCES openmetrics_test.cpp LIBS obs_test_counting_new obs::openmetrics)
+obs_add_test(json_test SOURCES json_test.cpp LIBS obs_test_counting_new obs::json)
 # Written against snapshot.hpp alone: a new format needs nothing else from obs.
 obs_add_test(custom_exporter_test SOURCES custom_exporter_test.cpp)
 
 # The three public headers as users of the compiled libraries include them
 # (OBS_COMPILED_LIB), whatever OBS_TEST_LINKAGE says: they must not pull in
-# fmt, and what they declare must link against obs::*_compiled.
+# fmt, and what they declare must link against the static libraries. It links
+# them by their old names, obs::*_compiled, which must keep working.
 add_executable(exporters_compiled_test exporters_compiled_test.cpp)
 target_link_libraries(exporters_compiled_test PRIVATE obs_test_main obs::prometheus_compiled
                       obs::openmetrics_compiled obs::json_compiled)

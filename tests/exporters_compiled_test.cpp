@@ -1,8 +1,9 @@
 // The exporters as a user of their compiled libraries sees them: built with
-// OBS_COMPILED_LIB (tests/exporters.cmake links the obs::*_compiled targets
-// whatever OBS_TEST_LINKAGE says), the three public headers only declare
-// render and render_to, so they must include neither fmt nor the exposition
-// writers, and what they declare must link against the compiled libraries.
+// OBS_COMPILED_LIB (tests/exporters.cmake links them by their old names,
+// obs::*_compiled, whatever OBS_TEST_LINKAGE says), the three public headers
+// only declare render and render_to, so they must include neither fmt nor
+// the exposition writers, and what they declare must link against the
+// compiled libraries.
 #include "obs/json.hpp"
 #include "obs/openmetrics.hpp"
 #include "obs/prometheus.hpp"

@@ -27,6 +27,40 @@ TEST_CASE("without OBS_DISABLE the handles are the real ones") {
   static_assert(std::is_same_v<obs::histogram_handle, obs::histogram>);
 }
 
+TEST_CASE("a family handle starts empty in a struct, takes the registry's family and looks up with with()") {
+  struct metrics {
+    obs::counter_family_handle requests;
+    obs::histogram_family_handle latency;
+  } m;
+  m.requests.with("/before", "200").increment();  // nothing assigned yet: records nowhere
+  m.latency.with("/before").record(1);
+  obs::registry reg;
+  m.requests = reg.counter_family("handles_test_requests_total", {"route", "status"});
+  m.latency = reg.histogram_family("handles_test_latency_seconds", {"route"});
+  const std::string route = "/users/{id}";
+  m.requests.with(route, "200").increment();
+  m.requests.with(route, "200").increment(2);
+  m.latency.with(route).record(0.5);
+  const obs::snapshot s = reg.snapshot();
+  CHECK(value(s, "handles_test_requests_total", route) == 3);
+  CHECK(s.find("handles_test_requests_total")->series.size() == 1);
+  const obs::family_snapshot* h = s.find("handles_test_latency_seconds");
+  REQUIRE(h != nullptr);
+  REQUIRE(h->series.size() == 1);
+  CHECK(h->series[0].count == 1);
+}
+
+TEST_CASE("gauge and float counter family handles") {
+  obs::registry reg;
+  obs::gauge_family_handle open = reg.gauge_family("handles_test_open_by", {"side"});
+  obs::float_counter_family_handle busy = reg.float_counter_family("handles_test_busy_seconds_total", {"side"});
+  open.with("client").set(4);
+  busy.with("client").increment(1.5);
+  const obs::snapshot s = reg.snapshot();
+  CHECK(s.find("handles_test_open_by")->series[0].value.as_double() == 4);
+  CHECK(s.find("handles_test_busy_seconds_total")->series[0].value.as_double() == 1.5);
+}
+
 TEST_CASE("handles(): one series per label value, in the values' order, recorded without a lookup") {
   obs::registry reg;
   auto family = reg.counter_family("handles_test_total", {"status"});

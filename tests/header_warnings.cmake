@@ -33,12 +33,14 @@ endif()
 find_program(OBS_HEADER_WARNINGS_OTHER_CXX NAMES ${obs_other_cxx_program}
              DOC "Second compiler for the header_warnings tests (OFF: none)")
 
-# The widest exporter target carries the definitions the public headers
-# need; their include trees are the roots below.
+# The widest header-only exporter target carries the definitions the public
+# headers need, and (unlike a static library, which links its dependencies
+# privately) their include directories; their include trees are the roots
+# below.
 if(TARGET obs_http)
-  set(obs_header_usage obs_http)
+  set(obs_header_usage obs_http_header_only)
 else()
-  set(obs_header_usage obs_json)
+  set(obs_header_usage obs_json_header_only)
 endif()
 set(obs_header_exclude "")
 list(JOIN obs_header_warning_flags "|" obs_header_flags_arg)

@@ -11,8 +11,8 @@ find_package(fmt CONFIG REQUIRED)
 find_package(ZLIB REQUIRED)
 
 # Boost and zlib too: the test client (http/client.hpp) and the handler's
-# Beast types are the tests' own use of them, which obs::http_compiled, linking
-# them privately, does not provide.
+# Beast types are the tests' own use of them, which obs::http, linking them
+# privately, does not provide.
 foreach(t options observer negotiation auth gzip health handler server robustness self_metrics
           registry_source umbrella)
   obs_add_test(http_${t}_test SOURCES http_${t}_test.cpp LIBS obs::http Boost::headers ZLIB::ZLIB)
@@ -30,10 +30,10 @@ add_executable(http_accept_errors_target http/accept_errors_target.cpp)
 # under UBSan the server is compiled header-only into this target, without
 # that check. Elsewhere the compiled library saves a header-only build.
 if(CMAKE_CXX_FLAGS MATCHES "-fsanitize=[^ ]*undefined")
-  target_link_libraries(http_accept_errors_target PRIVATE obs::http)
+  target_link_libraries(http_accept_errors_target PRIVATE obs::http_header_only)
   target_compile_options(http_accept_errors_target PRIVATE -fno-sanitize=vptr)
 else()
-  target_link_libraries(http_accept_errors_target PRIVATE obs::http_compiled)
+  target_link_libraries(http_accept_errors_target PRIVATE obs::http)
 endif()
 add_dependencies(http_accept_errors_test http_accept_errors_target)
 target_compile_definitions(http_accept_errors_test PRIVATE
@@ -77,7 +77,7 @@ obs_http_compile_fail_test(control "")
 obs_http_compile_fail_test(discarded_serve "keep the returned server alive")
 obs_http_compile_fail_test(discarded_auth "assign it to options::auth")
 
-# obs/http.hpp as obs::http_compiled's users include it pulls in no Boost,
+# obs/http.hpp as obs::http's users include it pulls in no Boost,
 # zlib, fmt, registry or exporter header (see http/check_light_header.cmake).
 # Strict warnings, as header_warnings.cmake uses: the file is a consumer's.
 set(obs_http_light_flags ${obs_http_syntax_flags})

@@ -48,7 +48,7 @@ TEST_CASE("the layering check covers every core header on disk") {
   CHECK(sorted(checked) == sorted(on_disk));
 }
 
-TEST_CASE("obs::obs links nothing but Threads") {
+TEST_CASE("obs::obs and obs::obs_header_only link nothing but Threads") {
   // Read from the target at configure time: a core that needed another
   // library would force it on every instrumented translation unit.
   const std::string links = obs_layering::core_link_libraries;

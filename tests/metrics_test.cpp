@@ -4,7 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <cstddef>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace {
 const obs::family_snapshot* find(const obs::snapshot& s, std::string_view name) { return s.find(name); }
@@ -25,6 +29,33 @@ TEST_CASE("a literal call site resolves its series once and keeps counting") {
 TEST_CASE("each call site returns the same handle every time") {
   auto site = [] { return &OBS_GAUGE("metrics_test_depth", "type", "ack"); };
   CHECK(site() == site());
+}
+
+TEST_CASE("threads that reach a site's first call together register it once and lose no record") {
+  // Every thread waits at the barrier, then records through one site, and
+  // through one family site, that no thread has run yet: one registers
+  // each, the others wait for it (detail::init_site), and all record.
+  constexpr int threads = 8;
+  std::atomic<int> waiting{threads};
+  std::vector<std::thread> pool;
+  std::vector<const obs::counter*> seen(threads);
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      waiting.fetch_sub(1);
+      while (waiting.load() > 0) std::this_thread::yield();
+      const obs::counter& c = OBS_COUNTER("metrics_test_first_call_total");
+      seen[static_cast<std::size_t>(t)] = &c;
+      c.increment();
+      OBS_COUNTER_FAMILY("metrics_test_first_call_family_total", "k").with("v").increment();
+    });
+  }
+  for (std::thread& th : pool) th.join();
+  for (const obs::counter* c : seen) CHECK(c == seen[0]);
+  obs::snapshot s = obs::global_registry().snapshot();
+  REQUIRE(find(s, "metrics_test_first_call_total") != nullptr);
+  CHECK(find(s, "metrics_test_first_call_total")->series[0].value.as_integer() == threads);
+  REQUIRE(find(s, "metrics_test_first_call_family_total") != nullptr);
+  CHECK(find(s, "metrics_test_first_call_family_total")->series[0].value.as_integer() == threads);
 }
 
 TEST_CASE("gauges, histograms and float counters through macros") {

@@ -13,10 +13,14 @@ foreach(header IN LISTS obs_core_headers)
   string(APPEND obs_layering_includes "#include <${header}>\n")
   string(APPEND obs_layering_names "    \"${header}\",\n")
 endforeach()
-get_target_property(obs_core_links obs INTERFACE_LINK_LIBRARIES)
-if(NOT obs_core_links)
-  set(obs_core_links "")
-endif()
+# What both forms of the core link (obs and obs_header_only).
+set(obs_core_links "")
+foreach(target obs obs_header_only)
+  get_target_property(links ${target} INTERFACE_LINK_LIBRARIES)
+  if(links)
+    list(APPEND obs_core_links ${links})
+  endif()
+endforeach()
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/layering/obs_core_headers.hpp @ONLY CONTENT
 "// Every header under include/obs/, for tests/layering_test.cpp.
 // Written by tests/packaging.cmake at configure time; edits are overwritten.
@@ -27,7 +31,7 @@ namespace obs_layering {
 inline constexpr const char* include_dir = \"${obs_SOURCE_DIR}/include\";
 inline constexpr const char* headers[] = {
 @obs_layering_names@};
-// INTERFACE_LINK_LIBRARIES of the obs target, `;`-separated.
+// INTERFACE_LINK_LIBRARIES of the obs and obs_header_only targets, `;`-separated.
 inline constexpr const char* core_link_libraries = \"${obs_core_links}\";
 }  // namespace obs_layering
 ")
@@ -72,6 +76,7 @@ function(obs_add_consumer_test name)
       -DGENERATOR=${CMAKE_GENERATOR}
       -DCXX_COMPILER=${CMAKE_CXX_COMPILER}
       -DCXX_FLAGS=${CMAKE_CXX_FLAGS}
+      -DCXX_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER}
       -DLINKAGE=${OBS_TEST_LINKAGE}
       ${arg_UNPARSED_ARGUMENTS}
       -P ${CMAKE_CURRENT_SOURCE_DIR}/consumers/run_consumer.cmake)
@@ -124,6 +129,17 @@ obs_add_installed_consumer_test(find_package_component_without_dependency
   PROJECT find_package_fails
   EXPECT_CONFIGURE_FAILURE "obs component \"json\" needs fmt, which find_package.fmt CONFIG. did not find"
   CONSUMER_ARGS -DOBS_COMPONENTS=json -DCMAKE_DISABLE_FIND_PACKAGE_fmt=ON)
+
+# The README's install commands, verbatim, on a clean copy of this tree, then
+# a find_package consumer of every component against what they installed
+# (consumers/readme_install.sh). The commands name no compiler or build
+# type, so one preset runs it (OBS_SCRIPT_TESTS).
+if(OBS_SCRIPT_TESTS)
+  add_test(NAME "consumer: readme_install"
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/consumers/readme_install.sh ${obs_SOURCE_DIR}
+            ${obs_consumer_root}/readme_install ${CMAKE_GENERATOR} "${CMAKE_CXX_COMPILER_LAUNCHER}")
+  set_tests_properties("consumer: readme_install" PROPERTIES TIMEOUT 1800 PROCESSORS 2)
+endif()
 
 obs_add_consumer_test(add_subdirectory
   -DCONSUMER_ARGS=-DOBS_SOURCE_DIR=${obs_SOURCE_DIR})

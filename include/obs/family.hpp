@@ -67,27 +67,6 @@ class family_handle {
   core_ref core_;     ///< keeps the family's storage alive
 };
 
-/// What an OBS_*_FAMILY macro returns: its family, with the count of label
-/// values checked while compiling.
-template <class Family, std::size_t Keys>
-class static_family {
- public:
-  using family_type = Family;
-
-  explicit static_family(Family family) noexcept : family_(std::move(family)) {}
-
-  template <class... Values>
-  [[nodiscard]] auto with(const Values&... values) const {
-    static_assert(sizeof...(Values) == Keys, "with() takes one value per label key of the family");
-    return family_.with(values...);
-  }
-
-  const Family& family() const noexcept { return family_; }
-
- private:
-  Family family_;
-};
-
 }  // namespace detail
 
 /// A u64 counter with runtime label values. See the header comment.

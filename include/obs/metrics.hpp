@@ -10,30 +10,27 @@
 //
 // Labels given to OBS_COUNTER/GAUGE/HISTOGRAM must be literals (checked while
 // compiling, with the names): the call site resolves its series once and
-// caches an owning handle in a function-local static, so every later call is
-// a guard check plus the handle's plain add. For label values known only at
-// run time, name the keys and pass the values to `with`, a per-thread cached
-// lookup that does not allocate when the series exists:
+// keeps an owning handle in a function-local static (detail/site.hpp), so
+// every later call is a flag check plus the handle's plain add. For label
+// values known only at run time, name the keys and pass the values to `with`,
+// a per-thread cached lookup that does not allocate when the series exists:
 //
 //   OBS_COUNTER_FAMILY("http_requests_total", "method", "route", "status")
 //       .with(method, route, status).increment();
 //
-// A macro never throws: see detail::register_series. With OBS_DISABLE defined
+// A macro never throws: see detail::init_site. With OBS_DISABLE defined
 // to 1 every macro becomes a statement that type-checks its arguments and
 // those of the recording call after it, and evaluates none of them (so it
 // cannot be used as an expression, e.g. to initialise a variable).
 #pragma once
 
-#include <new>
-#include <span>
 #include <string_view>
-#include <type_traits>
-#include <utility>
 
 #include "obs/counter.hpp"
 #include "obs/detail/config.hpp"
 #include "obs/detail/disabled.hpp"
 #include "obs/detail/registration.hpp"
+#include "obs/detail/site.hpp"
 #include "obs/detail/static_key.hpp"
 #include "obs/family.hpp"
 #include "obs/gauge.hpp"
@@ -43,31 +40,34 @@
 
 // A statement whose body never runs: the recording call that follows the
 // macro is type-checked, and neither it nor its arguments are evaluated.
-#define OBS_DETAIL_SITE(handle, kind, disabled, ...)                                                       \
-  for (static_cast<void>(sizeof(::obs::detail::make_static_key<::obs::detail::site_kind::kind>(__VA_ARGS__))); \
-       false;)                                                                                             \
+#define OBS_DETAIL_SITE(handle, kind, disabled, ...)                                                         \
+  for (static_cast<void>(sizeof(::obs::detail::make_static_key<::obs::detail::site_kind::kind>({__VA_ARGS__}))); \
+       false;)                                                                                               \
   ::obs::detail::disabled {}
-#define OBS_DETAIL_FAMILY_SITE(family, kind, disabled, ...)                                                \
-  for (static_cast<void>(sizeof(::obs::detail::make_family_key<::obs::detail::site_kind::kind>(__VA_ARGS__))); \
-       false;)                                                                                             \
+#define OBS_DETAIL_FAMILY_SITE(family, kind, disabled, ...)                                                  \
+  for (static_cast<void>(sizeof(::obs::detail::make_family_key<::obs::detail::site_kind::kind>({__VA_ARGS__}))); \
+       false;)                                                                                               \
   ::obs::detail::disabled_family<::obs::detail::disabled> {}
 
 #else
 
-#define OBS_DETAIL_SITE(handle, kind, disabled, ...)                                             \
-  ([]() -> const ::obs::handle& {                                                                \
-    static constexpr auto obs_key_ =                                                             \
-        ::obs::detail::make_static_key<::obs::detail::site_kind::kind>(__VA_ARGS__);             \
-    static const ::obs::detail::site<::obs::handle> obs_site_{obs_key_.name, obs_key_.label_span()}; \
-    return obs_site_.get();                                                                      \
+// The lambda gives each call site its own statics: the key, checked while
+// compiling, and the site (detail/site.hpp), constant-initialised.
+#define OBS_DETAIL_SITE(handle, kind, disabled, ...)                                                      \
+  ([]() -> const ::obs::handle& {                                                                         \
+    static constexpr auto obs_key_ =                                                                      \
+        ::obs::detail::make_static_key<::obs::detail::site_kind::kind>({__VA_ARGS__});                    \
+    static constinit ::obs::detail::series_site<::obs::handle> obs_site_{obs_key_.name, obs_key_.labels.data(), \
+                                                                         obs_key_.labels.size()};         \
+    return obs_site_.get();                                                                               \
   }())
-#define OBS_DETAIL_FAMILY_SITE(family, kind, disabled, ...)                                      \
-  ([]() -> const auto& {                                                                         \
-    static constexpr auto obs_key_ =                                                             \
-        ::obs::detail::make_family_key<::obs::detail::site_kind::kind>(__VA_ARGS__);             \
-    static const ::obs::detail::site<::obs::detail::static_family<::obs::family, obs_key_.keys.size()>> \
-        obs_site_{obs_key_.name, obs_key_.key_span()};                                           \
-    return obs_site_.get();                                                                      \
+#define OBS_DETAIL_FAMILY_SITE(family, kind, disabled, ...)                                               \
+  ([]() -> const auto& {                                                                                  \
+    static constexpr auto obs_key_ =                                                                      \
+        ::obs::detail::make_family_key<::obs::detail::site_kind::kind>({__VA_ARGS__});                    \
+    static constinit ::obs::detail::family_site<::obs::family, obs_key_.keys.size()> obs_site_{           \
+        obs_key_.name, obs_key_.keys.data()};                                                             \
+    return obs_site_.get();                                                                               \
   }())
 
 #endif
@@ -90,61 +90,6 @@
   OBS_DETAIL_FAMILY_SITE(histogram_family, histogram, disabled_histogram, __VA_ARGS__)
 
 OBS_NAMESPACE_BEGIN
-namespace detail {
-
-/// A macro site's handle, registered on the global registry; see
-/// register_series.
-template <class Handle>
-Handle register_site(std::string_view name, std::span<const label_view> labels) noexcept {
-  if constexpr (std::is_same_v<Handle, obs::counter>)
-    return obs::counter(counter_ref(register_series(value_kind::counter, name, labels)));
-  else if constexpr (std::is_same_v<Handle, obs::float_counter>)
-    return obs::float_counter(float_counter_ref(register_series(value_kind::float_counter, name, labels)));
-  else if constexpr (std::is_same_v<Handle, obs::gauge>)
-    return obs::gauge(gauge_ref(register_series(value_kind::gauge, name, labels)));
-  else
-    return obs::histogram(histogram_ref(register_series(value_kind::histogram, name, labels)));
-}
-
-/// A macro site's family, as register_site.
-template <class Family>
-Family register_family_site(std::string_view name, std::span<const std::string_view> keys) noexcept {
-  constexpr value_kind kind = std::is_same_v<Family, obs::counter_family>         ? value_kind::counter
-                              : std::is_same_v<Family, obs::float_counter_family> ? value_kind::float_counter
-                              : std::is_same_v<Family, obs::gauge_family>         ? value_kind::gauge
-                                                                                  : value_kind::histogram;
-  family_registration r = register_family(kind, name, keys);
-  return Family(r.family, r.id, std::move(r.core));
-}
-
-/// What a macro site keeps in its function-local static: its handle or
-/// family (`T`), registered when the site first runs and never destroyed.
-/// So the site records safely from static destructors too, and its static
-/// has no destructor to register at exit, one piece of code less per site.
-template <class T>
-class site {
- public:
-  /// Registers `name{labels}` (T is a handle) or `name` with label keys
-  /// `keys` (T is a static_family). Cold and never inlined: the site's
-  /// lambda stays small enough to inline into every recording call, which
-  /// then pays only the guard check. Being noexcept also keeps the site's
-  /// static initialisation free of an unwinding path, which the hot path
-  /// would otherwise pay for.
-  template <class Item>
-  [[gnu::cold, gnu::noinline]] site(std::string_view name, std::span<const Item> items) noexcept {
-    if constexpr (requires { typename T::family_type; })
-      ::new (static_cast<void*>(storage_)) T(register_family_site<typename T::family_type>(name, items));
-    else
-      ::new (static_cast<void*>(storage_)) T(register_site<T>(name, items));
-  }
-
-  const T& get() const noexcept { return *std::launder(reinterpret_cast<const T*>(storage_)); }
-
- private:
-  alignas(T) unsigned char storage_[sizeof(T)];
-};
-
-}  // namespace detail
 
 /// HELP text and unit for a counter of the global registry; like Rust's
 /// `describe_counter!`. `unit` ("seconds", "bytes", ...) may be empty.

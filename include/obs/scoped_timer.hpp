@@ -89,7 +89,7 @@ OBS_NAMESPACE_END
 #if OBS_DISABLE
 /// Compiled out: checks the name and labels while compiling, does nothing.
 #define OBS_SCOPED_TIMER(...)                                                                                  \
-  static_cast<void>(sizeof(::obs::detail::make_static_key<::obs::detail::site_kind::histogram>(__VA_ARGS__)))
+  static_cast<void>(sizeof(::obs::detail::make_static_key<::obs::detail::site_kind::histogram>({__VA_ARGS__})))
 #else
 /// Times the rest of the enclosing scope into OBS_HISTOGRAM(...): same
 /// arguments, a literal name and literal key/value label pairs.

@@ -4,10 +4,10 @@
 #   CONSUMER_SOURCE_DIR  the consumer project (tests/consumers/<name>)
 #   CONSUMER_BINARY_DIR  its build directory, emptied first
 #   CONSUMER_ARGS        extra -D arguments for it, separated by `|`
-#   LINKAGE              header_only or compiled: which obs targets it links
-#                        (OBS_CONSUMER_LINKAGE; default header_only)
+#   LINKAGE              compiled or header_only: which obs targets it links
+#                        (OBS_CONSUMER_LINKAGE; default compiled)
 #   EXPECTED_OUTPUT      a file of lines that must each appear in the output
-#   GENERATOR, CXX_COMPILER, CXX_FLAGS
+#   GENERATOR, CXX_COMPILER, CXX_FLAGS, CXX_LAUNCHER (may be empty)
 #                        taken from the enclosing obs build
 #   INSTALL_FROM, INSTALL_PREFIX
 #                        if set, `cmake --install INSTALL_FROM` into a fresh
@@ -50,6 +50,9 @@ set(configure ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${CONSUMER_BINARY_DI
     "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" ${consumer_args})
 if(DEFINED LINKAGE)
   list(APPEND configure -DOBS_CONSUMER_LINKAGE=${LINKAGE})
+endif()
+if(CXX_LAUNCHER)
+  list(APPEND configure -DCMAKE_CXX_COMPILER_LAUNCHER=${CXX_LAUNCHER})
 endif()
 if(DEFINED EXPECT_CONFIGURE_FAILURE)
   execute_process(COMMAND ${configure} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)

@@ -1,4 +1,4 @@
-# Checks that obs/http.hpp, as obs::http_compiled's users include it, pulls in
+# Checks that obs/http.hpp, as obs::http's users include it, pulls in
 # no Boost, zlib, fmt, registry, exporter, handler or -inl header: compiles
 # SOURCE (tests/http/light_header.cpp, whose static_asserts check macros and
 # types), then lists every file the compiler opens for it (-M) and fails

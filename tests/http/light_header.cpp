@@ -1,5 +1,5 @@
 // What a service's main() holds to run the endpoint, with obs/http.hpp as
-// obs::http_compiled's users get it (OBS_COMPILED_LIB): serve(), options,
+// obs::http's users get it (OBS_COMPILED_LIB): serve(), options,
 // credentials, health checks and an observer, and neither Boost, zlib, fmt,
 // the registry nor an exporter. check_light_header.cmake compiles it and
 // lists the files the compiler opened for it; the macros and types below
@@ -14,7 +14,7 @@
 #include <type_traits>
 
 #ifndef OBS_COMPILED_LIB
-#error "compile with -DOBS_COMPILED_LIB, as linking obs::http_compiled does"
+#error "compile with -DOBS_COMPILED_LIB, as linking obs::http does"
 #endif
 #ifdef BOOST_VERSION
 static_assert(false, "obs/http.hpp includes Boost");

@@ -1,4 +1,4 @@
-// The obs::http_compiled library: the http component's out-of-line
+// The obs::http library: the http component's out-of-line
 // definitions, compiled once (see cmake/component.cmake).
 #include "obs/http.hpp"
 #include "obs/http/gzip-inl.hpp"

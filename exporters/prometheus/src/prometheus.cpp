@@ -1,3 +1,3 @@
-// The obs::prometheus_compiled library: the prometheus component's out-of-line
+// The obs::prometheus library: the prometheus component's out-of-line
 // definitions, compiled once (see cmake/component.cmake).
 #include "obs/prometheus-inl.hpp"

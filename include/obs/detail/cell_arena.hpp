@@ -6,13 +6,21 @@
 // different series share cache lines only with themselves. Cells never move,
 // so handles keep raw pointers to them.
 //
-// Memory per cell is `total_slots() x 8` bytes: a counter series costs one
-// cell, a histogram with B bounds costs B + 2 (buckets, +Inf, sum).
+// Memory follows the threads that record, not the slot count. A page's
+// `page_cells` cells of one slot are 4 KiB, one OS page, and pages are mapped
+// as zero-filled virtual memory that the OS commits only where a thread
+// writes (mmap; where there is none, allocated and zeroed up front). A series
+// costs, in resident memory, one 8-byte cell per cell in each slot that wrote
+// it: a counter recorded by one thread 8 bytes, a histogram with B bounds
+// (B + 2 cells: buckets, +Inf, sum) 8 x (B + 2). Slots that never record into
+// a page cost it nothing; readers skip the slots no thread ever had
+// (slot_table's high-water mark), and reading the shared slot's untouched
+// memory maps the kernel's zero page, which is not resident memory either.
 //
 // Thread safety: allocate and release lock the arena. Released runs are zeroed
-// when they are handed out again, under that lock; the new series is published
-// to recording threads through the registry's locks, which orders the zeroing
-// before their first add.
+// when they are handed out again, under that lock, in the slots ever written;
+// the new series is published to recording threads through the registry's
+// locks, which orders the zeroing before their first add.
 #pragma once
 
 #include <atomic>
@@ -23,11 +31,44 @@
 #include <new>
 #include <vector>
 
+#if __has_include(<sys/mman.h>)
+#include <sys/mman.h>
+#endif
+
 #include "obs/detail/config.hpp"
 #include "obs/detail/thread_slot.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
+
+/// `count` zeroed cells, aligned to a cache line at least, in memory that is
+/// committed only where written when the OS offers that; throws
+/// std::bad_alloc. Free with free_cells(cells, count).
+inline std::atomic<std::uint64_t>* allocate_zeroed_cells(std::size_t count) {
+  const std::size_t bytes = count * sizeof(std::atomic<std::uint64_t>);
+#ifdef MAP_ANONYMOUS
+  // Anonymous memory reads as zero, which is a u64 atomic's value-initialised
+  // state; writing every cell to construct it would commit the whole mapping.
+  void* raw = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  return static_cast<std::atomic<std::uint64_t>*>(raw);
+#else
+  void* raw = ::operator new[](bytes, std::align_val_t{64});
+  auto* cells = static_cast<std::atomic<std::uint64_t>*>(raw);
+  for (std::size_t i = 0; i < count; ++i) new (cells + i) std::atomic<std::uint64_t>(0);
+  return cells;
+#endif
+}
+
+/// Returns what allocate_zeroed_cells(count) gave.
+inline void free_cells(std::atomic<std::uint64_t>* cells, std::size_t count) noexcept {
+#ifdef MAP_ANONYMOUS
+  ::munmap(cells, count * sizeof(std::atomic<std::uint64_t>));
+#else
+  static_cast<void>(count);
+  ::operator delete[](cells, std::align_val_t{64});
+#endif
+}
 
 class cell_arena {
  public:
@@ -45,10 +86,20 @@ class cell_arena {
     if (!reusable.empty()) {
       cell* run = reusable.back();
       reusable.pop_back();
-      for (std::size_t s = 0; s < slots_; ++s)
-        for (std::size_t i = 0; i < n; ++i)
+      // A slot above the high-water mark has never been written; a thread
+      // that takes one later finds it zero.
+      const written_slots written = slots_to_read();
+      // Only cells that hold a value are written: a store to a cell that is
+      // already zero would commit its memory for nothing.
+      auto zero = [&](std::size_t slot) {
+        for (std::size_t i = 0; i < n; ++i) {
+          cell& c = run[slot * page_cells + i];
           // Ordering: relaxed; published to recorders through the registry's locks.
-          run[s * page_cells + i].store(0, std::memory_order_relaxed);
+          if (c.load(std::memory_order_relaxed) != 0) c.store(0, std::memory_order_relaxed);
+        }
+      };
+      for (std::size_t s = 0; s < written.exclusive; ++s) zero(s);
+      zero(written.shared);
       return run;
     }
     if (pages_.empty() || used_ + n > page_cells) {
@@ -68,19 +119,14 @@ class cell_arena {
 
  private:
   struct page_deleter {
-    void operator()(cell* p) const noexcept {
-      ::operator delete[](p, std::align_val_t{64});
-    }
+    std::size_t count;
+    void operator()(cell* p) const noexcept { free_cells(p, count); }
   };
   using page = std::unique_ptr<cell[], page_deleter>;
 
   page new_page() const {
-    std::size_t count = slots_ * page_cells;
-    // Cache-line aligned, so slot boundaries fall on cache-line boundaries.
-    void* raw = ::operator new[](count * sizeof(cell), std::align_val_t{64});
-    cell* cells = static_cast<cell*>(raw);
-    for (std::size_t i = 0; i < count; ++i) new (cells + i) cell(0);
-    return page(cells);
+    const std::size_t count = slots_ * page_cells;
+    return page(allocate_zeroed_cells(count), page_deleter{count});
   }
 
   const std::size_t slots_;

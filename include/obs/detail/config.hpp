@@ -23,7 +23,7 @@
 #define OBS_DISABLE 0
 #endif
 
-// With OBS_COMPILED_LIB defined (the obs::obs_compiled target defines it),
+// With OBS_COMPILED_LIB defined (the obs::obs target defines it),
 // obs's out-of-line functions are compiled once, in that library, and the
 // headers only declare them; otherwise each header includes its `-inl.hpp`
 // and they are inline, header-only. Like fmt's FMT_HEADER_ONLY the other way

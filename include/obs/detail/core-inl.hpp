@@ -1,7 +1,7 @@
 // The out-of-line definitions of the core: what the light headers (the
 // facade, the handles, the families) declare with OBS_INLINE. Included by
 // every public core header in header-only mode; compiled once, by
-// src/obs.cpp, in the obs::obs_compiled library.
+// src/obs.cpp, in the obs::obs library.
 #pragma once
 
 #include <algorithm>
@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "obs/detail/cell_arena.hpp"
 #include "obs/detail/config.hpp"
 #include "obs/detail/family_state.hpp"
 #include "obs/detail/histogram_layout.hpp"
@@ -55,6 +56,11 @@ OBS_INLINE std::intptr_t assign_thread_slot() noexcept {
 
 OBS_INLINE std::size_t total_slots() noexcept { return slot_table::instance().total_slots(); }
 
+OBS_INLINE written_slots slots_to_read() noexcept {
+  const slot_table& table = slot_table::instance();
+  return {table.high_water(), table.exclusive_slots()};
+}
+
 OBS_INLINE void retain_core(registry_core* core) noexcept {
   // Ordering: relaxed; taking a reference needs no ordering, only the count.
   core->refs.fetch_add(1, std::memory_order_relaxed);
@@ -84,8 +90,9 @@ OBS_INLINE series_cells* unbound_series() noexcept {
     auto* s = new series_cells;
     s->layout = empty_layout;
     s->rejected_values = &rejected_nowhere;
-    // One page of cells for every slot, as a cell arena would lay them out.
-    s->cells = new series_cells::cell[total_slots() * page_cells]();
+    // One page of cells for every slot, as a cell arena lays them out, and
+    // as lazily committed.
+    s->cells = allocate_zeroed_cells(total_slots() * page_cells);
     return s;
   }();
   return unbound;

@@ -11,7 +11,6 @@
 
 #include <array>
 #include <cstddef>
-#include <span>
 #include <string_view>
 
 #include "obs/detail/config.hpp"
@@ -35,51 +34,51 @@ template <std::size_t N>
 struct static_key {
   std::string_view name;
   std::array<label_view, N> labels;
-  constexpr std::span<const label_view> label_span() const noexcept { return labels; }
 };
 
 template <std::size_t N>
 struct family_key {
   std::string_view name;
   std::array<std::string_view, N> keys;
-  constexpr std::span<const std::string_view> key_span() const noexcept { return keys; }
 };
 
 consteval void check_metric_name(std::string_view name) {
   if (!is_valid_metric_name(name)) OBS_error_invalid_metric_name();
 }
 
-consteval void check_label_names(site_kind kind, std::span<const std::string_view> keys) {
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (!is_valid_label_name(keys[i])) OBS_error_invalid_label_name();
-    if (kind == site_kind::histogram && is_reserved_histogram_label(keys[i])) OBS_error_reserved_label_name();
+/// Checks the label keys `keys[0]`, `keys[stride]`, ... (`n` of them).
+consteval void check_label_names(site_kind kind, const std::string_view* keys, std::size_t n, std::size_t stride) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string_view key = keys[i * stride];
+    if (!is_valid_label_name(key)) OBS_error_invalid_label_name();
+    if (kind == site_kind::histogram && is_reserved_histogram_label(key)) OBS_error_reserved_label_name();
     for (std::size_t j = 0; j < i; ++j)
-      if (keys[j] == keys[i]) OBS_error_duplicate_label_name();
+      if (keys[j * stride] == key) OBS_error_duplicate_label_name();
   }
 }
 
-/// A literal name and literal key/value pairs: ("name", "k1", "v1", ...).
-template <site_kind Kind, class... Args>
-consteval auto make_static_key(std::string_view name, const Args&... args) {
-  static_assert(sizeof...(Args) % 2 == 0, "labels come in key, value pairs");
-  check_metric_name(name);
-  std::array<std::string_view, sizeof...(Args)> flat{std::string_view(args)...};
-  static_key<sizeof...(Args) / 2> key{name, {}};
-  std::array<std::string_view, sizeof...(Args) / 2> keys{};
-  for (std::size_t i = 0; i < flat.size() / 2; ++i) {
-    keys[i] = flat[2 * i];
-    key.labels[i] = {flat[2 * i], flat[2 * i + 1]};
-  }
-  check_label_names(Kind, keys);
+// The macros pass their arguments as one braced list of string_views, so
+// every site with the same number of labels shares one instantiation,
+// whatever the lengths of its literals.
+
+/// A literal name and literal key/value pairs: {"name", "k1", "v1", ...}.
+template <site_kind Kind, std::size_t N>
+consteval auto make_static_key(const std::string_view (&args)[N]) {
+  static_assert(N % 2 == 1, "labels come in key, value pairs");
+  check_metric_name(args[0]);
+  check_label_names(Kind, args + 1, N / 2, 2);
+  static_key<N / 2> key{args[0], {}};
+  for (std::size_t i = 0; i < N / 2; ++i) key.labels[i] = {args[1 + 2 * i], args[2 + 2 * i]};
   return key;
 }
 
-/// A literal name and literal label keys: ("name", "k1", "k2", ...).
-template <site_kind Kind, class... Keys>
-consteval auto make_family_key(std::string_view name, const Keys&... keys) {
-  check_metric_name(name);
-  family_key<sizeof...(Keys)> key{name, {std::string_view(keys)...}};
-  check_label_names(Kind, key.keys);
+/// A literal name and literal label keys: {"name", "k1", "k2", ...}.
+template <site_kind Kind, std::size_t N>
+consteval auto make_family_key(const std::string_view (&args)[N]) {
+  check_metric_name(args[0]);
+  check_label_names(Kind, args + 1, N - 1, 1);
+  family_key<N - 1> key{args[0], {}};
+  for (std::size_t i = 1; i < N; ++i) key.keys[i - 1] = args[i];
   return key;
 }
 

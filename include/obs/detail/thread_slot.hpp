@@ -14,7 +14,8 @@
 //
 // Thread safety / memory ordering: the free list is guarded by a mutex, so a
 // slot's previous owner's last store happens-before its next owner's first
-// load. Readers sum all slots with relaxed loads: a concurrent snapshot may see
+// load. Readers sum the slots ever handed out (slot_table's high-water mark)
+// and the shared one with relaxed loads: a concurrent snapshot may see
 // one slot's newest value and another's older one (torn across slots), never a
 // torn or lost increment.
 #pragma once
@@ -45,6 +46,15 @@ OBS_INLINE std::intptr_t assign_thread_slot() noexcept;
 
 /// Slots per cell, the shared one included; fixed for the process.
 OBS_INLINE std::size_t total_slots() noexcept;
+
+/// The slots a reader sums: the exclusive slots below `exclusive` (every
+/// slot a thread has ever had) and the shared slot, index `shared`. The
+/// others have never been written and are still zero.
+struct written_slots {
+  std::size_t exclusive;
+  std::size_t shared;
+};
+OBS_INLINE written_slots slots_to_read() noexcept;
 
 /// This thread's slot offset, taking a slot on the first call.
 inline std::intptr_t current_slot_offset() noexcept {
@@ -105,22 +115,24 @@ inline void add_f64(std::atomic<std::uint64_t>* cell0, double v) noexcept {
   add_f64_at(cell0, current_slot_offset(), v);
 }
 
-/// Sums the u64 cell at `cell0` over all slots, saturating at UINT64_MAX.
-/// Walks every slot.
+/// Sums the u64 cell at `cell0` over the slots ever written, saturating at
+/// UINT64_MAX.
 inline std::uint64_t sum_u64(const std::atomic<std::uint64_t>* cell0) noexcept {
-  std::size_t slots = total_slots();
-  std::uint64_t total = 0;
-  for (std::size_t s = 0; s < slots; ++s)
-    // Ordering: relaxed; a sum may be torn across slots, never within one.
+  const written_slots slots = slots_to_read();
+  // Ordering: relaxed; a sum may be torn across slots, never within one.
+  std::uint64_t total = cell0[slots.shared * page_cells].load(std::memory_order_relaxed);
+  for (std::size_t s = 0; s < slots.exclusive; ++s)
+    // Ordering: relaxed, as above.
     total = saturating_add(total, cell0[s * page_cells].load(std::memory_order_relaxed));
   return total;
 }
 
-/// Sums the double cell at `cell0` over all slots. Walks every slot.
+/// Sums the double cell at `cell0` over the slots ever written.
 inline double sum_f64(const std::atomic<std::uint64_t>* cell0) noexcept {
-  std::size_t slots = total_slots();
-  double total = 0;
-  for (std::size_t s = 0; s < slots; ++s)
+  const written_slots slots = slots_to_read();
+  // Ordering: relaxed, as in sum_u64.
+  double total = bits_double(cell0[slots.shared * page_cells].load(std::memory_order_relaxed));
+  for (std::size_t s = 0; s < slots.exclusive; ++s)
     // Ordering: relaxed, as in sum_u64.
     total += bits_double(cell0[s * page_cells].load(std::memory_order_relaxed));
   return total;

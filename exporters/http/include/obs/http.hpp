@@ -3,10 +3,10 @@
 // observer of its events, the formats it negotiates and its gzip.
 //
 // Use it in the file that starts the endpoint; instrumented code never needs
-// it. Link the `obs::http` CMake target (Boost.Beast, zlib), where each header
-// below brings its definitions (`-inl.hpp`) and with them the whole endpoint,
-// or `obs::http_compiled`, which compiled them once: then this header includes
-// no Boost, zlib, fmt, registry or exporter header. Mounting the handler in
+// it. Link the `obs::http` CMake target, which compiled the definitions once:
+// then this header includes no Boost, zlib, fmt, registry or exporter header.
+// With `obs::http_header_only` (Boost.Beast, zlib) each header below brings
+// its definitions (`-inl.hpp`) and with them the whole endpoint. Mounting the handler in
 // your own Beast server, or adding routes to a server, takes
 // obs/http/handler.hpp; recording the endpoint's events into a registry of
 // your own, obs/http/self_metrics.hpp.

@@ -2,7 +2,7 @@
 // the shared exposition writers and fmt.
 //
 // Header-only, obs/json.hpp includes this file; with OBS_COMPILED_LIB,
-// exporters/json/src/json.cpp compiles it once into obs::json_compiled, and
+// exporters/json/src/json.cpp compiles it once into the obs::json library, and
 // its users never include it.
 #pragma once
 

@@ -59,7 +59,7 @@ OBS_INLINE std::string render(const snapshot& s);
 OBS_NAMESPACE_END
 
 // Header-only, the definitions come with the declarations; with
-// OBS_COMPILED_LIB they are in obs::json_compiled, and this header stays
+// OBS_COMPILED_LIB they are in the obs::json library, and this header stays
 // free of fmt and of the exposition writers.
 #if OBS_HEADER_ONLY
 #include "obs/json-inl.hpp"

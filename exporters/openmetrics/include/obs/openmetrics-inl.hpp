@@ -3,7 +3,7 @@
 //
 // Header-only, obs/openmetrics.hpp includes this file; with OBS_COMPILED_LIB,
 // exporters/openmetrics/src/openmetrics.cpp compiles it once into
-// obs::openmetrics_compiled, and its users never include it.
+// the obs::openmetrics library, and its users never include it.
 #pragma once
 
 #include <string>

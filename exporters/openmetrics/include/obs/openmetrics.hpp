@@ -61,7 +61,7 @@ OBS_INLINE std::string render(const snapshot& s, const options& opts = {});
 OBS_NAMESPACE_END
 
 // Header-only, the definitions come with the declarations; with
-// OBS_COMPILED_LIB they are in obs::openmetrics_compiled, and this header
+// OBS_COMPILED_LIB they are in the obs::openmetrics library, and this header
 // stays free of fmt and of the exposition writers.
 #if OBS_HEADER_ONLY
 #include "obs/openmetrics-inl.hpp"

@@ -3,7 +3,7 @@
 //
 // Header-only, obs/prometheus.hpp includes this file; with OBS_COMPILED_LIB,
 // exporters/prometheus/src/prometheus.cpp compiles it once into
-// obs::prometheus_compiled, and its users never include it.
+// the obs::prometheus library, and its users never include it.
 #pragma once
 
 #include <string>

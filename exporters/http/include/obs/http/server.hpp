@@ -25,7 +25,7 @@
 //
 // This header names no Boost type but io_context, declared, not included: the
 // Beast server lives behind a pointer (server-inl.hpp), so with
-// obs::http_compiled a file that only starts the endpoint does not compile
+// obs::http (compiled) a file that only starts the endpoint does not compile
 // Beast. Routes and the handler's request types need obs/http/handler.hpp.
 //
 // Thread safety: start() and stop() may be called from any thread but not
