@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <charconv>
+#include <stdexcept>
 #include <limits>
 #include <string_view>
 
@@ -17,6 +18,14 @@ T parse_number(std::string_view what, std::string_view s, T min, T max) {
   return v;
 }
 
+service::endpoint parse_endpoint(std::string_view what, std::string_view s) {
+  try {
+    return service::parse_endpoint(what, s);
+  } catch (const std::invalid_argument& e) {
+    throw config_error(e.what());
+  }
+}
+
 bool parse_bool(std::string_view what, std::string_view s) {
   if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
   if (s == "false" || s == "0" || s == "no" || s == "off") return false;
@@ -24,16 +33,6 @@ bool parse_bool(std::string_view what, std::string_view s) {
 }
 
 }  // namespace
-
-endpoint parse_endpoint(const std::string& s) {
-  const auto colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0)
-    throw config_error("'" + s + "' is not host:port");
-  std::string host = s.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  const auto port = parse_number<std::uint32_t>("port", std::string_view(s).substr(colon + 1), 0, 65535);
-  return {host, static_cast<std::uint16_t>(port)};
-}
 
 std::chrono::milliseconds parse_duration(const std::string& s) {
   std::string_view v = s;
@@ -74,8 +73,9 @@ config parse_config(int argc, const char* const* argv, const std::function<const
       return argv[++i];
     };
     auto size = [&](std::size_t min, std::size_t max) { return parse_number<std::size_t>(flag, value(), min, max); };
-    if (flag == "--listen") c.listen = parse_endpoint(value());
-    else if (flag == "--metrics-listen") c.metrics_listen = parse_endpoint(value());
+    auto ms = [&](std::size_t min) { return std::chrono::milliseconds(size(min, 600'000)); };
+    if (flag == "--listen") c.listen = parse_endpoint(flag, value());
+    else if (flag == "--metrics-listen") c.metrics_listen = parse_endpoint(flag, value());
     else if (flag == "--metrics-enabled") c.metrics_enabled = parse_bool(flag, value());
     else if (flag == "--database-url") c.database_url = value();
     else if (flag == "--db-schema") c.db_schema = value();
@@ -83,11 +83,13 @@ config parse_config(int argc, const char* const* argv, const std::function<const
     else if (flag == "--rate-limit-rps") c.rate_limit_default_rps = parse_number<std::uint32_t>(flag, value(), 1, u32max);
     else if (flag == "--health-check-interval") c.health_check_interval = parse_duration(value());
     else if (flag == "--max-retry-attempts") c.max_retry_attempts = parse_number<std::uint32_t>(flag, value(), 1, 100);
-    else if (flag == "--retry-delay-ms") c.retry_delay = std::chrono::milliseconds(size(0, 600'000));
-    else if (flag == "--redis-timeout-ms") c.redis_timeout = std::chrono::milliseconds(size(1, 600'000));
+    else if (flag == "--retry-delay-ms") c.retry_delay = ms(0);
+    else if (flag == "--redis-timeout-ms") c.redis_timeout = ms(1);
+    else if (flag == "--db-timeout-ms") c.db_timeout = ms(1);
+    else if (flag == "--health-timeout-ms") c.health_timeout = ms(1);
+    else if (flag == "--shutdown-timeout-ms") c.shutdown_timeout = ms(0);
     else if (flag == "--threads") c.io_threads = static_cast<unsigned>(size(1, 256));
     else if (flag == "--workers") c.workers = static_cast<unsigned>(size(1, 1024));
-    else if (flag == "--redis-pool-size") c.redis_pool_size = size(1, 1024);
     else if (flag == "--db-pool-size") c.db_pool_size = size(1, 256);
     else if (flag == "--max-connections") c.max_connections = size(1, 1'000'000);
     else if (flag == "--max-header-bytes") c.max_header_bytes = size(1024, 16 << 20);
@@ -114,11 +116,13 @@ std::string usage() {
          "  --health-check-interval D     HEALTH_CHECK_INTERVAL, e.g. 30s (30s)\n"
          "  --max-retry-attempts N        MAX_RETRY_ATTEMPTS (3)\n"
          "  --retry-delay-ms N            RETRY_DELAY_MS (1000)\n"
-         "  --redis-timeout-ms N          Redis connect/command timeout (2000)\n"
-         "  --threads N                   HTTP I/O threads (2)\n"
-         "  --workers N                   threads for requests that may block (8)\n"
-         "  --redis-pool-size N           connections per Redis instance (8)\n"
-         "  --db-pool-size N              PostgreSQL connections (4)\n"
+         "  --redis-timeout-ms N          a Redis command, from arrival to reply; each connect attempt (2000)\n"
+         "  --db-timeout-ms N             a PostgreSQL call: connecting and the statement (2000)\n"
+         "  --health-timeout-ms N         each upstream check of /health and /health/ready (1000)\n"
+         "  --shutdown-timeout-ms N       after SIGTERM, for requests in flight; then 503 (10000)\n"
+         "  --threads N                   HTTP I/O threads, which also run every Redis command (2)\n"
+         "  --workers N                   threads for /api requests, which query PostgreSQL (8)\n"
+         "  --db-pool-size N              idle PostgreSQL connections kept (4)\n"
          "  --max-connections N           open HTTP connections (4096)\n"
          "  --max-header-bytes N          request line + headers, else 431 (65536)\n"
          "  --max-body-bytes N            request body, else 413 (1048576)\n"

@@ -14,18 +14,14 @@
 #include <stdexcept>
 #include <string>
 
-namespace redis_gateway {
+#include <service/endpoint.hpp>
 
-/// A host and port to listen on.
-struct endpoint {
-  std::string host;
-  std::uint16_t port = 0;
-};
+namespace redis_gateway {
 
 /// Everything configurable; the defaults are the seed's.
 struct config {
-  endpoint listen{"127.0.0.1", 3000};       ///< the API (and by default /metrics)
-  std::optional<endpoint> metrics_listen;    ///< moves /metrics to a management port
+  service::endpoint listen{"127.0.0.1", 3000};     ///< the API (and by default /metrics)
+  std::optional<service::endpoint> metrics_listen;  ///< moves /metrics to a management port
   bool metrics_enabled = true;               ///< METRICS_ENABLED
   std::string database_url;                  ///< libpq conninfo; DATABASE_URL
   std::string db_schema = "redis_gateway";   ///< schema of the gateway's tables
@@ -34,11 +30,15 @@ struct config {
   std::chrono::milliseconds health_check_interval{30'000};        ///< HEALTH_CHECK_INTERVAL
   std::uint32_t max_retry_attempts = 3;                           ///< MAX_RETRY_ATTEMPTS
   std::chrono::milliseconds retry_delay{1000};                    ///< RETRY_DELAY_MS
-  std::chrono::milliseconds redis_timeout{2000};  ///< connect and command timeout per attempt
-  unsigned io_threads = 2;                        ///< threads parsing and writing HTTP
-  unsigned workers = 8;                           ///< threads for requests that may block
-  std::size_t redis_pool_size = 8;                ///< connections per instance at most
-  std::size_t db_pool_size = 4;                   ///< PostgreSQL connections at most
+  /// A Redis command's time from arrival to reply, the wait for a connection
+  /// included; also each connect attempt's.
+  std::chrono::milliseconds redis_timeout{2000};
+  std::chrono::milliseconds db_timeout{2000};         ///< a PostgreSQL call's: connecting and the statement
+  std::chrono::milliseconds health_timeout{1000};     ///< each upstream check of /health and /health/ready
+  std::chrono::milliseconds shutdown_timeout{10000};  ///< after SIGTERM, for the requests in flight
+  unsigned io_threads = 2;                        ///< threads for HTTP and every Redis command
+  unsigned workers = 8;                           ///< threads for /api requests, which query PostgreSQL
+  std::size_t db_pool_size = 4;                   ///< idle PostgreSQL connections kept
   std::size_t max_connections = 4096;             ///< open HTTP connections at most
   std::size_t max_header_bytes = 64 * 1024;       ///< request line + headers; beyond: 431
   std::size_t max_body_bytes = 1024 * 1024;       ///< request body; beyond: 413
@@ -54,9 +54,6 @@ struct config_error : std::runtime_error {
 /// Reads `getenv` then `argv`; throws config_error naming what is wrong.
 /// `--help` is not handled here (main prints usage()).
 config parse_config(int argc, const char* const* argv, const std::function<const char*(const char*)>& getenv);
-
-/// "host:port" (host may be `[::1]`); throws config_error.
-endpoint parse_endpoint(const std::string& s);
 
 /// "30s", "500ms", "2m" or bare seconds ("30"); throws config_error.
 std::chrono::milliseconds parse_duration(const std::string& s);

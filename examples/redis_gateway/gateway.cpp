@@ -48,11 +48,20 @@ bool valid_instance_name(const std::string& s) {
          std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; });
 }
 
+// PostgreSQL's message names the server and the schema: the client gets a
+// plain one, the log the detail, and database_query_errors_total counted it.
 http_reply database_failure(const database_error& e) {
-  if (!e.rejected) return error(503, std::string("database unavailable: ") + e.what());
-  if (e.sqlstate == "23505") return error(409, "already exists");
-  if (e.sqlstate == "23503") return error(404, "unknown organization");
-  return error(400, e.what());
+  if (e.rejected && e.sqlstate == "23505") return error(409, "already exists");
+  if (e.rejected && e.sqlstate == "23503") return error(404, "unknown organization");
+  std::fprintf(stderr, "redis_gateway: /api: PostgreSQL: %s\n", e.what());
+  if (!e.rejected) return error(503, "database unavailable");
+  return error(400, "rejected by the database");
+}
+
+bool is_base64(std::string_view encoding) {
+  return encoding.size() == 6 && std::equal(encoding.begin(), encoding.end(), "base64", [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
 }
 
 json org_json(const organization& o) { return {{"id", o.id}, {"name", o.name}}; }
@@ -78,8 +87,8 @@ std::string bearer_token(std::string_view authorization, std::string_view target
   return {};
 }
 
-gateway::gateway(const config& cfg, database& db, redis_pool& pool, tenants& t, rate_limiter& limiter)
-    : cfg_(cfg), db_(db), pool_(pool), tenants_(t), limiter_(limiter) {}
+gateway::gateway(const config& cfg, tenants& t, rate_limiter& limiter, health_checks& checks)
+    : cfg_(cfg), tenants_(t), limiter_(limiter), checks_(checks) {}
 
 gateway::~gateway() {
   if (maintenance_.joinable()) {
@@ -94,6 +103,22 @@ route_match gateway::match(std::string_view method, std::string_view target) con
 
 bool gateway::is_redis(const route_match& m) noexcept {
   return m.found() && (m.route->id == route_id::redis_path || m.route->id == route_id::redis_command);
+}
+
+bool gateway::is_api(const route_match& m) noexcept {
+  if (!m.found()) return false;
+  switch (m.route->id) {
+    case route_id::orgs:
+    case route_id::org:
+    case route_id::org_keys:
+    case route_id::org_key:
+    case route_id::org_instances:
+    case route_id::org_instance:
+    case route_id::org_users:
+      return true;
+    default:
+      return false;
+  }
 }
 
 gateway::caller gateway::authorize(const route_match& m, const http_request_view& req) {
@@ -112,19 +137,19 @@ gateway::caller gateway::authorize(const route_match& m, const http_request_view
   if (token.empty() || !same_token(token, cfg_.admin_token)) {
     auto key = token.empty() ? std::nullopt : tenants_.find_key(token);
     if (!key) {
-      OBS_COUNTER("api_key_auth_failures_total").increment();
+      metrics.api_key_auth_failures.increment();
       http_reply r = error(401, token.empty() ? "missing API key" : "invalid API key");
       r.authenticate = true;
       return {{}, std::move(r)};
     }
-    OBS_COUNTER("api_key_requests_total").increment();
+    metrics.api_key_requests.increment();
     org = key->organization_id;
     quota = key->rate_limit_rps;
     key_id = key->id;
   }
   // The admin token has one bucket of the default quota, like any key.
   if (auto d = limiter_.check(org ? token : std::string_view("\0admin", 6), quota); !d.allowed) {
-    if (org) metrics::rate_limited(key_id);
+    if (org) metrics.api_key_rate_limited.with(std::to_string(key_id)).increment();
     http_reply r = error(429, "rate limit exceeded");
     r.retry_after = retry_after_seconds(d.retry_after);
     return {{}, std::move(r)};
@@ -133,10 +158,6 @@ gateway::caller gateway::authorize(const route_match& m, const http_request_view
 }
 
 http_reply gateway::handle(const route_match& m, const http_request_view& req) {
-  if (is_redis(m)) {
-    admission a = admit(m, req);
-    return a.call ? execute(*a.call) : std::move(a.reply);
-  }
   caller c = authorize(m, req);
   if (c.refusal) return std::move(*c.refusal);
   return api_route(m, req, c.org);
@@ -148,40 +169,41 @@ admission gateway::admit(const route_match& m, const http_request_view& req) {
   return redis_route(m, req, c.org);
 }
 
-http_reply gateway::execute(const redis_call& call) { return finish(pool_.execute(call.instance, call.argv)); }
-
+// Why a command failed is in the log already, once per event (a connect
+// attempt, a connection lost or silent) rather than once per command, and
+// redis_command_errors_total counted it.
 http_reply gateway::finish(const redis_result& r) {
   switch (r.result) {
     case redis_result::outcome::ok:
       return result(200, r.value);
     case redis_result::outcome::redis_error:
       return error(400, r.error);
-    case redis_result::outcome::unknown_instance:
-      return error(404, "unknown instance");
     case redis_result::outcome::unavailable:
       break;
   }
-  return error(503, r.error);
+  return error(503, "redis unavailable");
 }
 
-admission gateway::check(std::string instance, std::optional<std::int64_t> org, std::vector<std::string> argv) const {
+admission gateway::check(const std::string& instance, std::optional<std::int64_t> org, std::vector<std::string> argv,
+                         reply_encoding encoding) const {
   // An instance of another organization answers as one that does not exist.
-  auto owner = tenants_.instance_owner(instance);
-  if (!owner || (org && *owner != *org)) return {std::nullopt, error(404, "unknown instance")};
+  auto found = tenants_.find_instance(instance);
+  if (!found || (org && found->organization_id != *org)) return {std::nullopt, error(404, "unknown instance")};
   if (argv.size() > 1 && argv[1].size() > cfg_.max_key_bytes)
     return {std::nullopt, error(413, "key longer than " + std::to_string(cfg_.max_key_bytes) + " bytes")};
   for (std::size_t i = 2; i < argv.size(); ++i)
     if (argv[i].size() > cfg_.max_value_bytes)
       return {std::nullopt, error(413, "value longer than " + std::to_string(cfg_.max_value_bytes) + " bytes")};
-  return {redis_call{std::move(instance), std::move(argv)}, {}};
+  return {redis_call{std::move(found->instance), std::move(argv), encoding}, {}};
 }
 
 admission gateway::redis_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org) {
   const std::string& instance = m.params.at(0);
+  const reply_encoding encoding = is_base64(req.encoding) ? reply_encoding::base64 : reply_encoding::text;
   if (m.route->id == route_id::redis_path) {
     std::vector<std::string> argv{std::string(m.route->command)};
     argv.insert(argv.end(), m.params.begin() + 1, m.params.end());
-    return check(instance, org, std::move(argv));
+    return check(instance, org, std::move(argv), encoding);
   }
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_array() || body.empty() || !body[0].is_string())
@@ -199,7 +221,7 @@ admission gateway::redis_route(const route_match& m, const http_request_view& re
   std::transform(argv[0].begin(), argv[0].end(), argv[0].begin(), [](unsigned char c) { return std::toupper(c); });
   if (std::find(allowed_commands.begin(), allowed_commands.end(), argv[0]) == allowed_commands.end())
     return {std::nullopt, error(400, "unsupported command")};
-  return check(instance, org, std::move(argv));
+  return check(instance, org, std::move(argv), encoding);
 }
 
 http_reply gateway::api_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org) {
@@ -236,7 +258,7 @@ http_reply gateway::api_route(const route_match& m, const http_request_view& req
         if (auto keys = tenants_.delete_organization(o->id)) {
           for (const auto& [key, info] : *keys) {
             limiter_.remove(key);
-            metrics::forget_api_key(info.id);
+            forget_api_key(info.id);
           }
           return result(200, "deleted");
         }
@@ -264,14 +286,14 @@ http_reply gateway::api_route(const route_match& m, const http_request_view& req
         auto removed = tenants_.delete_key(o->id, m.params.at(1));
         if (!removed) return error(404, "unknown API key");
         limiter_.remove(m.params.at(1));
-        metrics::forget_api_key(removed->id);
+        forget_api_key(removed->id);
         return result(200, "deleted");
       }
       case route_id::org_instances: {
         if (reading) {
           json list = json::array();
           for (const auto& i : tenants_.instances_of(o->id))
-            list.push_back({{"name", i.name}, {"host", i.host}, {"port", i.port}});
+            list.push_back({{"name", i->name}, {"host", i->host}, {"port", i->port}});
           return result(200, list);
         }
         redis_instance inst;
@@ -283,8 +305,8 @@ http_reply gateway::api_route(const route_match& m, const http_request_view& req
         if (port < 1 || port > 65535) return error(400, "port must be from 1 to 65535");
         inst.port = static_cast<std::uint16_t>(port);
         inst.password = body.value("password", std::string());
-        tenants_.create_instance(o->id, inst);
-        return result(201, {{"name", inst.name}, {"host", inst.host}, {"port", inst.port}});
+        const auto created = tenants_.create_instance(o->id, std::move(inst));
+        return result(201, {{"name", created->name}, {"host", created->host}, {"port", created->port}});
       }
       case route_id::org_instance:
         if (!tenants_.delete_instance(o->id, m.params.at(1))) return error(404, "unknown instance");
@@ -305,31 +327,9 @@ http_reply gateway::api_route(const route_match& m, const http_request_view& req
     }
   } catch (const database_error& e) {
     return database_failure(e);
-  } catch (const json::exception& e) {
-    return error(400, e.what());
+  } catch (const json::exception&) {
+    return error(400, "a field of the body has the wrong type");
   }
-}
-
-obs::http::check_result gateway::check_database() {
-  try {
-    db_.ping();
-    return obs::http::check_result::healthy("Database connection OK");
-  } catch (const database_error& e) {
-    return obs::http::check_result::unhealthy(e.what());
-  }
-}
-
-obs::http::check_result gateway::check_redis() {
-  const auto names = pool_.instances();
-  std::vector<std::string> down;
-  for (const auto& name : names)
-    if (auto h = pool_.health_check(name); !h.ok) down.push_back(name + ": " + h.message);
-  const std::string active = std::to_string(pool_.active_connections()) + " active connections";
-  if (down.empty()) return obs::http::check_result::healthy(active + ", " + std::to_string(names.size()) + " instances");
-  std::string msg = std::to_string(down.size()) + " of " + std::to_string(names.size()) + " instances unreachable";
-  for (const auto& d : down) msg += "; " + d;
-  if (down.size() == names.size()) return obs::http::check_result::unhealthy(msg);
-  return obs::http::check_result::degraded(msg);
 }
 
 void gateway::start_maintenance() {
@@ -348,12 +348,7 @@ void gateway::start_maintenance() {
 
 void gateway::maintain() {
   limiter_.sweep();
-  for (const auto& name : pool_.instances()) {
-    if (pool_.health_check(name).ok) continue;
-    std::fprintf(stderr, "redis_gateway: redis instance %s failed its health check; reconnecting\n", name.c_str());
-    for (const auto& i : tenants_.instances_of(tenants_.instance_owner(name).value_or(-1)))
-      if (i.name == name) pool_.reconnect_instance(name, i.host, i.port, i.password);
-  }
+  checks_.check_redis();  // logs each instance that fails
 }
 
 }  // namespace redis_gateway

@@ -1,36 +1,37 @@
 // redis_gateway::gateway: answers the API — authentication, per-key rate
-// limiting, the Redis command routes and the /api tenant routes — and the
-// health checks behind /health. It sees requests as plain strings, so it
-// compiles without Asio; server.cpp does the HTTP.
+// limiting, the Redis command routes and the /api tenant routes. It sees
+// requests as plain strings, so it compiles without Asio; server.cpp does the
+// HTTP, and redis_pipeline runs the commands.
 //
-// A Redis route can also be answered in two halves, so that the command in
-// between need not block a thread: admit() authenticates, rate-limits and
-// checks the request from memory (no Redis, no PostgreSQL); the command then
-// runs pipelined (redis_pipeline, whose result finish() turns into the
-// reply) or on the blocking pool (execute()).
+// A Redis route is answered in two halves, so that no thread waits for the
+// command in between: admit() authenticates, rate-limits and checks the
+// request from memory (no Redis, no PostgreSQL); the command then runs on
+// the I/O thread's redis_pipeline, and finish() turns its result into the
+// reply. The /api routes query PostgreSQL, so handle() runs them on a worker.
 //
-//   gateway g(cfg, db, pool, tenants, limiter);
-//   http_reply r = g.handle(g.match("GET", "/redis/cache/get/k"), req);
+// What reaches a client never names an internal address: an upstream's
+// failure is answered with a plain message, and its detail goes to the log
+// (and is counted by the upstream's error metric).
 //
 //   admission a = g.admit(m, req);  // when gateway::is_redis(m)
-//   http_reply r = a.call ? g.execute(*a.call) : a.reply;
+//   if (a.call) reply = gateway::finish(co_await pipes.async_execute(a.call->instance, ...));
+//
+//   http_reply r = g.handle(g.match("GET", "/api/organizations"), req);  // anything else
 #pragma once
 
 #include <condition_variable>
-#include <mutex>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
-#include <obs/http/health.hpp>
-
 #include "config.hpp"
-#include "database.hpp"
+#include "health_checks.hpp"
 #include "rate_limiter.hpp"
-#include "redis_pool.hpp"
+#include "redis_reply.hpp"
 #include "router.hpp"
 #include "tenants.hpp"
 
@@ -42,6 +43,7 @@ struct http_request_view {
   std::string_view target;         ///< path and query, as received
   std::string_view authorization;  ///< the Authorization header, or empty
   std::string_view body;
+  std::string_view encoding;  ///< the Upstash-Encoding header, or empty
 };
 
 /// What to answer.
@@ -56,8 +58,9 @@ struct http_reply {
 /// A Redis command a request asks for, authenticated, within its rate limit
 /// and checked.
 struct redis_call {
-  std::string instance;
+  redis_instance_ptr instance;
   std::vector<std::string> argv;  ///< the command and its arguments
+  reply_encoding encoding = reply_encoding::text;
 };
 
 /// What admit() decided: run `call` and answer with finish(), or, without
@@ -71,7 +74,7 @@ struct admission {
 class gateway {
  public:
   /// Keeps every argument by reference.
-  gateway(const config& cfg, database& db, redis_pool& pool, tenants& t, rate_limiter& limiter);
+  gateway(const config& cfg, tenants& t, rate_limiter& limiter, health_checks& checks);
   ~gateway();
   gateway(const gateway&) = delete;
   gateway& operator=(const gateway&) = delete;
@@ -81,28 +84,21 @@ class gateway {
 
   /// Whether `m` is a Redis command route (path or JSON body).
   static bool is_redis(const route_match& m) noexcept;
+  /// Whether `m` is an /api route, whose answer may query PostgreSQL.
+  static bool is_api(const route_match& m) noexcept;
 
-  /// Answers a request whose route is not metrics or health; a Redis route
-  /// runs its command on the blocking pool.
+  /// Answers a request whose route is neither a Redis route nor metrics nor
+  /// health: an /api route (which may block on PostgreSQL), or the refusal
+  /// of one that matched none (which never blocks).
   http_reply handle(const route_match& m, const http_request_view& req);
 
   /// The first half of a Redis route (is_redis(m)): never blocks.
   admission admit(const route_match& m, const http_request_view& req);
   /// The reply to a command's result.
   static http_reply finish(const redis_result& r);
-  /// Runs an admitted command on the blocking pool (which connects, with the
-  /// retry loop, when it has no idle connection) and answers.
-  http_reply execute(const redis_call& call);
-
-  /// The `database` health component: SELECT 1.
-  obs::http::check_result check_database();
-  /// The `redis_pool` component: a PING per instance; degraded when some are
-  /// unreachable, unhealthy when all are.
-  obs::http::check_result check_redis();
 
   /// Starts the maintenance thread: every HEALTH_CHECK_INTERVAL it PINGs each
-  /// instance, reconnects (with the retry loop) those that fail, and sweeps
-  /// idle rate-limiter state.
+  /// instance (logging those that fail) and sweeps idle rate-limiter state.
   void start_maintenance();
 
   /// The route table (for the README and tests).
@@ -118,14 +114,14 @@ class gateway {
   caller authorize(const route_match& m, const http_request_view& req);
   admission redis_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org);
   http_reply api_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org);
-  admission check(std::string instance, std::optional<std::int64_t> org, std::vector<std::string> argv) const;
+  admission check(const std::string& instance, std::optional<std::int64_t> org, std::vector<std::string> argv,
+                  reply_encoding encoding) const;
   void maintain();
 
   const config& cfg_;
-  database& db_;
-  redis_pool& pool_;
   tenants& tenants_;
   rate_limiter& limiter_;
+  health_checks& checks_;
   router router_;
   std::jthread maintenance_;
   std::mutex wake_mutex_;

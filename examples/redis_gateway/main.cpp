@@ -3,18 +3,23 @@
 // health probes and Prometheus metrics (seed 003). See README.md.
 #include <sys/resource.h>
 
-#include <csignal>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <memory>
+#include <optional>
+
+#include <obs/http.hpp>
+#include <service/stop_signals.hpp>
 
 #include "config.hpp"
 #include "database.hpp"
 #include "gateway.hpp"
+#include "health_checks.hpp"
 #include "metrics.hpp"
 #include "rate_limiter.hpp"
-#include "redis_pool.hpp"
 #include "server.hpp"
 #include "tenants.hpp"
 
@@ -22,42 +27,65 @@ int main(int argc, char** argv) {
   using namespace redis_gateway;
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--help") == 0) return std::fputs(usage().c_str(), stdout), 0;
+  config cfg;
   try {
-    const config cfg = parse_config(argc, argv, [](const char* n) { return std::getenv(n); });
+    cfg = parse_config(argc, argv, [](const char* n) { return std::getenv(n); });
+  } catch (const config_error& e) {
+    std::fprintf(stderr, "redis_gateway: %s\n", e.what());
+    return 2;
+  }
 
+  // First, before any thread starts: only stop.wait() sees SIGINT and SIGTERM.
+  service::stop_signals stop;
+  try {
     // Every client connection is a descriptor: take what the hard limit allows.
     if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
       rl.rlim_cur = rl.rlim_max;
       setrlimit(RLIMIT_NOFILE, &rl);
     }
-    // Blocked before any thread starts, so only sigwait below receives them.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
+    // Armed at the signal; it outlives everything below, whose destruction
+    // is part of stopping.
+    std::optional<service::shutdown_deadline> bound;
 
-    metrics::describe();
-    database db(cfg.database_url, cfg.db_schema, cfg.db_pool_size);
+    register_metrics();
+    database db(cfg.database_url, cfg.db_schema, cfg.db_pool_size, cfg.db_timeout);
     db.migrate();
-    redis_pool pool({cfg.max_retry_attempts, cfg.retry_delay, cfg.redis_timeout, cfg.redis_pool_size});
-    tenants t(db, pool);
+    tenants t(db);
     t.load();
     rate_limiter limiter(cfg.rate_limit_default_rps);
-    gateway gw(cfg, db, pool, t, limiter);
-    server srv(cfg, gw, pool);
+    health_checks checks(db, t, cfg.health_timeout);
+    gateway gw(cfg, t, limiter, checks);
+    server srv(cfg, gw, checks, db);
+    t.on_instance_removed([&](const redis_instance& inst) {
+      srv.forget(inst);
+      checks.forget(inst);
+    });
     srv.start();
+
+    // The management port: /metrics and /health/live. The upstream probes
+    // stay on the API port, where they have threads of their own; obs::http
+    // runs probes on its I/O thread, where a wait for a hung upstream would
+    // hold up the scrapes.
+    std::unique_ptr<obs::http::server> management;
+    if (cfg.metrics_enabled && cfg.metrics_listen) {
+      obs::http::options o;
+      o.address = cfg.metrics_listen->host;
+      o.port = cfg.metrics_listen->port;
+      o.health_path = o.ready_path = "";
+      management = obs::http::serve(o);
+      std::printf("redis_gateway: metrics on %s\n", service::to_string({o.address, management->port()}).c_str());
+      std::fflush(stdout);
+    }
     gw.start_maintenance();
 
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    std::fprintf(stderr, "redis_gateway: signal %d, stopping\n", sig);
-    srv.stop();
+    const int signal = stop.wait();
+    std::fprintf(stderr, "redis_gateway: signal %d, stopping\n", signal);
+    // The drain is bounded by --shutdown-timeout-ms; the watchdog only
+    // catches a shutdown that is stuck anyway.
+    bound.emplace(cfg.shutdown_timeout + std::chrono::seconds(5), "redis_gateway");
+    srv.drain(cfg.shutdown_timeout);
+    if (management) management->stop();
     return 0;
-  } catch (const config_error& e) {
-    std::fprintf(stderr, "redis_gateway: %s\n", e.what());
-    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "redis_gateway: %s\n", e.what());
     return 1;

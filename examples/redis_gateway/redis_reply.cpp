@@ -2,25 +2,27 @@
 
 #include <hiredis/hiredis.h>
 
-#include <string>
-
+#include "base64.hpp"
 #include "metrics.hpp"
 
 namespace redis_gateway {
 namespace {
 
-// Redis strings are bytes; JSON strings are Unicode. Invalid UTF-8 is kept as
-// is here and replaced by U+FFFD when the reply is serialised.
-nlohmann::json to_json(const redisReply& r) {
+// Redis strings are bytes; JSON strings are Unicode. As text, invalid UTF-8
+// is kept here and replaced by U+FFFD when the reply is serialised.
+nlohmann::json to_json(const redisReply& r, reply_encoding encoding) {
   switch (r.type) {
-    case REDIS_REPLY_STRING:
     case REDIS_REPLY_STATUS:
+      if (std::string_view(r.str, r.len) == "OK") return "OK";
+      [[fallthrough]];
+    case REDIS_REPLY_STRING:
+      if (encoding == reply_encoding::base64) return base64_encode({r.str, r.len});
       return std::string(r.str, r.len);
     case REDIS_REPLY_INTEGER:
       return r.integer;
     case REDIS_REPLY_ARRAY: {
       auto a = nlohmann::json::array();
-      for (std::size_t i = 0; i < r.elements; ++i) a.push_back(to_json(*r.element[i]));
+      for (std::size_t i = 0; i < r.elements; ++i) a.push_back(to_json(*r.element[i], encoding));
       return a;
     }
     default:  // REDIS_REPLY_NIL
@@ -30,16 +32,16 @@ nlohmann::json to_json(const redisReply& r) {
 
 }  // namespace
 
-redis_result from_reply(const redisReply& reply) {
+redis_result from_reply(const redisReply& reply, reply_encoding encoding) {
   if (reply.type == REDIS_REPLY_ERROR) return {redis_result::outcome::redis_error, nullptr, std::string(reply.str, reply.len)};
-  return {redis_result::outcome::ok, to_json(reply), {}};
+  return {redis_result::outcome::ok, to_json(reply, encoding), {}};
 }
 
 void record_command(std::string_view command, const redis_result& r, std::chrono::steady_clock::duration took) {
-  OBS_COUNTER_FAMILY("redis_commands_total", "command").with(command).increment();
+  metrics.redis_commands.with(command).increment();
   if (r.result != redis_result::outcome::ok)
-    OBS_COUNTER_FAMILY("redis_command_errors_total", "command").with(command).increment();
-  OBS_HISTOGRAM_FAMILY("redis_command_duration_seconds", "command").with(command).record(took);
+    metrics.redis_command_errors.with(command).increment();
+  metrics.redis_command_duration.with(command).record(took);
 }
 
 }  // namespace redis_gateway

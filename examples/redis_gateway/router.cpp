@@ -51,6 +51,8 @@ router::router() {
 
 route_match router::match(std::string_view method, std::string_view path) const {
   using outcome = http_routes::route_template::outcome;
+  // HEAD is answered as GET is, without the body (RFC 9110 section 9.3.2).
+  const std::string_view wanted = method == "HEAD" ? std::string_view("GET") : method;
   route_match m;
   const auto segments = http_routes::split_path(path);
   std::vector<std::string> params;
@@ -58,10 +60,11 @@ route_match router::match(std::string_view method, std::string_view path) const 
     const outcome fit = templates_[n].match(segments, params);
     if (fit == outcome::no_match) continue;
     const route& r = routes_[n];
-    if (r.method != method) {
+    if (r.method != wanted) {
       if (m.result != route_match::outcome::wrong_method) m.result = route_match::outcome::wrong_method, m.route = &r;
       m.allow += m.allow.empty() ? "" : ", ";
       m.allow += r.method;
+      if (r.method == "GET") m.allow += ", HEAD";
       continue;
     }
     if (fit == outcome::bad_escape) return route_match{route_match::outcome::bad_path, &r, {}, {}};

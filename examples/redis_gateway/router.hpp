@@ -59,8 +59,8 @@ class router {
  public:
   router();
 
-  /// Matches `path` (no query string) for `method`. A path whose segments are
-  /// not valid percent-encoding is bad_path.
+  /// Matches `path` (no query string) for `method`; HEAD matches the GET
+  /// routes. A path whose segments are not valid percent-encoding is bad_path.
   route_match match(std::string_view method, std::string_view path) const;
 
   /// Every route, in table order.

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <list>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -14,6 +16,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -24,8 +27,9 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
-#include <obs/http.hpp>
 #include <obs/http/handler.hpp>
+#include <obs/http/registry_source.hpp>
+#include <service/accept_loop.hpp>
 
 #include "metrics.hpp"
 #include "redis_pipeline.hpp"
@@ -36,12 +40,34 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
+using clock = std::chrono::steady_clock;
 
-// One I/O thread: an io_context that it alone runs, and the pipelined Redis
-// connections that its HTTP connections share.
+namespace {
+
+// /health and /health/ready wait for the upstream checks, so they have
+// threads of their own, which nothing else can fill.
+constexpr unsigned probe_threads = 2;
+// After the drain's deadline, for the 503s to go out.
+constexpr auto answer_grace = std::chrono::seconds(1);
+
+// Where a request runs.
+enum class runs_on { io_thread, probe_threads, workers };
+
+}  // namespace
+
+// One HTTP connection, as the drain sees it.
+struct session_entry {
+  beast::tcp_stream* stream;
+  bool reading = false;  // waiting for a request: a drain closes it at once
+};
+
+// One I/O thread: an io_context that it alone runs, its HTTP connections and
+// the Redis connections their commands share.
 struct io_thread {
-  io_thread(redis_pool& pool, const config& cfg)
-      : pipes(ioc, pool, {.timeout = cfg.redis_timeout, .reopen_delay = cfg.retry_delay}) {}
+  explicit io_thread(const config& cfg)
+      : pipes(ioc, {.timeout = cfg.redis_timeout, .attempts = cfg.max_retry_attempts, .retry_delay = cfg.retry_delay}) {}
+  std::list<session_entry> sessions;  // before ioc: sessions destroyed with ioc leave it
+  bool draining = false;
   asio::io_context ioc{1};  // run by one thread: a hint that spares Asio some locking
   asio::executor_work_guard<asio::io_context::executor_type> busy = asio::make_work_guard(ioc);
   redis_pipeline pipes;  // after ioc: closes its connections before ioc goes
@@ -49,17 +75,13 @@ struct io_thread {
 };
 
 struct server::impl {
-  impl(const config& c, gateway& g, redis_pool& p)
-      : cfg(c), gw(g), workers(c.workers),
+  impl(const config& c, gateway& g, health_checks& h, database& d)
+      : cfg(c), gw(g), checks(h), db(d), workers(c.workers), probe_pool(probe_threads),
         probes(std::make_shared<obs::http::handler>(obs::http::registry_source())) {
-    for (unsigned t = 0; t < std::max(c.io_threads, 1u); ++t) io.push_back(std::make_unique<io_thread>(p, c));
+    for (unsigned t = 0; t < std::max(c.io_threads, 1u); ++t) io.push_back(std::make_unique<io_thread>(c));
     acceptor.emplace(io.front()->ioc);
-    add_checks(probes->health());
-  }
-
-  void add_checks(obs::http::health& h) {
-    h.add_check("database", [this] { return gw.check_database(); });
-    h.add_check("redis_pool", [this] { return gw.check_redis(); });
+    probes->health().add_check("database", [this] { return checks.check_database(); });
+    probes->health().add_check("redis_pool", [this] { return checks.check_redis(); });
   }
 
   bool metrics_here() const { return cfg.metrics_enabled && !cfg.metrics_listen; }
@@ -69,128 +91,152 @@ struct server::impl {
     return m.route && m.result != route_match::outcome::not_found ? m.route->path : http_routes::unmatched;
   }
 
-  static void record(std::string_view method, std::string_view path, unsigned status,
-                     std::chrono::steady_clock::time_point start) {
+  static void record(std::string_view method, std::string_view path, unsigned status, clock::time_point start) {
     const std::string code = std::to_string(status);
     const std::string_view verb = method_label(method);
-    OBS_COUNTER_FAMILY("http_requests_total", "method", "path", "status").with(verb, path, code).increment();
-    if (status >= 400)
-      OBS_COUNTER_FAMILY("http_request_errors_total", "method", "path", "status").with(verb, path, code).increment();
-    OBS_HISTOGRAM_FAMILY("http_request_duration_seconds", "method", "path")
-        .with(verb, path)
-        .record(std::chrono::steady_clock::now() - start);
+    metrics.http_requests.with(verb, path, code).increment();
+    if (status >= 400) metrics.http_request_errors.with(verb, path, code).increment();
+    metrics.http_request_duration.with(verb, path).record(clock::now() - start);
   }
 
-  static obs::http::response to_response(http_reply r, unsigned version) {
-    obs::http::response res(static_cast<bhttp::status>(r.status), version);
+  template <class Name>
+  static std::string_view field(const obs::http::request& req, Name name) {
+    const auto v = req[name];
+    return {v.data(), v.size()};
+  }
+
+  static http_request_view view(const obs::http::request& req) {
+    return {{req.method_string().data(), req.method_string().size()},
+            {req.target().data(), req.target().size()},
+            field(req, bhttp::field::authorization),
+            req.body(),
+            field(req, "Upstash-Encoding")};
+  }
+
+  // A reply as the response to `req`: HEAD gets GET's headers, Content-Length
+  // included, and no body (RFC 9110 section 9.3.2).
+  static obs::http::response to_response(http_reply r, const obs::http::request& req) {
+    obs::http::response res(static_cast<bhttp::status>(r.status), req.version());
     res.set(bhttp::field::content_type, "application/json");
     if (r.retry_after) res.set(bhttp::field::retry_after, std::to_string(*r.retry_after));
     if (!r.allow.empty()) res.set(bhttp::field::allow, r.allow);
     if (r.authenticate) res.set(bhttp::field::www_authenticate, "Bearer");
-    res.body() = std::move(r.body);
-    res.prepare_payload();
-    return res;
-  }
-
-  // Runs on a worker thread: a request that may block.
-  obs::http::response answer(const obs::http::request& req) {
-    const auto start = std::chrono::steady_clock::now();
-    const std::string_view method(req.method_string().data(), req.method_string().size());
-    const std::string_view target(req.target().data(), req.target().size());
-    route_match m = gw.match(method, target);
-    const bool builtin = m.found() && (m.route->id == route_id::health || m.route->id == route_id::health_live ||
-                                       m.route->id == route_id::health_ready ||
-                                       (m.route->id == route_id::metrics && metrics_here()));
-    if (m.found() && m.route->id == route_id::metrics && !builtin) m = route_match{};  // 404, "unmatched"
-    obs::http::response res;
-    if (builtin) {
-      res = (*probes)(req);
-    } else {
-      const auto auth = req[bhttp::field::authorization];
-      res = to_response(gw.handle(m, {method, target, {auth.data(), auth.size()}, req.body()}), req.version());
-    }
+    res.content_length(r.body.size());
+    if (req.method() != bhttp::verb::head) res.body() = std::move(r.body);
     res.keep_alive(req.keep_alive());
-    record(method, path_label(m), res.result_int(), start);
     return res;
   }
 
-  // A Redis route, on the I/O thread: admitted here, its command pipelined on
-  // the thread's connection to the instance, or, while that is not ready,
-  // run on the blocking pool by a worker (which connects with the retry
-  // loop).
+  // /metrics (when it is served here) and the probes are obs::http's; a
+  // /metrics moved to the management port is a 404 here, and "unmatched".
+  route_match route_of(const obs::http::request& req) const {
+    route_match m = gw.match({req.method_string().data(), req.method_string().size()},
+                             {req.target().data(), req.target().size()});
+    if (m.found() && m.route->id == route_id::metrics && !metrics_here()) return route_match{};
+    return m;
+  }
+
+  static runs_on place(const route_match& m) {
+    if (m.found() && (m.route->id == route_id::health || m.route->id == route_id::health_ready))
+      return runs_on::probe_threads;
+    return gateway::is_api(m) ? runs_on::workers : runs_on::io_thread;
+  }
+
+  // Any route but a Redis one, on the thread place() chose.
+  obs::http::response answer(const obs::http::request& req, const route_match& m) {
+    const auto start = clock::now();
+    obs::http::response res;
+    if (m.found() && (m.route->id == route_id::metrics || m.route->id == route_id::health ||
+                      m.route->id == route_id::health_live || m.route->id == route_id::health_ready))
+      res = (*probes)(req);
+    else
+      res = to_response(gw.handle(m, view(req)), req);
+    record({req.method_string().data(), req.method_string().size()}, path_label(m), res.result_int(), start);
+    return res;
+  }
+
+  // A Redis route, on its I/O thread: admitted from memory, its command
+  // pipelined on the thread's connection to the instance.
   asio::awaitable<obs::http::response> redis_answer(const obs::http::request& req, const route_match& m,
                                                     io_thread& t) {
-    const auto start = std::chrono::steady_clock::now();
-    const std::string_view method(req.method_string().data(), req.method_string().size());
-    const std::string_view target(req.target().data(), req.target().size());
-    const auto auth = req[bhttp::field::authorization];
-    admission a = gw.admit(m, {method, target, {auth.data(), auth.size()}, req.body()});
-    http_reply reply;
-    if (!a.call) {
-      reply = std::move(a.reply);
-    } else if (t.pipes.ready(a.call->instance)) {
-      reply = gateway::finish(co_await t.pipes.async_execute(a.call->instance, std::move(a.call->argv), asio::use_awaitable));
-    } else {
-      auto blocking = [this, &a]() -> asio::awaitable<http_reply> { co_return gw.execute(*a.call); };
-      reply = co_await asio::co_spawn(workers, blocking, asio::use_awaitable);
+    const auto start = clock::now();
+    admission a = gw.admit(m, view(req));
+    if (a.call) {
+      // Not in a conditional expression: g++ 12 frees a temporary of one
+      // that holds a co_await twice.
+      const redis_result r = co_await t.pipes.async_execute(std::move(a.call->instance), std::move(a.call->argv),
+                                                            a.call->encoding, asio::use_awaitable);
+      a.reply = gateway::finish(r);
     }
-    obs::http::response res = to_response(std::move(reply), req.version());
-    res.keep_alive(req.keep_alive());
-    record(method, path_label(m), res.result_int(), start);
+    obs::http::response res = to_response(std::move(a.reply), req);
+    record({req.method_string().data(), req.method_string().size()}, path_label(m), res.result_int(), start);
     co_return res;
+  }
+
+  asio::awaitable<obs::http::response> answer_on(asio::thread_pool& pool, const obs::http::request& req,
+                                                 const route_match& m) {
+    co_return co_await asio::co_spawn(
+        pool, [&]() -> asio::awaitable<obs::http::response> { co_return answer(req, m); }, asio::use_awaitable);
   }
 
   // A transport-level failure (431, 413, 400): answered and counted, then
   // the connection closes, since the rest of the stream cannot be trusted.
-  obs::http::response failure(bhttp::status status, std::string_view message, const route_match& m,
-                              std::string_view method, std::chrono::steady_clock::time_point start) {
-    http_reply r{static_cast<unsigned>(status), std::string(R"({"error":")") + std::string(message) + "\"}", {}, {}, false};
-    obs::http::response res = to_response(r, 11);
+  obs::http::response failure(bhttp::status status, std::string_view message, const obs::http::request& head,
+                              bool header_done, clock::time_point start) {
+    const route_match m = header_done ? route_of(head) : route_match{};
+    obs::http::response res(status, 11);  // the version of a broken request is not to be trusted
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = std::string(R"({"error":")") + std::string(message) + "\"}";
+    res.prepare_payload();
     res.keep_alive(false);
-    record(method, path_label(m), r.status, start);
+    record({head.method_string().data(), head.method_string().size()}, path_label(m), res.result_int(), start);
     return res;
   }
 
   asio::awaitable<void> session(tcp::socket socket, io_thread& t) {
     beast::tcp_stream stream(std::move(socket));
+    struct registration {
+      io_thread& t;
+      std::list<session_entry>::iterator entry;
+      ~registration() { t.sessions.erase(entry); }
+    } reg{t, t.sessions.insert(t.sessions.end(), session_entry{&stream})};
     beast::flat_buffer buffer;
     beast::error_code ec;
-    for (;;) {
+    while (!t.draining) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
       parser.body_limit(cfg.max_body_bytes);
       stream.expires_after(std::chrono::seconds(30));
+      reg.entry->reading = true;
       co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-      const auto start = std::chrono::steady_clock::now();
+      reg.entry->reading = false;
+      const auto start = clock::now();
       obs::http::response res;
       if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
           ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
         break;
+      } else if (ec == bhttp::error::body_limit) {
+        res = failure(bhttp::status::payload_too_large, "request body too large", parser.get(),
+                      parser.is_header_done(), start);
+      } else if (ec == bhttp::error::header_limit) {
+        res = failure(bhttp::status::request_header_fields_too_large, "request header too large", parser.get(),
+                      parser.is_header_done(), start);
       } else if (ec) {
-        const auto& h = parser.get();
-        const std::string_view method(h.method_string().data(), h.method_string().size());
-        const route_match m = parser.is_header_done() ? gw.match(method, {h.target().data(), h.target().size()})
-                                                      : route_match{};
-        if (ec == bhttp::error::body_limit)
-          res = failure(bhttp::status::payload_too_large, "request body too large", m, method, start);
-        else if (ec == bhttp::error::header_limit)
-          res = failure(bhttp::status::request_header_fields_too_large, "request header too large", m, method, start);
-        else
-          res = failure(bhttp::status::bad_request, "malformed request", m, method, start);
+        res = failure(bhttp::status::bad_request, "malformed request", parser.get(), parser.is_header_done(), start);
       } else {
         const obs::http::request& req = parser.get();
-        const std::string_view target(req.target().data(), req.target().size());
-        const std::string_view method(req.method_string().data(), req.method_string().size());
-        // Redis routes stay on this thread (redis_answer); anything that may
-        // query PostgreSQL goes to the workers, so I/O threads keep serving.
-        const route_match m = gw.match(method, target);
+        const route_match m = route_of(req);
         if (gateway::is_redis(m)) {
           res = co_await redis_answer(req, m, t);
         } else {
-          auto blocking = [this, &req]() -> asio::awaitable<obs::http::response> { co_return answer(req); };
-          res = co_await asio::co_spawn(workers, blocking, asio::use_awaitable);
+          switch (place(m)) {
+            case runs_on::io_thread: res = answer(req, m); break;
+            case runs_on::probe_threads: res = co_await answer_on(probe_pool, req, m); break;
+            case runs_on::workers: res = co_await answer_on(workers, req, m); break;
+          }
         }
       }
+      if (t.draining) res.keep_alive(false);
       stream.expires_after(std::chrono::seconds(10));
       const bool keep = res.keep_alive();
       co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
@@ -199,71 +245,116 @@ struct server::impl {
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  asio::awaitable<void> accept_loop() {
-    for (std::size_t next = 0;; next = (next + 1) % io.size()) {
-      beast::error_code ec;
-      io_thread& t = *io[next];  // connections go round the I/O threads
-      tcp::socket socket = co_await acceptor->async_accept(t.ioc, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == asio::error::operation_aborted) co_return;
-      if (ec) continue;  // e.g. EMFILE: the client goes, the server stays
-      if (open.load(std::memory_order_relaxed) >= cfg.max_connections) {
-        // Ordering: an admission limit, approximate by design.
-        socket.close(ec);
-        continue;
-      }
-      open.fetch_add(1, std::memory_order_relaxed);
-      asio::co_spawn(t.ioc, session(std::move(socket), t), [this](const std::exception_ptr&) {
-        // Ordering: as above.
-        open.fetch_sub(1, std::memory_order_relaxed);
-      });
+  // Serves `socket` on the next I/O thread, or closes it beyond
+  // --max-connections.
+  void admit(tcp::socket socket) {
+    boost::system::error_code ec;
+    // Ordering: an admission limit, approximate by design.
+    if (open.load(std::memory_order_relaxed) >= cfg.max_connections) {
+      socket.close(ec);
+      return;
     }
+    io_thread& t = *io[next_thread];
+    next_thread = (next_thread + 1) % io.size();
+    // Accepted on the first I/O thread; moved to the one that serves it.
+    tcp::socket moved(t.ioc);
+    moved.assign(protocol, socket.release(ec), ec);
+    if (ec) return;
+    open.fetch_add(1, std::memory_order_relaxed);  // Ordering: as above
+    asio::co_spawn(t.ioc, session(std::move(moved), t), [this](const std::exception_ptr&) {
+      // Ordering: release, so that the drain, which reads it under
+      // drain_mutex, sees the session's end.
+      if (open.fetch_sub(1, std::memory_order_release) == 1) {
+        std::lock_guard lock(drain_mutex);
+        drained.notify_all();
+      }
+    });
+  }
+
+  // Whether every connection closed before `deadline`.
+  bool wait_closed(clock::time_point deadline) {
+    std::unique_lock lock(drain_mutex);
+    // Ordering: acquire, pairing with the session's release.
+    return drained.wait_until(lock, deadline, [this] { return open.load(std::memory_order_acquire) == 0; });
+  }
+
+  void stop() {
+    if (stopped) return;
+    stopped = true;
+    for (auto& t : io) t->ioc.stop();
+    for (auto& t : io)
+      if (t->thread.joinable()) t->thread.join();
+    // Joined before the io_contexts go: a request still on a worker refers
+    // to its session, which lives until then.
+    workers.join();
+    probe_pool.join();
   }
 
   const config& cfg;
   gateway& gw;
+  health_checks& checks;
+  database& db;
   asio::thread_pool workers;
+  asio::thread_pool probe_pool;
   std::vector<std::unique_ptr<io_thread>> io;
   std::optional<tcp::acceptor> acceptor;  // on the first I/O thread
+  tcp protocol = tcp::v4();
+  std::size_t next_thread = 0;  // the first I/O thread's
   std::shared_ptr<obs::http::handler> probes;
-  std::unique_ptr<obs::http::server> management;
   std::atomic<std::size_t> open{0};
+  std::mutex drain_mutex;
+  std::condition_variable drained;
   bool stopped = false;
 };
 
-server::server(const config& cfg, gateway& gw, redis_pool& pool) : impl_(std::make_unique<impl>(cfg, gw, pool)) {}
+server::server(const config& cfg, gateway& gw, health_checks& checks, database& db)
+    : impl_(std::make_unique<impl>(cfg, gw, checks, db)) {}
 
-server::~server() { stop(); }
+server::~server() { impl_->stop(); }
 
 void server::start() {
   auto& i = *impl_;
   const tcp::endpoint ep(asio::ip::make_address(i.cfg.listen.host), i.cfg.listen.port);
+  i.protocol = ep.protocol();
   i.acceptor->open(ep.protocol());
   i.acceptor->set_option(tcp::acceptor::reuse_address(true));
   i.acceptor->bind(ep);
   i.acceptor->listen(asio::socket_base::max_listen_connections);
-  if (i.cfg.metrics_enabled && i.cfg.metrics_listen) {
-    obs::http::options o;
-    o.address = i.cfg.metrics_listen->host;
-    o.port = i.cfg.metrics_listen->port;
-    i.management = obs::http::serve(o);
-    i.add_checks(i.management->health());
-    std::printf("redis_gateway: metrics on %s:%u\n", o.address.c_str(), i.management->port());
-  }
-  asio::co_spawn(i.io.front()->ioc, i.accept_loop(), asio::detached);
+  asio::co_spawn(
+      i.io.front()->ioc,
+      service::accept_loop(
+          *i.acceptor, "redis_gateway", [&i](tcp::socket s) { i.admit(std::move(s)); },
+          [](const boost::system::error_code&) { metrics.http_accept_errors.increment(); }),
+      asio::detached);
   for (auto& t : i.io) t->thread = std::thread([&ioc = t->ioc] { ioc.run(); });
-  std::printf("redis_gateway: listening on %s:%u\n", i.cfg.listen.host.c_str(), port());
+  std::printf("redis_gateway: listening on %s\n", service::to_string({i.cfg.listen.host, port()}).c_str());
   std::fflush(stdout);
 }
 
-void server::stop() {
+void server::forget(const redis_instance& inst) {
+  for (auto& t : impl_->io) asio::post(t->ioc, [&t = *t, inst] { t.pipes.forget(inst); });
+}
+
+void server::drain(std::chrono::milliseconds timeout) {
   auto& i = *impl_;
-  if (i.stopped) return;
-  i.stopped = true;
-  if (i.management) i.management->stop();
-  for (auto& t : i.io) t->ioc.stop();
+  const auto deadline = clock::now() + timeout;
+  i.probes->health().set_ready(false);
+  asio::post(i.io.front()->ioc, [&i] {
+    boost::system::error_code ignored;
+    i.acceptor->close(ignored);
+  });
   for (auto& t : i.io)
-    if (t->thread.joinable()) t->thread.join();
-  i.workers.join();
+    asio::post(t->ioc, [&t = *t] {
+      t.draining = true;
+      for (auto& s : t.sessions)
+        if (s.reading) s.stream->cancel();
+    });
+  if (!i.wait_closed(deadline)) {
+    i.db.stop();
+    for (auto& t : i.io) asio::post(t->ioc, [&t = *t] { t.pipes.close_all("gateway stopping"); });
+    i.wait_closed(clock::now() + answer_grace);
+  }
+  i.stop();
 }
 
 std::uint16_t server::port() const {

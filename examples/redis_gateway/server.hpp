@@ -1,29 +1,47 @@
-// redis_gateway::server: the HTTP side — Boost.Beast on C++20 coroutines.
+// redis_gateway::server: the HTTP side — Boost.Beast on C++20 coroutines —
+// and where each request runs.
 //
-// Each I/O thread runs its own io_context and owns its HTTP connections
-// (the acceptor deals them out in turn) and a redis_pipeline. A Redis route
-// is answered on its I/O thread: authenticated and rate-limited from memory,
-// its command pipelined with the thread's other commands on one connection
-// per instance. While that connection is not ready (opening, or broken), the
-// command runs on the blocking redis_pool from a worker thread, whose
-// connect retries for up to MAX_RETRY_ATTEMPTS x RETRY_DELAY_MS. The /api
-// routes and the probes go to the workers too, because PostgreSQL calls
-// block. /metrics and the health probes
-// are obs::http::handler's, mounted on the API port; with --metrics-listen,
-// /metrics moves to an obs::http::server on a management port instead.
+// Each I/O thread runs its own io_context, owns the HTTP connections the
+// listener deals it in turn, and a redis_pipeline. Nothing on an I/O thread
+// waits for an upstream:
+//   - a Redis route is admitted from memory and its command pipelined; the
+//     request waits for the reply on no thread;
+//   - /health/live and /metrics (obs::http::handler's) are answered there;
+//   - /health and /health/ready wait for the upstream checks (at most
+//     --health-timeout-ms), on two threads of their own;
+//   - the /api routes query PostgreSQL, on the --workers threads.
+// So no upstream, hung or retrying, holds up a probe, a scrape or another
+// tenant's commands. With --metrics-listen, main() serves /metrics on a
+// management port instead and this port answers 404 there.
+//
+// The listener follows service::accept_loop: an accept error (EMFILE, ...)
+// is counted in http_accept_errors_total, logged once per burst, backed off,
+// and accepting resumes.
+//
+// drain() is the graceful stop: the listener closes, readiness turns false,
+// idle connections close, and every answer from then on says
+// `Connection: close`. Requests in flight have until the deadline; then
+// what still waits gets 503 (Redis commands at once, /api requests within
+// 100 ms, as PostgreSQL calls give up), and the threads are joined.
+//
 // Records http_requests_total, http_request_errors_total and
 // http_request_duration_seconds with the route template as `path`.
 //
-//   server srv(cfg, gw, pool);
-//   srv.start();   // throws when the port cannot be bound
+//   server srv(cfg, gw, checks, db);
+//   srv.start();                      // throws when the port cannot be bound
+//   srv.forget(inst);                 // inst was deleted: its connections close
+//   srv.drain(cfg.shutdown_timeout);  // on SIGTERM
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 
 #include "config.hpp"
+#include "database.hpp"
 #include "gateway.hpp"
-#include "redis_pool.hpp"
+#include "health_checks.hpp"
+#include "redis_instance.hpp"
 
 namespace redis_gateway {
 
@@ -31,15 +49,19 @@ namespace redis_gateway {
 class server {
  public:
   /// Keeps every argument by reference.
-  server(const config& cfg, gateway& gw, redis_pool& pool);
+  server(const config& cfg, gateway& gw, health_checks& checks, database& db);
+  /// Stops (without draining) if drain() did not.
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  /// Binds, starts the threads and prints the bound addresses on stdout.
+  /// Binds, starts the threads and prints the bound address on stdout.
   void start();
-  /// Stops accepting, closes connections and joins; idempotent.
-  void stop();
+  /// `inst` was deleted: each I/O thread closes its connection to it, failing
+  /// the commands that wait for it. Thread-safe.
+  void forget(const redis_instance& inst);
+  /// Stops gracefully within `timeout` (see the header comment) and joins.
+  void drain(std::chrono::milliseconds timeout);
   /// The API port (the chosen one when --listen asked for port 0).
   std::uint16_t port() const;
 

@@ -26,16 +26,17 @@ std::string random_key() {
 }  // namespace
 
 void tenants::publish_counts() const {
-  OBS_GAUGE("organizations_total").set(static_cast<double>(orgs_.size()));
-  OBS_GAUGE("users_total").set(static_cast<double>(users_.size()));
-  OBS_GAUGE("redis_instances_total").set(static_cast<double>(instances_.size()));
+  metrics.organizations.set(static_cast<double>(orgs_.size()));
+  metrics.users.set(static_cast<double>(users_.size()));
+  metrics.redis_instances.set(static_cast<double>(instances_.size()));
 }
 
 void tenants::load() {
   auto orgs = db_.query("select", "SELECT id, name FROM organizations", {});
   auto users = db_.query("select", "SELECT id, organization_id, email FROM users", {});
   auto keys = db_.query("select", "SELECT key, organization_id, rate_limit_rps, id FROM api_keys", {});
-  auto insts = db_.query("select", "SELECT name, organization_id, host, port, password FROM redis_instances", {});
+  auto insts =
+      db_.query("select", "SELECT id, name, organization_id, host, port, password FROM redis_instances", {});
   std::unique_lock lock(mutex_);
   for (auto& r : orgs) orgs_[to_i64(r[0])] = {to_i64(r[0]), *r[1]};
   for (auto& r : users) users_[to_i64(r[0])] = {to_i64(r[0]), to_i64(r[1]), *r[2]};
@@ -44,9 +45,9 @@ void tenants::load() {
                     r[2] ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(to_i64(r[2]))) : std::nullopt,
                     to_i64(r[3])};
   for (auto& r : insts) {
-    redis_instance inst{*r[0], *r[2], static_cast<std::uint16_t>(to_i64(r[3])), *r[4]};
-    instances_[inst.name] = {to_i64(r[1]), inst};
-    pool_.set_instance(inst);
+    auto inst = std::make_shared<const redis_instance>(
+        redis_instance{to_i64(r[0]), *r[1], *r[3], static_cast<std::uint16_t>(to_i64(r[4])), *r[5]});
+    instances_[inst->name] = {to_i64(r[2]), std::move(inst)};
   }
   publish_counts();
 }
@@ -58,11 +59,18 @@ std::optional<api_key_info> tenants::find_key(const std::string& key) const {
   return it->second;
 }
 
-std::optional<std::int64_t> tenants::instance_owner(const std::string& name) const {
+std::optional<owned_instance> tenants::find_instance(std::string_view name) const {
   std::shared_lock lock(mutex_);
   auto it = instances_.find(name);
   if (it == instances_.end()) return std::nullopt;
-  return it->second.first;
+  return it->second;
+}
+
+std::vector<redis_instance_ptr> tenants::instances() const {
+  std::shared_lock lock(mutex_);
+  std::vector<redis_instance_ptr> out;
+  for (const auto& [name, entry] : instances_) out.push_back(entry.instance);
+  return out;
 }
 
 std::vector<organization> tenants::organizations() const {
@@ -92,7 +100,7 @@ std::optional<std::vector<std::pair<std::string, api_key_info>>> tenants::delete
   auto r = db_.query("delete", "DELETE FROM organizations WHERE id = $1 RETURNING id", {std::to_string(id)});
   if (r.empty()) return std::nullopt;
   std::vector<std::pair<std::string, api_key_info>> keys;
-  std::vector<std::string> instances;
+  std::vector<redis_instance_ptr> instances;
   {
     std::unique_lock lock(mutex_);
     orgs_.erase(id);
@@ -103,13 +111,14 @@ std::optional<std::vector<std::pair<std::string, api_key_info>>> tenants::delete
       else
         ++it;
     for (auto it = instances_.begin(); it != instances_.end();)
-      if (it->second.first == id)
-        instances.push_back(it->first), it = instances_.erase(it);
+      if (it->second.organization_id == id)
+        instances.push_back(it->second.instance), it = instances_.erase(it);
       else
         ++it;
     publish_counts();
   }
-  for (const auto& name : instances) pool_.remove_instance(name);
+  if (removed_)
+    for (const auto& inst : instances) removed_(*inst);
   return keys;
 }
 
@@ -144,24 +153,25 @@ std::optional<api_key_info> tenants::delete_key(std::int64_t org, const std::str
   return info;
 }
 
-std::vector<redis_instance> tenants::instances_of(std::int64_t org) const {
+std::vector<redis_instance_ptr> tenants::instances_of(std::int64_t org) const {
   std::shared_lock lock(mutex_);
-  std::vector<redis_instance> out;
+  std::vector<redis_instance_ptr> out;
   for (const auto& [name, entry] : instances_)
-    if (entry.first == org) out.push_back(entry.second);
+    if (entry.organization_id == org) out.push_back(entry.instance);
   return out;
 }
 
-void tenants::create_instance(std::int64_t org, const redis_instance& inst) {
-  db_.query("insert",
-            "INSERT INTO redis_instances (name, organization_id, host, port, password) VALUES ($1, $2, $3, $4, $5)",
-            {inst.name, std::to_string(org), inst.host, std::to_string(inst.port), inst.password});
-  {
-    std::unique_lock lock(mutex_);
-    instances_[inst.name] = {org, inst};
-    publish_counts();
-  }
-  pool_.set_instance(inst);
+redis_instance_ptr tenants::create_instance(std::int64_t org, redis_instance inst) {
+  auto r = db_.query("insert",
+                     "INSERT INTO redis_instances (name, organization_id, host, port, password) "
+                     "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                     {inst.name, std::to_string(org), inst.host, std::to_string(inst.port), inst.password});
+  inst.id = to_i64(r.at(0).at(0));
+  auto stored = std::make_shared<const redis_instance>(std::move(inst));
+  std::unique_lock lock(mutex_);
+  instances_[stored->name] = {org, stored};
+  publish_counts();
+  return stored;
 }
 
 bool tenants::delete_instance(std::int64_t org, const std::string& name) {
@@ -169,12 +179,16 @@ bool tenants::delete_instance(std::int64_t org, const std::string& name) {
                      "DELETE FROM redis_instances WHERE name = $1 AND organization_id = $2 RETURNING name",
                      {name, std::to_string(org)});
   if (r.empty()) return false;
+  redis_instance_ptr gone;
   {
     std::unique_lock lock(mutex_);
-    instances_.erase(name);
+    if (auto it = instances_.find(name); it != instances_.end()) {
+      gone = std::move(it->second.instance);
+      instances_.erase(it);
+    }
     publish_counts();
   }
-  pool_.remove_instance(name);
+  if (gone && removed_) removed_(*gone);
   return true;
 }
 

@@ -7,20 +7,24 @@
 // resource gauges (organizations_total, users_total, redis_instances_total)
 // are the cache's counts, set when they change rather than counted per scrape.
 // The cache is this process's: a second gateway on the same schema sees
-// another's changes only after its own restart.
+// another's changes only after its own restart. When an instance goes (with
+// its organization or alone), the hook given to on_instance_removed() learns
+// it, so that its connections close.
 //
 // Thread safety: every member may be called from any thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "database.hpp"
-#include "redis_pool.hpp"
+#include "redis_instance.hpp"
 
 namespace redis_gateway {
 
@@ -45,19 +49,31 @@ struct user {
   std::string email;
 };
 
+/// An instance and the organization it belongs to.
+struct owned_instance {
+  std::int64_t organization_id = 0;
+  redis_instance_ptr instance;
+};
+
 /// See the header comment.
 class tenants {
  public:
-  /// Keeps `db` and `pool` (which learns every instance) by reference.
-  tenants(database& db, redis_pool& pool) : db_(db), pool_(pool) {}
+  /// Keeps `db` by reference.
+  explicit tenants(database& db) : db_(db) {}
 
-  /// Reads every table into the cache and the pool. Throws database_error.
+  /// Calls `removed` with every instance deleted from now on (after it left
+  /// the cache). Set it before requests are served.
+  void on_instance_removed(std::function<void(const redis_instance&)> removed) { removed_ = std::move(removed); }
+
+  /// Reads every table into the cache. Throws database_error.
   void load();
 
   /// The grants of `key`, or nullopt for an unknown key.
   std::optional<api_key_info> find_key(const std::string& key) const;
-  /// The owner of instance `name`, or nullopt.
-  std::optional<std::int64_t> instance_owner(const std::string& name) const;
+  /// Instance `name` and its owner, or nullopt.
+  std::optional<owned_instance> find_instance(std::string_view name) const;
+  /// Every instance.
+  std::vector<redis_instance_ptr> instances() const;
 
   std::vector<organization> organizations() const;
   std::optional<organization> find_organization(std::int64_t id) const;
@@ -74,8 +90,9 @@ class tenants {
   /// What the removed key granted, or nullopt when the organization has no such key.
   std::optional<api_key_info> delete_key(std::int64_t org, const std::string& key);
 
-  std::vector<redis_instance> instances_of(std::int64_t org) const;
-  void create_instance(std::int64_t org, const redis_instance& inst);
+  std::vector<redis_instance_ptr> instances_of(std::int64_t org) const;
+  /// Stores `inst` (its id is the database's) and returns it.
+  redis_instance_ptr create_instance(std::int64_t org, redis_instance inst);
   bool delete_instance(std::int64_t org, const std::string& name);
 
   std::vector<user> users_of(std::int64_t org) const;
@@ -85,11 +102,11 @@ class tenants {
   void publish_counts() const;  // the resource gauges; caller holds mutex_
 
   database& db_;
-  redis_pool& pool_;
+  std::function<void(const redis_instance&)> removed_;
   mutable std::shared_mutex mutex_;
   std::map<std::int64_t, organization> orgs_;
   std::map<std::string, api_key_info, std::less<>> keys_;
-  std::map<std::string, std::pair<std::int64_t, redis_instance>, std::less<>> instances_;
+  std::map<std::string, owned_instance, std::less<>> instances_;
   std::map<std::int64_t, user> users_;
 };
 

@@ -7,6 +7,8 @@ import json
 import os
 import random
 import re
+import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -56,18 +58,21 @@ def suffix():
 class Gateway:
     """A redis_gateway process on an ephemeral port with its own schema."""
 
-    def __init__(self, binary, pg_url, schema, extra=(), admin="admin-" + suffix()):
+    def __init__(self, binary, pg_url, schema, extra=(), admin="admin-" + suffix(), max_files=None):
+        """max_files: the gateway's RLIMIT_NOFILE, soft and hard (it raises the soft one to the hard one)."""
         self.admin = admin
         self.schema = schema
         self.pg_url = pg_url
         self.stderr = tempfile.NamedTemporaryFile(prefix="redis_gateway_", suffix=".log", delete=False)
         args = [binary, "--listen", "127.0.0.1:0", "--database-url", pg_url, "--db-schema", schema,
                 "--admin-token", admin, *extra]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (max_files, max_files))) if max_files else None
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr, text=True, preexec_fn=limit)
         self.port = None
         self.metrics_port = None
+        management = "--metrics-listen" in extra
         end = time.monotonic() + DEADLINE
-        while time.monotonic() < end:
+        while time.monotonic() < end and not (self.port and (self.metrics_port or not management)):
             line = self.proc.stdout.readline()
             if not line:
                 fail("gateway exited before listening: " + self.log())
@@ -77,7 +82,6 @@ class Gateway:
             m = re.search(r"listening on [^ ]+:(\d+)", line)
             if m:
                 self.port = int(m.group(1))
-                break
         check(self.port, "gateway did not print its port")
 
     def log(self):
@@ -86,6 +90,10 @@ class Gateway:
 
     def alive(self):
         return self.proc.poll() is None
+
+    def count(self, name, labels=""):
+        """A sample of the gateway's own /metrics."""
+        return value(self.scrape(), name, labels)
 
     def stop(self, drop_schema=True):
         if self.alive():
@@ -130,12 +138,12 @@ class Gateway:
         check(status == 200, f"/metrics answered {status}")
         return text
 
-    def tenant(self, redis_host, redis_port, rps=None, name=None):
+    def tenant(self, redis_host, redis_port, rps=None, name=None, instance=None):
         """Creates an organization, a Redis instance and an API key: (org id, instance, key)."""
         s, org, _ = self.admin_req("POST", "/api/organizations", {"name": name or "org-" + suffix()})
         check(s == 201, f"create organization: {s} {org}")
         oid = org["result"]["id"]
-        inst = "inst-" + suffix()
+        inst = instance or "inst-" + suffix()
         s, r, _ = self.admin_req("POST", f"/api/organizations/{oid}/instances",
                                  {"name": inst, "host": redis_host, "port": redis_port})
         check(s == 201, f"create instance: {s} {r}")
@@ -143,6 +151,32 @@ class Gateway:
                                  {"rate_limit_rps": rps} if rps else {})
         check(s == 201, f"create key: {s} {r}")
         return oid, inst, r["result"]["key"]
+
+
+def timed(fn, *args, **kw):
+    """(seconds fn took, what it returned)."""
+    start = time.monotonic()
+    out = fn(*args, **kw)
+    return time.monotonic() - start, out
+
+
+def process_tree(pid):
+    """pid and its descendants (from /proc), for stopping a server whole."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
 
 
 def psql(pg_url, sql):
@@ -195,5 +229,68 @@ class RedisServer:
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
+            self.resume()
             self.proc.terminate()
             self.proc.wait(timeout=DEADLINE)
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def pause(self):
+        """Hangs it (SIGSTOP): connections stay open and nothing answers."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def clients(self):
+        """CLIENT LIST as dicts, without the connection asking."""
+        auth = ["-a", self.password, "--no-auth-warning"] if self.password else []
+        rows = [dict(f.split("=", 1) for f in line.split() if "=" in f)
+                for line in redis_cli("127.0.0.1", self.port, *auth, "CLIENT", "LIST").splitlines()]
+        return [r for r in rows if r.get("cmd") != "client|list"]
+
+
+class PgCluster:
+    """A PostgreSQL cluster of the scenario's own (tests/support/pg-cluster), for stopping, restarting and
+    hanging."""
+
+    def __init__(self, script):
+        self.script = script
+        self.dir = tempfile.mkdtemp(prefix="redis_gateway_pg_")
+        os.chmod(self.dir, 0o755)
+        self.port, self.password = free_port(), "pw-" + suffix()
+        self.url = f"host=127.0.0.1 port={self.port} user=postgres password={self.password} dbname=postgres"
+        self.start()
+
+    def start(self):
+        subprocess.run(["bash", self.script, "start", self.dir, str(self.port), self.password], check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def stop(self):
+        subprocess.run(["bash", self.script, "stop", self.dir], check=True, stdout=subprocess.DEVNULL)
+
+    def _signal_all(self, sig):
+        with open(os.path.join(self.dir, "data", "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        for pid in process_tree(postmaster):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def pause(self):
+        """Hangs the postmaster and every backend (SIGSTOP)."""
+        self._signal_all(signal.SIGSTOP)
+
+    def resume(self):
+        self._signal_all(signal.SIGCONT)
+
+    def remove(self):
+        try:
+            self.resume()
+        except OSError:
+            pass
+        subprocess.run(["bash", self.script, "stop", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(["rm", "-rf", self.dir])

@@ -1,4 +1,4 @@
-// Unit tests of router, rate_limiter and config: no server, no Asio.
+// Unit tests of router, rate_limiter, config and base64: no server, no Asio.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "base64.hpp"
 #include "config.hpp"
 #include "rate_limiter.hpp"
 #include "router.hpp"
@@ -41,10 +42,23 @@ TEST_CASE("router reports unmatched, wrong methods and bad encoding", "[router]"
   auto wrong = r.match("PUT", "/api/organizations");
   CHECK(wrong.result == route_match::outcome::wrong_method);
   CHECK(wrong.route->path == "/api/organizations");
-  CHECK(wrong.allow == "GET, POST");
+  CHECK(wrong.allow == "GET, HEAD, POST");
+  CHECK(r.match("GET", "/redis/cache").allow == "POST");
 
   CHECK(r.match("GET", "/redis/c/get/%zz").result == route_match::outcome::bad_path);
   CHECK(r.match("GET", "/redis/c/get/abc%4").result == route_match::outcome::bad_path);
+}
+
+TEST_CASE("HEAD matches the GET routes and no others", "[router]") {
+  router r;
+  auto head = r.match("HEAD", "/redis/cache/get/k");
+  REQUIRE(head.found());
+  CHECK(head.route->method == "GET");
+  CHECK(head.params == std::vector<std::string>{"cache", "k"});
+  CHECK(r.match("HEAD", "/health/live").found());
+  auto post_only = r.match("HEAD", "/redis/cache");
+  CHECK(post_only.result == route_match::outcome::wrong_method);
+  CHECK(post_only.allow == "POST");
 }
 
 TEST_CASE("every template is unique per method", "[router]") {
@@ -144,6 +158,10 @@ TEST_CASE("config reads the seed's variables, and flags win", "[config]") {
   CHECK(c.metrics_enabled);
   CHECK(c.listen.port == 3000);
   CHECK(!c.metrics_listen);
+  CHECK(c.redis_timeout == 2000ms);
+  CHECK(c.db_timeout == 2000ms);
+  CHECK(c.health_timeout == 1000ms);
+  CHECK(c.shutdown_timeout == 10s);
 
   c = parse({"--rate-limit-rps", "7", "--metrics-listen", "127.0.0.1:9464"},
             {{"RATE_LIMIT_DEFAULT_RPS", "500"}, {"METRICS_ENABLED", "false"}, {"HEALTH_CHECK_INTERVAL", "30s"},
@@ -154,11 +172,21 @@ TEST_CASE("config reads the seed's variables, and flags win", "[config]") {
   CHECK(c.retry_delay == 250ms);
   REQUIRE(c.metrics_listen);
   CHECK(c.metrics_listen->port == 9464);
+
+  c = parse({"--shutdown-timeout-ms", "0", "--health-timeout-ms", "250", "--db-timeout-ms", "5000",
+             "--metrics-listen", ":9464"});
+  CHECK(c.shutdown_timeout == 0ms);
+  CHECK(c.health_timeout == 250ms);
+  CHECK(c.db_timeout == 5s);
+  CHECK(c.metrics_listen->host == "127.0.0.1");  // the shared rule: a bare port is loopback
 }
 
 TEST_CASE("config refuses what does not parse", "[config]") {
-  CHECK_THROWS_AS(parse({"--listen", "nohost"}), config_error);
+  CHECK_THROWS_WITH(parse({"--listen", "nohost"}), "--listen: expected HOST:PORT, got \"nohost\"");
   CHECK_THROWS_AS(parse({"--listen", "h:70000"}), config_error);
+  CHECK_THROWS_AS(parse({"--metrics-listen", "::1:80"}), config_error);
+  CHECK_THROWS_AS(parse({"--health-timeout-ms", "0"}), config_error);
+  CHECK_THROWS_AS(parse({"--redis-pool-size", "8"}), config_error);  // gone with the blocking pool
   CHECK_THROWS_AS(parse({"--rate-limit-rps", "0"}), config_error);
   CHECK_THROWS_AS(parse({"--bogus"}), config_error);
   CHECK_THROWS_AS(parse({"--threads"}), config_error);
@@ -168,5 +196,18 @@ TEST_CASE("config refuses what does not parse", "[config]") {
   CHECK(parse_duration("500ms") == 500ms);
   CHECK(parse_duration("2m") == 120s);
   CHECK(parse_duration("30") == 30s);
-  CHECK(parse_endpoint("[::1]:80").host == "::1");
+  CHECK(parse({"--listen", "[::1]:80"}).listen.host == "::1");
+}
+
+TEST_CASE("base64 is RFC 4648's, with padding", "[base64]") {
+  // RFC 4648 section 10.
+  CHECK(base64_encode("") == "");
+  CHECK(base64_encode("f") == "Zg==");
+  CHECK(base64_encode("fo") == "Zm8=");
+  CHECK(base64_encode("foo") == "Zm9v");
+  CHECK(base64_encode("foob") == "Zm9vYg==");
+  CHECK(base64_encode("fooba") == "Zm9vYmE=");
+  CHECK(base64_encode("foobar") == "Zm9vYmFy");
+  CHECK(base64_encode(std::string("\0\xff\xfe", 3)) == "AP/+");
+  CHECK(base64_encode("OK") == "T0s=");
 }
