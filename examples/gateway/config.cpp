@@ -19,29 +19,34 @@ std::size_t parse_size(std::string_view flag, std::string_view text, std::size_t
 
 }  // namespace
 
-endpoint parse_endpoint(const std::string& text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) throw config_error("'" + text + "' is not host:port");
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  const auto port = parse_size("port", std::string_view(text).substr(colon + 1), 0, 65535);
-  return {host, static_cast<std::uint16_t>(port)};
-}
-
 config parse_args(std::span<const char* const> args) {
   config c;
-  using setter = std::function<void(std::string_view)>;
+  // A setter is given the flag, to name it in its error, and the value.
+  using setter = std::function<void(std::string_view, std::string_view)>;
   auto size_flag = [](std::size_t& field, std::size_t min, std::size_t max) {
-    return [&field, min, max](std::string_view v) { field = parse_size("value", v, min, max); };
+    return [&field, min, max](std::string_view flag, std::string_view v) { field = parse_size(flag, v, min, max); };
   };
   auto ms_flag = [](std::chrono::milliseconds& field) {
-    return [&field](std::string_view v) { field = std::chrono::milliseconds(parse_size("value", v, 1, 3'600'000)); };
+    return [&field](std::string_view flag, std::string_view v) {
+      field = std::chrono::milliseconds(parse_size(flag, v, 1, 3'600'000));
+    };
   };
-  auto string_flag = [](std::string& field) { return [&field](std::string_view v) { field = std::string(v); }; };
+  auto string_flag = [](std::string& field) {
+    return [&field](std::string_view, std::string_view v) { field = std::string(v); };
+  };
+  auto endpoint_flag = [](endpoint& field) {
+    return [&field](std::string_view flag, std::string_view v) {
+      try {
+        field = service::parse_endpoint(flag, v);
+      } catch (const std::invalid_argument& e) {
+        throw config_error(e.what());
+      }
+    };
+  };
   const std::size_t big = std::size_t{1} << 40;
   const std::map<std::string_view, setter> flags{
-      {"--listen", [&c](std::string_view v) { c.listen = parse_endpoint(std::string(v)); }},
-      {"--management-listen", [&c](std::string_view v) { c.management_listen = parse_endpoint(std::string(v)); }},
+      {"--listen", endpoint_flag(c.listen)},
+      {"--management-listen", endpoint_flag(c.management_listen)},
       {"--database-url", string_flag(c.database_url)},
       {"--db-pool-size", size_flag(c.db_pool_size, 1, 64)},
       {"--db-acquire-timeout-ms", ms_flag(c.db_acquire_timeout)},
@@ -59,6 +64,7 @@ config parse_args(std::span<const char* const> args) {
       {"--ws-send-buffer-bytes", size_flag(c.ws_send_buffer_bytes, 0, big)},
       {"--max-body-bytes", size_flag(c.max_body_bytes, 16, big)},
       {"--max-connections", size_flag(c.max_connections, 1, 1'000'000)},
+      {"--shutdown-timeout-ms", ms_flag(c.shutdown_timeout)},
   };
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i];
@@ -75,11 +81,7 @@ config parse_args(std::span<const char* const> args) {
       if (i + 1 >= args.size()) throw config_error(std::string(arg) + " needs a value");
       value = args[++i];
     }
-    try {
-      it->second(value);
-    } catch (const config_error& e) {
-      throw config_error(std::string(arg) + ": " + e.what());
-    }
+    it->second(arg, value);
   }
   if (c.database_url.empty()) throw config_error("--database-url is required (a libpq connection string)");
   if (c.s3_endpoint.empty()) throw config_error("--s3-endpoint is required (http://host:port)");
@@ -111,6 +113,7 @@ std::string usage() {
   --ws-send-buffer-bytes N        SO_SNDBUF of a WebSocket connection, 0 = kernel default (65536)
   --max-body-bytes N              largest HTTP request body but uploads (65536)
   --max-connections N             open public connections (10000)
+  --shutdown-timeout-ms MS        on SIGTERM, time requests in progress may take (10000)
 )";
 }
 

@@ -4,18 +4,15 @@
 
 #include <chrono>
 #include <cstddef>
-#include <cstdint>
 #include <span>
 #include <stdexcept>
 #include <string>
 
+#include "service/endpoint.hpp"
+
 namespace gateway {
 
-/// A host and TCP port to bind or connect to.
-struct endpoint {
-  std::string host;
-  std::uint16_t port = 0;
-};
+using service::endpoint;
 
 /// What main() starts the gateway with.
 struct config {
@@ -26,9 +23,10 @@ struct config {
 
   /// libpq connection string of the message store.
   std::string database_url;
-  /// Connections in the pool, and threads that run their blocking calls.
+  /// Connections in the pool.
   std::size_t db_pool_size = 4;
-  /// Longest wait for a pooled connection before a request fails with 503.
+  /// Longest wait for a pooled connection, opening one included, before a
+  /// request fails with 503.
   std::chrono::milliseconds db_acquire_timeout{2000};
 
   /// S3-compatible object store: `http://host:port`, path-style buckets.
@@ -57,6 +55,9 @@ struct config {
   std::size_t max_body_bytes = 64 * 1024;
   /// Open public connections (HTTP and WebSocket) beyond this are refused.
   std::size_t max_connections = 10000;
+  /// On SIGTERM, how long requests in progress may take to finish; what is
+  /// still waiting then is answered 503.
+  std::chrono::milliseconds shutdown_timeout{10000};
 };
 
 /// A command line the gateway cannot run with; what() says which flag and why.
@@ -64,9 +65,6 @@ class config_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-
-/// Parses `host:port` (`[v6]:port` too); throws config_error.
-endpoint parse_endpoint(const std::string& text);
 
 /// Parses the arguments after the program name. Throws config_error naming
 /// the flag on anything unknown, missing or out of range.

@@ -7,13 +7,14 @@
 //   obs_gateway --database-url "host=127.0.0.1 dbname=chat user=postgres password=..."
 //               --s3-endpoint http://127.0.0.1:4568 --s3-access-key S3RVER --s3-secret-key S3RVER
 //
-// Stops cleanly on SIGINT or SIGTERM.
+// Stops on SIGINT or SIGTERM: requests in progress get --shutdown-timeout-ms.
 #include <obs/http.hpp>
+#include <service/stop_signals.hpp>
 
-#include <csignal>
+#include <chrono>
 #include <cstdio>
 #include <exception>
-#include <pthread.h>
+#include <span>
 #include <string_view>
 
 #include "config.hpp"
@@ -35,16 +36,11 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Every thread started from here on inherits the mask, so only sigwait
-  // below sees SIGINT and SIGTERM.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // First, before any thread starts: only stop.wait() sees SIGINT/SIGTERM.
+  service::stop_signals stop;
 
   try {
-    gateway::metrics::describe();
+    gateway::register_metrics();
     gateway::server public_api(cfg);
     public_api.start();
 
@@ -56,11 +52,11 @@ int main(int argc, char** argv) {
     auto admin = obs::http::serve(management);
     admin->health().add_check("database", [&public_api] {
       return public_api.database_ready() ? obs::http::check_result::healthy("PostgreSQL answers")
-                                         : obs::http::check_result::unhealthy("PostgreSQL unreachable");
+                                         : obs::http::check_result::unhealthy("PostgreSQL did not answer");
     });
     admin->health().add_check("object_store", [&public_api] {
       return public_api.object_store_ready() ? obs::http::check_result::healthy("bucket reachable")
-                                             : obs::http::check_result::unhealthy("S3 store unreachable");
+                                             : obs::http::check_result::unhealthy("S3 store did not answer");
     });
 
     std::printf("gateway: public http://%s:%u (HTTP API, WebSocket /ws)\n", cfg.listen.host.c_str(),
@@ -69,10 +65,13 @@ int main(int argc, char** argv) {
                 cfg.management_listen.host.c_str(), static_cast<unsigned>(admin->port()));
     std::fflush(stdout);
 
-    int signal = 0;
-    sigwait(&stop_signals, &signal);
+    const int signal = stop.wait();
     std::printf("gateway: stopping on signal %d\n", signal);
     std::fflush(stdout);
+    // The drain is bounded by --shutdown-timeout-ms; the watchdog only
+    // catches a shutdown that is stuck anyway.
+    service::shutdown_deadline bound(cfg.shutdown_timeout + std::chrono::seconds(2), "obs_gateway");
+    admin->health().set_ready(false);
     public_api.stop();
     admin->stop();
   } catch (const std::exception& e) {

@@ -1,15 +1,19 @@
 // gateway::message_store: the gateway's tables and the SQL it runs on them —
 // store a message, page through a room's history, record a batch of ACKs.
 //
-// Every call blocks on the pool (pg_pool), so the gateway makes them from its
-// worker threads. Thread safety: as pg_pool.
+// A message body is stored byte for byte (a bytea column): a client may send
+// any string JSON can carry, NUL included, which a PostgreSQL text column
+// cannot hold.
+//
+// Every call waits for the pool (pg_pool) and for the database without
+// holding a thread. Thread safety: as pg_pool.
 #pragma once
 
-#include <chrono>
+#include <boost/asio/awaitable.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "pg_pool.hpp"
@@ -35,30 +39,27 @@ struct ack {
 /// See the header comment.
 class message_store {
  public:
-  message_store(pg_pool& pool, std::chrono::milliseconds acquire_timeout)
-      : pool_(pool), acquire_timeout_(acquire_timeout) {}
+  explicit message_store(pg_pool& pool) : pool_(pool) {}
 
-  /// Creates the tables if they do not exist.
-  void migrate();
+  /// Creates the tables if they do not exist, and turns the body column of
+  /// an earlier gateway's table (text) into bytea.
+  boost::asio::awaitable<void> migrate();
 
   /// Stores a message and returns it with its id and time.
-  message insert(const std::string& room, const std::string& user, const std::string& body,
-                 const std::optional<std::string>& attachment);
+  boost::asio::awaitable<message> insert(std::string room, std::string user, std::string body,
+                                         std::optional<std::string> attachment);
 
   /// Up to `limit` messages of `room` older than `before` (all when unset),
   /// newest first.
-  std::vector<message> history(const std::string& room, std::optional<std::int64_t> before, int limit);
+  boost::asio::awaitable<std::vector<message>> history(std::string room, std::optional<std::int64_t> before,
+                                                       int limit);
 
   /// Records `acks` in one statement; an ACK already recorded, or for a
   /// message that does not exist, is skipped. Returns how many were new.
-  std::size_t record_acks(const std::vector<ack>& acks);
-
-  /// A round trip to the database (readiness).
-  void ping();
+  boost::asio::awaitable<std::size_t> record_acks(std::vector<ack> acks);
 
  private:
   pg_pool& pool_;
-  std::chrono::milliseconds acquire_timeout_;
 };
 
 }  // namespace gateway

@@ -1,28 +1,38 @@
-// gateway::pg_pool: a small PostgreSQL connection pool over libpq. acquire()
-// measures how long the caller waited for a connection
-// (db_pool_wait_duration_seconds) and exec() how long a query ran
-// (db_query_duration_seconds): the design doc's "transparent wrapper around
-// db.acquire()".
+// gateway::pg_pool: the gateway's PostgreSQL connections, driven by libpq's
+// non-blocking API on the gateway's I/O thread. acquire() measures how long
+// the caller waited for a connection (db_pool_wait_duration_seconds) and
+// exec() how long a query ran (db_query_duration_seconds): the design doc's
+// "transparent wrapper around db.acquire()".
 //
-// Calls block (libpq's synchronous API): the gateway runs them on worker
-// threads, never on its I/O thread. Connections are opened on demand up to
-// the pool size; one whose server went away is discarded when a query fails
-// on it, so the pool reconnects once the database is back.
+// The pool is the one place a request waits for the database: a request
+// that finds every connection busy waits in acquire(), measured, and fails
+// after the acquire timeout (the gateway answers 503). No thread is held
+// meanwhile, so a hung server costs the requests that wait for it and
+// nothing else.
 //
-// Thread safety: every member may be called from any thread; a lease is used
-// by one thread at a time.
+// Connections are opened on demand up to the pool size. One that died while
+// idle (the server restarted, idle_session_timeout, a terminated backend) is
+// never handed out: acquire() checks every idle connection it takes
+// (service::idle_socket_alive) and replaces a dead one before the request
+// reaches it. One that breaks during a query fails that query and is
+// discarded.
+//
+// Thread safety: none. The pool, its leases and their queries live on the
+// executor given (the gateway's one I/O thread).
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <initializer_list>
+#include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -32,7 +42,8 @@ struct pg_result;
 namespace gateway {
 
 /// A database failure: no connection in time, a lost connection or a query
-/// error; what() carries libpq's message.
+/// error; what() carries libpq's message, which names the server, so it
+/// goes to the log, never to a client.
 class db_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -59,50 +70,69 @@ class pg_rows {
 class pg_pool {
  public:
   class lease;
+  using clock = std::chrono::steady_clock;
 
-  /// A pool of up to `size` connections to `conninfo`. Connects lazily.
-  pg_pool(std::string conninfo, std::size_t size);
+  /// A pool of up to `size` connections to `conninfo`, on `ex`. Connects lazily.
+  pg_pool(boost::asio::any_io_executor ex, std::string conninfo, std::size_t size,
+          std::chrono::milliseconds acquire_timeout);
   ~pg_pool();
   pg_pool(const pg_pool&) = delete;
   pg_pool& operator=(const pg_pool&) = delete;
 
-  /// A connection, waiting up to `timeout` for one to be free and opening a
-  /// new one if the pool is not full. Throws db_error on timeout or when the
-  /// server cannot be reached.
-  lease acquire(std::chrono::milliseconds timeout);
+  /// A live connection: an idle one, a new one if the pool is not full, or
+  /// the first one given back, in the order the callers came. Throws
+  /// db_error when none is had by `deadline` (by default, the acquire
+  /// timeout from now) or the server cannot be reached.
+  ///
+  ///   pg_pool::lease c = co_await pool.acquire();
+  ///   pg_rows rows = co_await c.exec("SELECT $1::int + 1", {"41"});
+  boost::asio::awaitable<lease> acquire();
+  boost::asio::awaitable<lease> acquire(clock::time_point deadline);
+
+  /// Fails every wait and query in progress with db_error, at once, and
+  /// closes the idle connections; acquire() fails from now on. For the
+  /// end of a shutdown, when nothing may wait for the database any more.
+  void stop();
 
  private:
+  struct connection;
+  struct waiter;
   friend class lease;
-  void give_back(pg_conn* c, bool healthy) noexcept;
 
+  boost::asio::awaitable<std::unique_ptr<connection>> open(clock::time_point deadline);
+  void give_back(std::unique_ptr<connection> c) noexcept;
+  void slot_freed() noexcept;
+
+  boost::asio::any_io_executor executor_;
   std::string conninfo_;
   std::size_t size_;
-  std::mutex mutex_;
-  std::condition_variable freed_;
-  std::vector<pg_conn*> idle_;
-  std::size_t open_ = 0;
+  std::chrono::milliseconds acquire_timeout_;
+  std::vector<std::unique_ptr<connection>> idle_;
+  std::unordered_set<connection*> busy_;  // leased or being opened
+  std::deque<waiter*> waiters_;
+  std::size_t open_ = 0;  // idle, busy and promised to a waiter
+  bool stopped_ = false;
 };
 
 /// A connection taken from the pool; returns it when destroyed.
 class pg_pool::lease {
  public:
-  lease(lease&& other) noexcept
-      : pool_(other.pool_), conn_(std::exchange(other.conn_, nullptr)), healthy_(other.healthy_) {}
+  lease(lease&& other) noexcept;
   lease& operator=(lease&&) = delete;
   ~lease();
 
-  /// Runs `sql` with text parameters `params` ($1, $2, ...), timing it.
-  /// Throws db_error on failure; a failure that lost the connection also
-  /// keeps it from going back to the pool.
-  pg_rows exec(std::string_view sql, std::initializer_list<std::optional<std::string_view>> params = {});
-  pg_rows exec(std::string_view sql, const std::vector<std::optional<std::string_view>>& params);
+  /// Runs `sql` with text parameters `params` ($1, $2, ...; nullopt is
+  /// NULL), timing it. Throws db_error when it fails, or when no answer came
+  /// by `deadline`; a connection whose query did not end cleanly is
+  /// discarded when the lease ends.
+  boost::asio::awaitable<pg_rows> exec(std::string sql, std::vector<std::optional<std::string>> params = {},
+                                       clock::time_point deadline = clock::time_point::max());
 
  private:
   friend class pg_pool;
-  lease(pg_pool* p, pg_conn* c) noexcept : pool_(p), conn_(c) {}
+  lease(pg_pool* p, std::unique_ptr<connection> c) noexcept;
   pg_pool* pool_;
-  pg_conn* conn_;
-  bool healthy_ = true;
+  std::unique_ptr<connection> conn_;
 };
 
 }  // namespace gateway

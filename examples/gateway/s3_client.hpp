@@ -3,21 +3,25 @@
 // signed with AWS Signature V4 (sigv4.hpp). Path-style URLs, plain HTTP.
 //
 // put_object and get_object time themselves into s3_upload_duration_seconds
-// and s3_download_duration_seconds. Every call opens its own connection and
-// gives up after `timeout`, so a store that went away costs a failed call,
-// not a stuck one.
+// and s3_download_duration_seconds. Every call opens its own connection (so
+// there is no pooled connection that could have died while idle) and gives
+// up after its timeout, so a store that went away or hung costs a failed
+// call, not a stuck one.
 //
-// Thread safety: calls may overlap; each runs on the executor given.
+// Thread safety: none. Calls may overlap, all on the executor given (the
+// gateway's I/O thread); stop() from there too.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_set>
 
 #include "sigv4.hpp"
 
@@ -34,7 +38,8 @@ struct s3_config {
 };
 
 /// A failed call: unreachable store, timeout, or a status other than the
-/// expected one (what() names it).
+/// expected one. what() names the store's address, so it goes to the log,
+/// never to a client.
 class s3_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -56,10 +61,15 @@ class s3_client {
   boost::asio::awaitable<void> put_object(std::string key, std::string body, std::string content_type);
   /// The object under `key`, or nullopt if there is none.
   boost::asio::awaitable<std::optional<s3_object>> get_object(std::string key);
-  /// Whether the bucket exists (HEAD bucket); throws when the store is unreachable.
-  boost::asio::awaitable<bool> bucket_exists();
+  /// Whether the bucket exists (HEAD bucket), asked with its own `timeout`;
+  /// throws when the store is unreachable or does not answer in time.
+  boost::asio::awaitable<bool> bucket_exists(std::chrono::milliseconds timeout);
   /// Creates the bucket unless it exists.
   boost::asio::awaitable<void> ensure_bucket();
+
+  /// Fails every call in progress with s3_error, at once, and every later
+  /// one: for the end of a shutdown.
+  void stop();
 
  private:
   struct reply {
@@ -68,12 +78,14 @@ class s3_client {
     std::string content_type;
   };
   boost::asio::awaitable<reply> send(std::string method, std::string path, std::string body,
-                                     std::string content_type);
+                                     std::string content_type, std::chrono::milliseconds timeout);
 
   boost::asio::any_io_executor executor_;
   s3_config config_;
   std::string host_;
   std::string port_;
+  std::unordered_set<boost::asio::ip::tcp::socket*> in_flight_;
+  bool stopped_ = false;
 };
 
 }  // namespace gateway

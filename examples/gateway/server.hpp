@@ -2,10 +2,12 @@
 // WebSocket rooms on one port, with the database, the attachment store and
 // the queues behind them.
 //
-// One I/O thread runs every connection; PostgreSQL calls, which block, run on
-// a worker pool of db_pool_size threads. Every connection has a bounded
-// outbound queue and the server one bounded ACK queue, written to the
-// database in batches: a full queue drops (and counts) instead of growing.
+// One I/O thread runs every connection, and the PostgreSQL and S3 calls too
+// (libpq's non-blocking API): a request that needs the database waits for a
+// pooled connection, measured and bounded, and holds no thread meanwhile.
+// Every connection has a bounded outbound queue and the server one bounded
+// ACK queue, written to the database in batches: a full queue drops (and
+// counts) instead of growing.
 //
 // This header names no Boost type (the server lives behind a pointer), so
 // main.cpp does not compile Asio.
@@ -34,15 +36,17 @@ class server {
   /// message saying what could not be reached or bound.
   void start();
 
-  /// Closes every connection, writes the ACKs still queued and joins the
-  /// threads. Idempotent.
+  /// Stops accepting and closes idle connections (WebSocket clients with
+  /// 1001, going away); requests in progress and the ACKs still queued get
+  /// config::shutdown_timeout, then what still waits is answered 503 and
+  /// closed. Returns when everything has ended. Idempotent.
   void stop();
 
   /// The bound public port (the chosen one when the configured port was 0).
   std::uint16_t port() const noexcept;
 
-  /// Whether the last periodic check (every second) reached the database /
-  /// the object store.
+  /// Whether the last periodic check of the database / the object store
+  /// (every second, each given a second) succeeded. Reads a flag: never waits.
   bool database_ready() const noexcept;
   bool object_store_ready() const noexcept;
 

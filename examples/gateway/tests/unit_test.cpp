@@ -39,8 +39,20 @@ TEST_CASE("flags: defaults, required values and range errors", "[config]") {
   CHECK_THROWS_WITH(parse_args(dangling), Catch::Contains("needs a value"));
   const std::array<const char*, 0> none{};
   CHECK_THROWS_WITH(parse_args(none), Catch::Contains("--database-url"));
-  CHECK_THROWS_AS(parse_endpoint("nohost"), config_error);
-  CHECK_THROWS_AS(parse_endpoint("h:70000"), config_error);
+  // Endpoints follow the services' common rules (examples/common), with
+  // the flag named in the error.
+  const std::array<const char*, 2> bad_listen{"--listen", "nohost"};
+  CHECK_THROWS_WITH(parse_args(bad_listen), "--listen: expected HOST:PORT, got \"nohost\"");
+  const std::array<const char*, 1> bad_port{"--management-listen=h:70000"};
+  CHECK_THROWS_AS(parse_args(bad_port), config_error);
+
+  CHECK(c.shutdown_timeout == std::chrono::seconds(10));
+  const std::array<const char*, 10> shutdown{"--database-url", "host=x", "--s3-endpoint", "http://h:1",
+                                             "--s3-access-key", "k", "--s3-secret-key", "s",
+                                             "--shutdown-timeout-ms", "1500"};
+  CHECK(parse_args(shutdown).shutdown_timeout == std::chrono::milliseconds(1500));
+  const std::array<const char*, 2> no_time{"--shutdown-timeout-ms", "0"};
+  CHECK_THROWS_WITH(parse_args(no_time), Catch::Contains("--shutdown-timeout-ms"));
 }
 
 TEST_CASE("routes: templates match, everything else is unmatched", "[routes]") {

@@ -1,0 +1,43 @@
+// gateway::throttled_log: a stderr log for failures that come in bursts (an
+// upstream that went away fails every request that needs it): a failure is
+// written at once unless a line was written less than a second ago; those
+// held back are counted, and the count is written with the next line.
+//
+// Thread safety: none; one per upstream, used on the gateway's I/O thread.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <string_view>
+
+namespace gateway {
+
+/// See the header comment.
+class throttled_log {
+ public:
+  /// Lines start with "gateway: `subject`: ".
+  explicit throttled_log(const char* subject) noexcept : subject_(subject) {}
+
+  /// Logs `detail`, or counts it if a line was written less than a second ago.
+  void operator()(std::string_view detail) {
+    const auto now = std::chrono::steady_clock::now();
+    if (written_ && now - last_ < std::chrono::seconds(1)) {
+      ++held_back_;
+      return;
+    }
+    if (held_back_ > 0)
+      std::fprintf(stderr, "gateway: %s: %lu more failures since the line before\n", subject_, held_back_);
+    std::fprintf(stderr, "gateway: %s: %.*s\n", subject_, static_cast<int>(detail.size()), detail.data());
+    written_ = true;
+    last_ = now;
+    held_back_ = 0;
+  }
+
+ private:
+  const char* subject_;
+  bool written_ = false;
+  std::chrono::steady_clock::time_point last_;
+  unsigned long held_back_ = 0;
+};
+
+}  // namespace gateway
