@@ -41,7 +41,7 @@ struct executor {
   std::deque<std::shared_ptr<waiter>> waiters;
   unsigned busy = 0;
   /// pg_doorman_auth_query_executor_active_connections, kept equal to busy.
-  metrics::gauge active;
+  obs::gauge_handle active;
   bool retired = false;
 };
 
