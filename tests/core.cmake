@@ -3,6 +3,8 @@ foreach(name registry counter gauge histogram buckets family snapshot names metr
   obs_add_test(${name}_test SOURCES ${name}_test.cpp)
 endforeach()
 obs_add_test(concurrency_test SOURCES concurrency_test.cpp)
+# With two slots, most of the test's threads share the one extra slot.
+obs_add_test(gauge_shared_slot_test SOURCES gauge_test.cpp ENVIRONMENT OBS_THREAD_SLOTS=2)
 # At the slot count of a 64-core machine, where memory committed for slots
 # that never record would show.
 obs_add_test(storage_test SOURCES storage_test.cpp ENVIRONMENT OBS_THREAD_SLOTS=256)

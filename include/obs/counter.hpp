@@ -27,18 +27,13 @@
 OBS_NAMESPACE_BEGIN
 namespace detail {
 
-/// Raises the u64 counter `s` to `value` if it is below. Calls for series
-/// hashed to one stripe are serialised, so two racing raises to 100 reach
-/// 100, not 200; increments do not wait.
+/// Raises the u64 counter `s` to `value` if it is below. Raises of one
+/// series are serialised, so two racing raises to 100 reach 100, not 200;
+/// increments do not wait.
 inline void raise_u64(series_cells* s, std::uint64_t value) noexcept {
-  static std::atomic_flag stripes[64];
-  std::atomic_flag& lock = stripes[(reinterpret_cast<std::uintptr_t>(s) >> 6) % 64];
-  // Ordering: acquire/release; the holder's adds happen-before the next holder's sum.
-  while (lock.test_and_set(std::memory_order_acquire)) lock.wait(true, std::memory_order_relaxed);
+  series_write_lock lock(s);
   std::uint64_t current = sum_u64(s->cells);
   if (value > current) add_u64(s->cells, value - current);
-  lock.clear(std::memory_order_release);
-  lock.notify_one();
 }
 
 /// Adds `v` to a float counter unless it is negative or NaN, which a counter

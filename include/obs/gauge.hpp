@@ -1,38 +1,30 @@
 // obs::gauge: a value that goes up and down (connections open, queue depth).
 //
-// A gauge is one atomic double per series: `set` is a single store,
-// `increment`/`decrement` an atomic add. Unlike counters it is not sharded,
-// because `set` must win over every earlier write:
-//
 //   obs::gauge depth = reg.gauge("channel_queue_depth", {{"type", "outbound"}});
 //   depth.set(42);
+//   in_flight.increment(); ... in_flight.decrement();
+//
+// `increment`/`decrement` add into this thread's shard of the series, as a
+// counter does (no locked instruction: an in-flight gauge moved by every
+// request costs as little at 16 threads as at one); `set` is a
+// compare-exchange and two stores.
+//
+// A set racing adds on other threads: `set(v)` followed by adds ends at
+// exactly v plus those adds; an add that overlaps the set counts either
+// before it (overwritten) or after it (added), never half. Of two racing
+// sets one wins whole. Reading (`value()`, snapshots) walks every slot that
+// ever recorded.
 //
 // For a value you can compute on demand (a pool's size), prefer a callback
 // gauge (registry::gauge_callback): it costs nothing until scraped.
 #pragma once
 
-#include <atomic>
-
 #include "obs/detail/config.hpp"
+#include "obs/detail/gauge_cells.hpp"
 #include "obs/detail/owning_handle.hpp"
 #include "obs/detail/series_cells.hpp"
 
 OBS_NAMESPACE_BEGIN
-namespace detail {
-
-// Every write also marks the gauge touched, so idle expiry sees activity
-// even when the value stays the same.
-// Ordering: relaxed throughout; a gauge orders nothing else.
-inline void gauge_set(series_cells* s, double v) noexcept {
-  s->gauge_value.store(v, std::memory_order_relaxed);
-  s->touched.store(true, std::memory_order_relaxed);
-}
-inline void gauge_add(series_cells* s, double v) noexcept {
-  s->gauge_value.fetch_add(v, std::memory_order_relaxed);
-  s->touched.store(true, std::memory_order_relaxed);
-}
-
-}  // namespace detail
 
 /// What a gauge family's `with()` returns: record in the same expression,
 /// or convert it to an obs::gauge to keep it (see obs::counter_ref).
@@ -67,10 +59,8 @@ class gauge final : detail::series_handle {
   /// Subtracts `v` (default 1).
   void decrement(double v = 1) const noexcept { detail::gauge_add(state_, -v); }
   /// The current value.
-  double value() const noexcept {
-    // Ordering: relaxed, as in set.
-    return state_->gauge_value.load(std::memory_order_relaxed);
-  }
+  /// The current value; walks every slot that ever recorded.
+  double value() const noexcept { return detail::gauge_read(state_); }
 };
 
 OBS_NAMESPACE_END

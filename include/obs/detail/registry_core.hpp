@@ -33,6 +33,7 @@
 #include "obs/detail/core_ref.hpp"
 #include "obs/detail/exposed_names.hpp"
 #include "obs/detail/family_state.hpp"
+#include "obs/detail/gauge_cells.hpp"
 #include "obs/detail/lookup_cache.hpp"
 #include "obs/detail/series_state.hpp"
 #include "obs/detail/slot_table.hpp"
@@ -189,6 +190,7 @@ class registry_core {
     s->layout = &f.layout;
     s->rejected_values = &f.rejected_values;
     if (f.kind == value_kind::counter || f.kind == value_kind::float_counter) s->cell_count = 1;
+    if (f.kind == value_kind::gauge) s->cell_count = gauge_cell_count;
     if (f.kind == value_kind::histogram) s->cell_count = f.layout.cell_count();
     if (s->cell_count) s->cells = arena.allocate(s->cell_count);
     if (f.layout.high_resolution) {

@@ -30,7 +30,7 @@ namespace detail {
 enum class value_kind : std::uint8_t {
   counter,         ///< u64 in one sharded cell
   float_counter,   ///< double in one sharded cell
-  gauge,           ///< double in `gauge_value`
+  gauge,           ///< `gauge_base` plus sharded deltas; see gauge.hpp
   histogram,       ///< sharded cells: bucket counts, then the sum
   info,            ///< constant 1
 };
@@ -47,7 +47,10 @@ struct series_cells {
   cell* cells = nullptr;  ///< slot-0 copy of the first cell; see thread_slot.hpp
   const histogram_buckets* layout = nullptr;  ///< histograms only; owned by the family
   cell* high_resolution_buckets = nullptr;  ///< shared by all threads
-  std::atomic<double> gauge_value{0};
+  /// A gauge's value at its last `set`, and the seqlock that numbers sets
+  /// (odd while one is in progress); see gauge.hpp.
+  std::atomic<double> gauge_base{0};
+  std::atomic<std::uint64_t> gauge_sequence{0};
   /// Where recording counts values the type cannot hold (the family's count).
   std::atomic<std::uint64_t>* rejected_values = nullptr;
   /// Label values, valid UTF-8 (see series_state::values, which owns them).
@@ -92,6 +95,33 @@ OBS_INLINE void free_series(series_cells* s) noexcept;
 /// point at. Never freed (its count never drops to zero); records into it go
 /// nowhere visible.
 OBS_INLINE series_cells* unbound_series() noexcept;
+
+/// Serialises the rare writes to a series that read or write several of its
+/// cells at once: a counter's `absolute`, a gauge add from the shared slot.
+/// Series share 64 stripes by address: these writes are rare, and no
+/// recording into an exclusive slot takes the lock.
+class series_write_lock {
+ public:
+  explicit series_write_lock(const series_cells* s) noexcept
+      : flag_(stripes()[(reinterpret_cast<std::uintptr_t>(s) >> 6) % stripe_count]) {
+    // Ordering: acquire/release; the holder's writes happen-before the next holder's reads.
+    while (flag_.test_and_set(std::memory_order_acquire)) flag_.wait(true, std::memory_order_relaxed);
+  }
+  ~series_write_lock() {
+    flag_.clear(std::memory_order_release);
+    flag_.notify_one();
+  }
+  series_write_lock(const series_write_lock&) = delete;
+  series_write_lock& operator=(const series_write_lock&) = delete;
+
+ private:
+  static constexpr std::size_t stripe_count = 64;
+  static std::atomic_flag* stripes() noexcept {
+    static std::atomic_flag flags[stripe_count];
+    return flags;
+  }
+  std::atomic_flag& flag_;
+};
 
 inline void retain(series_cells* s) noexcept {
   // Ordering: relaxed; taking a reference needs no ordering, only the count.

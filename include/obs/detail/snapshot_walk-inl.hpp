@@ -22,6 +22,7 @@
 #include "obs/detail/config.hpp"
 #include "obs/detail/exposed_names.hpp"
 #include "obs/detail/family_state.hpp"
+#include "obs/detail/gauge_cells.hpp"
 #include "obs/detail/registry_core.hpp"
 #include "obs/detail/series_state.hpp"
 #include "obs/detail/snapshot_check.hpp"
@@ -90,7 +91,7 @@ OBS_INLINE obs::snapshot take_snapshot(registry_core& core) {
           s.touched.store(false, std::memory_order_relaxed);
           return ~s.last_fingerprint;  // differs from the last one, whatever the value
         }
-        return detail::double_bits(s.gauge_value.load(std::memory_order_relaxed));
+        return detail::double_bits(detail::gauge_read(&s));
       }
       case value_kind::histogram: {
         std::uint64_t total = 0;
@@ -114,7 +115,7 @@ OBS_INLINE obs::snapshot take_snapshot(registry_core& core) {
       case value_kind::float_counter:
         b.add_series(labels, number::floating(detail::sum_f64(s.cells)), s.created_seconds);
         return;
-      case value_kind::gauge: b.add_series(labels, number::floating(s.gauge_value.load(std::memory_order_relaxed))); return;
+      case value_kind::gauge: b.add_series(labels, number::floating(detail::gauge_read(&s))); return;
       case value_kind::info: b.add_series(labels, number::integer(1)); return;
       case value_kind::histogram: break;
     }

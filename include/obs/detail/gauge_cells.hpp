@@ -1,0 +1,120 @@
+// detail::gauge_*: how a gauge series stores its value so that adds from
+// many threads never contend and `set` still wins over every earlier write.
+//
+// Adds go into this thread's shard, as a counter's do. A shard cannot be told
+// to forget its delta by another thread without a locked instruction on
+// every add, so a set numbers a new epoch instead: the value is the base the
+// last set stored plus the deltas the shards added in that epoch, and a
+// shard still holding an older epoch's delta starts from zero at its next
+// add. Each slot holds two cells, the delta (a double) and its epoch; a gauge
+// only ever set writes no cell at all.
+//
+// A set publishes (sequence, base) as a seqlock, claiming the odd sequence
+// with a compare-exchange so that sets serialise without a lock: the
+// sequence is odd while a set is in progress, and the epoch is the sequence
+// rounded up to even, halved, so an add that sees a set in progress already
+// belongs to the epoch it starts. Adds from the shared slot (threads beyond
+// the slot count), which has several writers, take series_write_lock.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "obs/detail/config.hpp"
+#include "obs/detail/series_cells.hpp"
+#include "obs/detail/thread_slot.hpp"
+
+OBS_NAMESPACE_BEGIN
+namespace detail {
+
+inline constexpr std::size_t gauge_delta_cell = 0;
+inline constexpr std::size_t gauge_epoch_cell = 1;
+inline constexpr std::size_t gauge_cell_count = 2;
+
+inline std::uint64_t gauge_epoch(std::uint64_t sequence) noexcept { return (sequence + 1) >> 1; }
+
+// Every write also marks the gauge touched, so idle expiry sees activity
+// even when the value stays the same; the flag is read first so that adds
+// from many threads do not all write one shared cache line.
+inline void gauge_touch(series_cells* s) noexcept {
+  // Ordering: relaxed; a statistic for idle expiry.
+  if (!s->touched.load(std::memory_order_relaxed)) s->touched.store(true, std::memory_order_relaxed);
+}
+
+/// Adds `v` to the slot at `slot` (an offset in cells) within `epoch`.
+/// Only the slot's writer calls this (or writers of the shared slot, under
+/// series_write_lock).
+inline void gauge_add_to_slot(series_cells::cell* slot, std::uint64_t epoch, double v) noexcept {
+  series_cells::cell& delta = slot[gauge_delta_cell];
+  series_cells::cell& delta_epoch = slot[gauge_epoch_cell];
+  // Ordering: relaxed on the delta, the slot's writer's own; the epoch is
+  // stored with release after the delta it starts, so a reader that sees
+  // the epoch (acquire) sees that delta or a later one.
+  if (delta_epoch.load(std::memory_order_relaxed) == epoch) {
+    delta.store(double_bits(bits_double(delta.load(std::memory_order_relaxed)) + v), std::memory_order_relaxed);
+  } else {
+    delta.store(double_bits(v), std::memory_order_relaxed);
+    delta_epoch.store(epoch, std::memory_order_release);
+  }
+}
+
+inline void gauge_add(series_cells* s, double v) noexcept {
+  // Ordering: relaxed; an add that reads an older sequence than a racing
+  // set's is an add before that set.
+  const std::uint64_t epoch = gauge_epoch(s->gauge_sequence.load(std::memory_order_relaxed));
+  const std::intptr_t offset = current_slot_offset();
+  if (offset >= 0) [[likely]] {
+    gauge_add_to_slot(s->cells + offset, epoch, v);
+  } else {
+    series_write_lock lock(s);
+    gauge_add_to_slot(s->cells + ~offset, epoch, v);
+  }
+  gauge_touch(s);
+}
+
+inline void gauge_set(series_cells* s, double v) noexcept {
+  // Ordering: a seqlock. Claiming the odd sequence comes before the base
+  // (release on the base), the even one after it (release), so a reader that
+  // saw the same even sequence before and after loading the base
+  // (gauge_read) has the base of that sequence. A set that finds another in
+  // progress waits the two stores it has left, then wins after it.
+  std::uint64_t sequence = s->gauge_sequence.load(std::memory_order_relaxed);
+  for (;;) {
+    if (sequence % 2 == 1) {
+      sequence = s->gauge_sequence.load(std::memory_order_relaxed);
+      continue;
+    }
+    if (s->gauge_sequence.compare_exchange_weak(sequence, sequence + 1, std::memory_order_relaxed)) break;
+  }
+  s->gauge_base.store(v, std::memory_order_release);
+  s->gauge_sequence.store(sequence + 2, std::memory_order_release);
+  gauge_touch(s);
+}
+
+/// The gauge's value: the last set's base plus this epoch's deltas of every
+/// slot ever written.
+inline double gauge_read(const series_cells* s) noexcept {
+  std::uint64_t sequence;
+  double base;
+  for (;;) {
+    // Ordering: acquire on both loads of the seqlock (see gauge_set).
+    sequence = s->gauge_sequence.load(std::memory_order_acquire);
+    base = s->gauge_base.load(std::memory_order_acquire);
+    if (sequence % 2 == 0 && s->gauge_sequence.load(std::memory_order_relaxed) == sequence) break;
+  }
+  const std::uint64_t epoch = gauge_epoch(sequence);
+  const written_slots slots = slots_to_read();
+  auto delta_of = [&](std::size_t slot) {
+    const series_cells::cell* cells = s->cells + slot * page_cells;
+    // Ordering: acquire on the epoch, release in gauge_add_to_slot.
+    if (cells[gauge_epoch_cell].load(std::memory_order_acquire) != epoch) return 0.0;
+    return bits_double(cells[gauge_delta_cell].load(std::memory_order_relaxed));
+  };
+  double value = base + delta_of(slots.shared);
+  for (std::size_t slot = 0; slot < slots.exclusive; ++slot) value += delta_of(slot);
+  return value;
+}
+
+}  // namespace detail
+OBS_NAMESPACE_END
