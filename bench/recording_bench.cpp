@@ -117,6 +117,17 @@ void obs_gauge_set(benchmark::State& state) {
   run(state, [i = std::size_t{0}]() mutable { gauge.set(latency_seconds(i++)); });
 }
 
+// A gauge both moved by adds and set: every set then starts a new epoch
+// (a compare-exchange and two stores; see gauge_cells.hpp).
+void obs_gauge_set_after_adds(benchmark::State& state) {
+  static const obs::gauge gauge = [] {
+    obs::gauge g = bench_registry().gauge("bench_gauge_set_after_adds");
+    g.increment();
+    return g;
+  }();
+  run(state, [i = std::size_t{0}]() mutable { gauge.set(latency_seconds(i++)); });
+}
+
 void obs_gauge_increment(benchmark::State& state) {
   static const obs::gauge gauge = bench_registry().gauge("bench_gauge_increment");
   run(state, [] { gauge.increment(); });
@@ -234,6 +245,7 @@ void threaded(const char* name, void (*fn)(benchmark::State&)) {
 #if OBS_BENCH_PROMETHEUS_CPP
   threaded("gauge_set/promcpp", promcpp_gauge_set);
 #endif
+  threaded("gauge_set_after_adds/obs", obs_gauge_set_after_adds);
   threaded("gauge_increment/obs", obs_gauge_increment);
 #if OBS_BENCH_PROMETHEUS_CPP
   threaded("gauge_increment/promcpp", promcpp_gauge_increment);

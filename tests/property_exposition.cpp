@@ -349,7 +349,21 @@ std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) { return a > u64_
 struct series_model {
   std::vector<std::string> values;  // sanitised, in the family's key order
   std::uint64_t count = 0;           // counter
-  double value = 0;                  // float counter, gauge
+  double value = 0;                  // float counter
+  // A gauge: the last set's value, and the adds since it summed in order;
+  // obs keeps them apart (gauge_cells.hpp), which rounds like this.
+  double base = 0;
+  double delta = 0;
+  bool moved = false;
+  double gauge_value() const { return moved ? base + delta : base; }
+  void gauge_set(double v) {
+    base = v;
+    moved = false;
+  }
+  void gauge_add(double v) {
+    delta = moved ? delta + v : v;
+    moved = true;
+  }
   std::vector<std::uint64_t> buckets;  // histogram, not cumulative; the last is +Inf
   double sum = 0;
 };
@@ -652,9 +666,12 @@ class snapshot_check {
           problem(id + ": " + number_text(s.value.as_double()) + ", model " + std::to_string(want.count));
         break;
       case kind::float_counter:
-      case kind::gauge:
         if (s.value.is_integer() || !same_double(s.value.as_double(), want.value))
           problem(id + ": " + number_text(s.value.as_double()) + ", model " + number_text(want.value));
+        break;
+      case kind::gauge:
+        if (s.value.is_integer() || !same_double(s.value.as_double(), want.gauge_value()))
+          problem(id + ": " + number_text(s.value.as_double()) + ", model " + number_text(want.gauge_value()));
         break;
       case kind::info:
         if (!s.value.is_integer() || s.value.as_integer() != 1) problem(id + ": info value not 1");
@@ -909,23 +926,23 @@ class property_run {
       const std::size_t r = rng_.below(10);
       if (r < 4) {
         std::forward<Target>(target).set(v);
-        s.value = v;
+        s.gauge_set(v);
         note(where + ".set(" + number_text(v) + ")");
       } else if (r < 6) {
         std::forward<Target>(target).increment(v);
-        s.value += v;
+        s.gauge_add(v);
         note(where + ".increment(" + number_text(v) + ")");
       } else if (r < 8) {
         std::forward<Target>(target).decrement(v);
-        s.value += -v;
+        s.gauge_add(-v);
         note(where + ".decrement(" + number_text(v) + ")");
       } else if (r < 9) {
         std::forward<Target>(target).increment();
-        s.value += 1;
+        s.gauge_add(1);
         note(where + ".increment()");
       } else {
         std::forward<Target>(target).decrement();
-        s.value += -1.0;
+        s.gauge_add(-1.0);
         note(where + ".decrement()");
       }
     } else {

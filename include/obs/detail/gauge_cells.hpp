@@ -11,10 +11,15 @@
 //
 // A set publishes (sequence, base) as a seqlock, claiming the odd sequence
 // with a compare-exchange so that sets serialise without a lock: the
-// sequence is odd while a set is in progress, and the epoch is the sequence
-// rounded up to even, halved, so an add that sees a set in progress already
+// sequence is odd while a set is in progress, and the epoch follows from the
+// sequence rounded up to even (gauge_epoch), so an add that sees a set in progress already
 // belongs to the epoch it starts. Adds from the shared slot (threads beyond
 // the slot count), which has several writers, take series_write_lock.
+//
+// Most gauges are only ever set (a queue depth, a temperature) or only ever
+// moved by adds (requests in flight). The sequence's top bit records that
+// some add happened; until then no shard holds a delta, so a set is a plain
+// store of the base, as cheap as an unsharded gauge's.
 #pragma once
 
 #include <atomic>
@@ -32,7 +37,14 @@ inline constexpr std::size_t gauge_delta_cell = 0;
 inline constexpr std::size_t gauge_epoch_cell = 1;
 inline constexpr std::size_t gauge_cell_count = 2;
 
-inline std::uint64_t gauge_epoch(std::uint64_t sequence) noexcept { return (sequence + 1) >> 1; }
+/// The sequence's top bit: some add has written a shard.
+inline constexpr std::uint64_t gauge_added = std::uint64_t{1} << 63;
+
+/// The epoch a sequence names. Epochs count from 1, so a cell never written
+/// (zero) belongs to none and adds nothing, not even +0 to a -0 base.
+inline std::uint64_t gauge_epoch(std::uint64_t sequence) noexcept {
+  return (((sequence & ~gauge_added) + 1) >> 1) + 1;
+}
 
 // Every write also marks the gauge touched, so idle expiry sees activity
 // even when the value stays the same; the flag is read first so that adds
@@ -59,16 +71,26 @@ inline void gauge_add_to_slot(series_cells::cell* slot, std::uint64_t epoch, dou
   }
 }
 
+/// An add from the shared slot, which has several writers; out of line, so
+/// that the exclusive slot's path stays a few instructions that inline.
+[[gnu::cold, gnu::noinline]] inline void gauge_add_shared(series_cells* s, series_cells::cell* slot,
+                                                          std::uint64_t epoch, double v) noexcept {
+  series_write_lock lock(s);
+  gauge_add_to_slot(slot, epoch, v);
+}
+
 inline void gauge_add(series_cells* s, double v) noexcept {
   // Ordering: relaxed; an add that reads an older sequence than a racing
-  // set's is an add before that set.
-  const std::uint64_t epoch = gauge_epoch(s->gauge_sequence.load(std::memory_order_relaxed));
+  // set's is an add before that set. The flag is set once per series.
+  std::uint64_t sequence = s->gauge_sequence.load(std::memory_order_relaxed);
+  if (!(sequence & gauge_added)) [[unlikely]]
+    sequence = s->gauge_sequence.fetch_or(gauge_added, std::memory_order_relaxed);
+  const std::uint64_t epoch = gauge_epoch(sequence);
   const std::intptr_t offset = current_slot_offset();
   if (offset >= 0) [[likely]] {
     gauge_add_to_slot(s->cells + offset, epoch, v);
   } else {
-    series_write_lock lock(s);
-    gauge_add_to_slot(s->cells + ~offset, epoch, v);
+    gauge_add_shared(s, s->cells + ~offset, epoch, v);
   }
   gauge_touch(s);
 }
@@ -80,6 +102,13 @@ inline void gauge_set(series_cells* s, double v) noexcept {
   // (gauge_read) has the base of that sequence. A set that finds another in
   // progress waits the two stores it has left, then wins after it.
   std::uint64_t sequence = s->gauge_sequence.load(std::memory_order_relaxed);
+  if (!(sequence & gauge_added)) {
+    // No shard holds a delta: the base is the value. An add racing this set
+    // counts after it.
+    s->gauge_base.store(v, std::memory_order_release);
+    gauge_touch(s);
+    return;
+  }
   for (;;) {
     if (sequence % 2 == 1) {
       sequence = s->gauge_sequence.load(std::memory_order_relaxed);
@@ -93,7 +122,9 @@ inline void gauge_set(series_cells* s, double v) noexcept {
 }
 
 /// The gauge's value: the last set's base plus this epoch's deltas of every
-/// slot ever written.
+/// slot ever written, each the sum of its thread's adds in order. With
+/// fractional adds this may differ in the last bits from adding each to the
+/// base in turn, as any sum across threads does.
 inline double gauge_read(const series_cells* s) noexcept {
   std::uint64_t sequence;
   double base;
@@ -105,14 +136,15 @@ inline double gauge_read(const series_cells* s) noexcept {
   }
   const std::uint64_t epoch = gauge_epoch(sequence);
   const written_slots slots = slots_to_read();
-  auto delta_of = [&](std::size_t slot) {
+  double value = base;
+  auto add_delta_of = [&](std::size_t slot) {
     const series_cells::cell* cells = s->cells + slot * page_cells;
     // Ordering: acquire on the epoch, release in gauge_add_to_slot.
-    if (cells[gauge_epoch_cell].load(std::memory_order_acquire) != epoch) return 0.0;
-    return bits_double(cells[gauge_delta_cell].load(std::memory_order_relaxed));
+    if (cells[gauge_epoch_cell].load(std::memory_order_acquire) == epoch)
+      value += bits_double(cells[gauge_delta_cell].load(std::memory_order_relaxed));
   };
-  double value = base + delta_of(slots.shared);
-  for (std::size_t slot = 0; slot < slots.exclusive; ++slot) value += delta_of(slot);
+  for (std::size_t slot = 0; slot < slots.exclusive; ++slot) add_delta_of(slot);
+  add_delta_of(slots.shared);
   return value;
 }
 
