@@ -1,7 +1,8 @@
 // Scrape cost: snapshot + render of 10,000 counter series (10 metrics of
 // 1,000 series, two labels each) and 1,000 histogram series (11 default
 // buckets), in every obs format and through prometheus-cpp's Collect +
-// TextSerializer on the same data.
+// TextSerializer on the same data; and the text render of a million counter
+// series (10 metrics of 100,000), where the per-series costs dominate.
 //
 // Each case reports the time per render, MB/s of output (`bytes_per_second`),
 // the output size (`bytes`) and heap allocations per render (`allocs/op`).
@@ -29,9 +30,14 @@
 
 namespace {
 
-constexpr int counter_metrics = 10;
-constexpr int series_per_metric = 1000;
-constexpr int histogram_series = 1000;
+/// What a registry holds for a case.
+struct dataset {
+  int counter_metrics;
+  int series_per_metric;
+  int histogram_series;
+};
+constexpr dataset scrape{10, 1000, 1000};
+constexpr dataset million{10, 100000, 0};
 constexpr int observations_per_histogram = 8;
 
 std::string counter_name(int metric) { return "app_requests_" + std::to_string(metric) + "_total"; }
@@ -42,22 +48,31 @@ const char* const counter_help = "Requests served, by route and status.";
 const char* const histogram_name = "app_request_duration_seconds";
 const char* const histogram_help = "Time to serve a request, by route.";
 
+obs::registry* obs_registry_of(const dataset& d) {
+  auto* r = new obs::registry;
+  r->set_cardinality_limit(static_cast<std::size_t>(d.series_per_metric) + 1);
+  for (int m = 0; m < d.counter_metrics; ++m) {
+    std::string name = counter_name(m);
+    r->describe_counter(name, "", counter_help);
+    obs::counter_family family = r->counter_family(name, {"route", "status"});
+    for (int i = 0; i < d.series_per_metric; ++i) family.with(route(i), "200").increment(counter_value(m, i));
+  }
+  if (d.histogram_series == 0) return r;
+  r->describe_histogram(histogram_name, "seconds", histogram_help);
+  obs::histogram_family family = r->histogram_family(histogram_name, {"route"});
+  for (int i = 0; i < d.histogram_series; ++i)
+    for (int k = 0; k < observations_per_histogram; ++k)
+      family.with(route(i)).record(obs_bench::latency_seconds(static_cast<std::size_t>(i * observations_per_histogram + k)));
+  return r;
+}
+
 obs::registry& obs_data() {
-  static obs::registry* reg = [] {
-    auto* r = new obs::registry;
-    for (int m = 0; m < counter_metrics; ++m) {
-      std::string name = counter_name(m);
-      r->describe_counter(name, "", counter_help);
-      obs::counter_family family = r->counter_family(name, {"route", "status"});
-      for (int i = 0; i < series_per_metric; ++i) family.with(route(i), "200").increment(counter_value(m, i));
-    }
-    r->describe_histogram(histogram_name, "seconds", histogram_help);
-    obs::histogram_family family = r->histogram_family(histogram_name, {"route"});
-    for (int i = 0; i < histogram_series; ++i)
-      for (int k = 0; k < observations_per_histogram; ++k)
-        family.with(route(i)).record(obs_bench::latency_seconds(static_cast<std::size_t>(i * observations_per_histogram + k)));
-    return r;
-  }();
+  static obs::registry* reg = obs_registry_of(scrape);
+  return *reg;
+}
+
+obs::registry& obs_million() {
+  static obs::registry* reg = obs_registry_of(million);
   return *reg;
 }
 
@@ -78,6 +93,11 @@ void run_render(benchmark::State& state, Render render) {
 
 void obs_prometheus(benchmark::State& state) {
   obs::registry& reg = obs_data();
+  run_render(state, [&] { return obs::prometheus::render(reg.snapshot()); });
+}
+
+void obs_prometheus_million(benchmark::State& state) {
+  obs::registry& reg = obs_million();
   run_render(state, [&] { return obs::prometheus::render(reg.snapshot()); });
 }
 
@@ -106,28 +126,42 @@ void obs_snapshot(benchmark::State& state) {
 
 #if OBS_BENCH_PROMETHEUS_CPP
 
+prometheus::Registry* promcpp_registry_of(const dataset& d) {
+  auto* r = new prometheus::Registry;
+  for (int m = 0; m < d.counter_metrics; ++m) {
+    auto& family = prometheus::BuildCounter().Name(counter_name(m)).Help(counter_help).Register(*r);
+    for (int i = 0; i < d.series_per_metric; ++i)
+      family.Add({{"route", route(i)}, {"status", "200"}}).Increment(static_cast<double>(counter_value(m, i)));
+  }
+  if (d.histogram_series == 0) return r;
+  auto& family = prometheus::BuildHistogram().Name(histogram_name).Help(histogram_help).Register(*r);
+  const prometheus::Histogram::BucketBoundaries bounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  for (int i = 0; i < d.histogram_series; ++i) {
+    prometheus::Histogram& h = family.Add({{"route", route(i)}}, bounds);
+    for (int k = 0; k < observations_per_histogram; ++k)
+      h.Observe(obs_bench::latency_seconds(static_cast<std::size_t>(i * observations_per_histogram + k)));
+  }
+  return r;
+}
+
 prometheus::Registry& promcpp_data() {
-  static prometheus::Registry* reg = [] {
-    auto* r = new prometheus::Registry;
-    for (int m = 0; m < counter_metrics; ++m) {
-      auto& family = prometheus::BuildCounter().Name(counter_name(m)).Help(counter_help).Register(*r);
-      for (int i = 0; i < series_per_metric; ++i)
-        family.Add({{"route", route(i)}, {"status", "200"}}).Increment(static_cast<double>(counter_value(m, i)));
-    }
-    auto& family = prometheus::BuildHistogram().Name(histogram_name).Help(histogram_help).Register(*r);
-    const prometheus::Histogram::BucketBoundaries bounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-    for (int i = 0; i < histogram_series; ++i) {
-      prometheus::Histogram& h = family.Add({{"route", route(i)}}, bounds);
-      for (int k = 0; k < observations_per_histogram; ++k)
-        h.Observe(obs_bench::latency_seconds(static_cast<std::size_t>(i * observations_per_histogram + k)));
-    }
-    return r;
-  }();
+  static prometheus::Registry* reg = promcpp_registry_of(scrape);
+  return *reg;
+}
+
+prometheus::Registry& promcpp_million() {
+  static prometheus::Registry* reg = promcpp_registry_of(million);
   return *reg;
 }
 
 void promcpp_text(benchmark::State& state) {
   prometheus::Registry& reg = promcpp_data();
+  const prometheus::TextSerializer serializer;
+  run_render(state, [&] { return serializer.Serialize(reg.Collect()); });
+}
+
+void promcpp_text_million(benchmark::State& state) {
+  prometheus::Registry& reg = promcpp_million();
   const prometheus::TextSerializer serializer;
   run_render(state, [&] { return serializer.Serialize(reg.Collect()); });
 }
@@ -145,6 +179,10 @@ void promcpp_text(benchmark::State& state) {
   add("render_openmetrics/obs", obs_openmetrics);
   add("render_json/obs", obs_json);
   add("render_snapshot/obs", obs_snapshot);
+  add("render_text_million/obs_prometheus", obs_prometheus_million);
+#if OBS_BENCH_PROMETHEUS_CPP
+  add("render_text_million/promcpp_text", promcpp_text_million);
+#endif
   return true;
 }();
 

@@ -3,6 +3,7 @@ foreach(name registry counter gauge histogram buckets family snapshot names metr
   obs_add_test(${name}_test SOURCES ${name}_test.cpp)
 endforeach()
 obs_add_test(concurrency_test SOURCES concurrency_test.cpp)
+obs_add_test(series_index_test SOURCES series_index_test.cpp)
 # With two slots, most of the test's threads share the one extra slot.
 obs_add_test(gauge_shared_slot_test SOURCES gauge_test.cpp ENVIRONMENT OBS_THREAD_SLOTS=2)
 # At the slot count of a 64-core machine, where memory committed for slots

@@ -65,7 +65,7 @@ class registry {
     std::lock_guard lock(core_->mutex);
     for (auto& [name, f] : core_->families) {
       std::lock_guard family_lock(f->mutex);
-      while (!f->series.empty()) f->detach_locked(f->series.begin()->second);
+      f->detach_all_locked();
       if (f->overflow) {
         f->overflow->detached.store(true, std::memory_order_release);
         detail::release(std::exchange(f->overflow, nullptr));

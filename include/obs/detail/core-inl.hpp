@@ -79,7 +79,7 @@ OBS_INLINE void free_series(series_cells* cells) noexcept {
   } catch (...) {
     // Out of memory for the free list: the cells stay reserved, nothing breaks.
   }
-  delete s;
+  series_state::destroy(s);
   release_core(core);
 }
 
@@ -148,7 +148,12 @@ OBS_INLINE series_cells* find_series_slow(registry_core* core, family_state& fam
       return core->overflow_locked(family);
     }
     found = core->create_series(family, values, hash);
-    family.attach_locked(found);
+    try {
+      family.attach_locked(found);
+    } catch (...) {
+      release(found);
+      throw;
+    }
   }
   found->idle = false;
   own_lookup_cache();
@@ -186,11 +191,11 @@ OBS_INLINE std::size_t remove_series(registry_core& core, std::string_view name,
   for (std::size_t i = 0; i < labels.size(); ++i) wanted[i] = valid_utf8(labels[i].value);
   std::lock_guard family_lock(f->mutex);
   std::vector<series_state*> doomed;
-  for (const auto& [hash, s] : f->series) {
+  f->series.for_each([&](series_state* s) {
     bool match = true;
-    for (std::size_t i = 0; match && i < labels.size(); ++i) match = s->values[index[i]] == wanted[i];
+    for (std::size_t i = 0; match && i < labels.size(); ++i) match = s->value_data[index[i]] == wanted[i];
     if (match) doomed.push_back(s);
-  }
+  });
   for (series_state* s : doomed) f->detach_locked(s);
   return doomed.size();
 }

@@ -15,12 +15,12 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "obs/detail/config.hpp"
 #include "obs/detail/histogram_layout.hpp"
+#include "obs/detail/series_index.hpp"
 #include "obs/detail/series_state.hpp"
 #include "obs/detail/string_list.hpp"
 #include "obs/metric_type.hpp"
@@ -45,7 +45,7 @@ struct family_state {
   std::size_t max_series = 0;
 
   std::mutex mutex;
-  std::unordered_multimap<std::uint64_t, series_state*> series;  ///< registry references
+  series_index series;  ///< registry references
   /// `series` in label-value order, rebuilt by snapshots after a change, so
   /// a steady-state scrape does not sort.
   std::vector<series_state*> sorted;
@@ -74,15 +74,13 @@ struct family_state {
 
   /// The attached series with these (sanitised) values; caller holds `mutex`.
   series_state* find_locked(std::span<const std::string_view> values, std::uint64_t hash) const noexcept {
-    auto [first, last] = series.equal_range(hash);
-    for (auto it = first; it != last; ++it)
-      if (it->second->matches(values)) return it->second;
-    return nullptr;
+    return series.find(values, hash);
   }
 
-  /// Attaches a new series; caller holds `mutex`.
+  /// Attaches a new series; caller holds `mutex`. Throws std::bad_alloc,
+  /// and then `s` is not attached.
   void attach_locked(series_state* s) {
-    series.emplace(s->hash, s);
+    series.insert(s);
     // Ordering: relaxed; only an estimate.
     series_count.store(series.size(), std::memory_order_relaxed);
     sorted_valid = false;
@@ -93,9 +91,10 @@ struct family_state {
     if (!sorted_valid) {
       sorted.clear();
       sorted.reserve(series.size());
-      for (const auto& entry : series) sorted.push_back(entry.second);
-      std::sort(sorted.begin(), sorted.end(),
-                [](const series_state* a, const series_state* b) { return a->values < b->values; });
+      series.for_each([&](series_state* s) { sorted.push_back(s); });
+      std::sort(sorted.begin(), sorted.end(), [](const series_state* a, const series_state* b) {
+        return std::ranges::lexicographical_compare(a->values(), b->values());
+      });
       sorted_valid = true;
     }
     return sorted;
@@ -103,19 +102,25 @@ struct family_state {
 
   /// Detaches `s` (which must be in `series`); caller holds `mutex`.
   void detach_locked(series_state* s) noexcept {
-    auto [first, last] = series.equal_range(s->hash);
-    for (auto it = first; it != last; ++it) {
-      if (it->second == s) {
-        series.erase(it);
-        // Ordering: relaxed; only an estimate.
-        series_count.store(series.size(), std::memory_order_relaxed);
-        sorted_valid = false;
-        break;
-      }
-    }
+    series.erase(s);
+    // Ordering: relaxed; only an estimate.
+    series_count.store(series.size(), std::memory_order_relaxed);
+    sorted_valid = false;
     // Ordering: release; pairs with nothing in particular, readers only skip.
     s->detached.store(true, std::memory_order_release);
     release(s);
+  }
+
+  /// Detaches every series; caller holds `mutex`.
+  void detach_all_locked() noexcept {
+    series_index all(std::move(series));
+    series_count.store(0, std::memory_order_relaxed);
+    sorted_valid = false;
+    all.for_each([](series_state* s) {
+      // Ordering: release, as in detach_locked.
+      s->detached.store(true, std::memory_order_release);
+      release(s);
+    });
   }
 
   /// True if every value is the overflow value (the overflow series' set).

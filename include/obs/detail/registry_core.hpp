@@ -182,21 +182,17 @@ class registry_core {
   /// A new series of `f` with these (valid UTF-8) values; it holds a
   /// reference to this core, which free_series drops.
   series_state* create_series(family_state& f, std::span<const std::string_view> values, std::uint64_t hash) {
-    auto s = std::make_unique<series_state>();
+    std::unique_ptr<series_state, series_state::destroyer> s(series_state::create(values));
     s->kind = f.kind;
     s->family_id = f.id;
     s->hash = hash;
-    s->set_values(values);
     s->layout = &f.layout;
     s->rejected_values = &f.rejected_values;
     if (f.kind == value_kind::counter || f.kind == value_kind::float_counter) s->cell_count = 1;
     if (f.kind == value_kind::gauge) s->cell_count = gauge_cell_count;
-    if (f.kind == value_kind::histogram) s->cell_count = f.layout.cell_count();
+    if (f.kind == value_kind::histogram) s->cell_count = static_cast<std::uint32_t>(f.layout.cell_count());
+    if (f.layout.high_resolution) s->high_resolution_buckets = new series_state::cell[f.layout.high_resolution_cells()]();
     if (s->cell_count) s->cells = arena.allocate(s->cell_count);
-    if (f.layout.high_resolution) {
-      s->high_resolution_storage = std::make_unique<series_state::cell[]>(f.layout.high_resolution_cells());
-      s->high_resolution_buckets = s->high_resolution_storage.get();
-    }
     s->created_seconds = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     s->last_change_ns = steady_ns();
     s->core = this;

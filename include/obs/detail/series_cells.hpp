@@ -44,18 +44,20 @@ struct series_cells {
   /// value again is active although its value did not change.
   std::atomic<bool> touched{false};
   value_kind kind = value_kind::counter;
+  std::uint8_t value_count = 0;  ///< label values; at most max_label_keys
   cell* cells = nullptr;  ///< slot-0 copy of the first cell; see thread_slot.hpp
   const histogram_buckets* layout = nullptr;  ///< histograms only; owned by the family
   cell* high_resolution_buckets = nullptr;  ///< shared by all threads
   /// A gauge's value at its last `set`, and the seqlock that numbers sets
-  /// (odd while one is in progress); see gauge.hpp.
+  /// (odd while one is in progress); see gauge_cells.hpp.
   std::atomic<double> gauge_base{0};
   std::atomic<std::uint64_t> gauge_sequence{0};
   /// Where recording counts values the type cannot hold (the family's count).
   std::atomic<std::uint64_t>* rejected_values = nullptr;
-  /// Label values, valid UTF-8 (see series_state::values, which owns them).
+  /// Label values, valid UTF-8, stored after the series (series_state::create).
   const std::string_view* value_data = nullptr;
-  std::size_t value_count = 0;
+
+  std::span<const std::string_view> values() const noexcept { return {value_data, value_count}; }
 
   /// True if `given` are this series' label values.
   bool matches(std::span<const std::string_view> given) const noexcept {

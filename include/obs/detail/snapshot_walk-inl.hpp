@@ -74,8 +74,8 @@ OBS_INLINE obs::snapshot take_snapshot(registry_core& core) {
   std::array<label_view, detail::max_label_keys> label_buffer;
   auto label_views = [](const detail::family_state& f, const detail::series_state& s,
                         std::array<label_view, detail::max_label_keys>& buffer) {
-    for (std::size_t i = 0; i < s.values.size(); ++i) buffer[i] = {f.keys[i], s.values[i]};
-    return std::span<const label_view>(buffer.data(), s.values.size());
+    for (std::size_t i = 0; i < s.value_count; ++i) buffer[i] = {f.keys[i], s.value_data[i]};
+    return std::span<const label_view>(buffer.data(), s.value_count);
   };
 
   // What changes whenever a series is recorded into; idle expiry compares it

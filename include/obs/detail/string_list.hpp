@@ -1,5 +1,5 @@
 // detail::string_list: a fixed list of strings in one allocation, seen as
-// string_views that stay valid as long as the list (label keys and values).
+// string_views that stay valid as long as the list (a family's label keys).
 #pragma once
 
 #include <cstddef>
