@@ -108,3 +108,31 @@ TEST_CASE("a set racing adds counts each add whole, before it or after it") {
     CHECK(((v >= 0 && v <= thread_count) || (v >= 1000 - thread_count && v <= 1000 + thread_count)));
   }
 }
+
+TEST_CASE("of sets racing each other one wins whole") {
+  obs::registry reg;
+  obs::gauge g = reg.gauge("racing_sets");
+  g.increment();  // a gauge also moved by adds, whose sets start epochs
+  g.decrement();
+  std::atomic<bool> stop{false};
+  std::vector<double> seen;
+  std::thread reader([&] {
+    while (!stop.load()) seen.push_back(g.value());
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < thread_count; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20000; ++i) g.set(100 + t);
+    });
+  for (auto& t : threads) t.join();
+  stop = true;
+  reader.join();
+  const double last = g.value();
+  CHECK(last >= 100);
+  CHECK(last < 100 + thread_count);
+  CHECK(last == std::floor(last));
+  for (double v : seen) {
+    INFO(v);
+    CHECK((v == 0 || (v >= 100 && v < 100 + thread_count && v == std::floor(v))));
+  }
+}

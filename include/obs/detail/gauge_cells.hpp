@@ -10,7 +10,8 @@
 // only ever set writes no cell at all.
 //
 // A set publishes (sequence, base) as a seqlock, claiming the odd sequence
-// with a compare-exchange so that sets serialise without a lock: the
+// with a compare-exchange so that sets serialise without a lock (a set that
+// finds another in progress lets it win and takes effect just before): the
 // sequence is odd while a set is in progress, and the epoch follows from the
 // sequence rounded up to even (gauge_epoch), so an add that sees a set in progress already
 // belongs to the epoch it starts. Adds from the shared slot (threads beyond
@@ -99,8 +100,7 @@ inline void gauge_set(series_cells* s, double v) noexcept {
   // Ordering: a seqlock. Claiming the odd sequence comes before the base
   // (release on the base), the even one after it (release), so a reader that
   // saw the same even sequence before and after loading the base
-  // (gauge_read) has the base of that sequence. A set that finds another in
-  // progress waits the two stores it has left, then wins after it.
+  // (gauge_read) has the base of that sequence.
   std::uint64_t sequence = s->gauge_sequence.load(std::memory_order_relaxed);
   if (!(sequence & gauge_added)) {
     // No shard holds a delta: the base is the value. An add racing this set
@@ -111,13 +111,25 @@ inline void gauge_set(series_cells* s, double v) noexcept {
   }
   for (;;) {
     if (sequence % 2 == 1) {
-      sequence = s->gauge_sequence.load(std::memory_order_relaxed);
-      continue;
+      // Another set is in progress: this one takes effect just before that
+      // one ends, and is overwritten by it. Waiting out its two stores makes
+      // a read after this set returns see the winner's value; racing sets
+      // then cost a load each, not a contended compare-exchange.
+      // Ordering: relaxed; gauge_read acquires what the winner published.
+      while (s->gauge_sequence.load(std::memory_order_relaxed) == sequence) {
+      }
+      break;
     }
-    if (s->gauge_sequence.compare_exchange_weak(sequence, sequence + 1, std::memory_order_relaxed)) break;
+    const std::uint64_t seen = sequence;
+    if (s->gauge_sequence.compare_exchange_weak(sequence, sequence + 1, std::memory_order_relaxed)) {
+      s->gauge_base.store(v, std::memory_order_release);
+      s->gauge_sequence.store(sequence + 2, std::memory_order_release);
+      break;
+    }
+    // A whole set began and ended since `seen`: this one takes effect just
+    // before it ended. Otherwise (a spurious failure) try again.
+    if (sequence != seen && sequence % 2 == 0) break;
   }
-  s->gauge_base.store(v, std::memory_order_release);
-  s->gauge_sequence.store(sequence + 2, std::memory_order_release);
   gauge_touch(s);
 }
 
