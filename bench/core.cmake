@@ -31,3 +31,14 @@ if(prometheus-cpp_FOUND)
 else()
   target_compile_definitions(obs_memory_rss PRIVATE OBS_BENCH_PROMETHEUS_CPP=0)
 endif()
+
+# obs_record_instructions: instructions per record under callgrind
+# (bench/record_instructions runs it).
+add_executable(obs_record_instructions record_instructions.cpp)
+target_link_libraries(obs_record_instructions PRIVATE obs::obs)
+if(prometheus-cpp_FOUND)
+  target_link_libraries(obs_record_instructions PRIVATE prometheus-cpp::core)
+  target_compile_definitions(obs_record_instructions PRIVATE OBS_BENCH_PROMETHEUS_CPP=1)
+else()
+  target_compile_definitions(obs_record_instructions PRIVATE OBS_BENCH_PROMETHEUS_CPP=0)
+endif()

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "obs/detail/histogram_layout.hpp"
 #include "obs/registry.hpp"
@@ -186,5 +188,48 @@ TEST_CASE("the explicit bucket lookup agrees with a plain search everywhere") {
       INFO("bounds=" << bounds.size() << " v=" << v);
       REQUIRE(layout.bucket_index(v) == plain(bounds, v));
     }
+  }
+}
+
+TEST_CASE("recording lands where a plain search says, in and out of the lookup's range") {
+  // record() takes a short path for values the lookup places and an
+  // out-of-line one for the rest (zero, negatives, values outside
+  // [2^-32, 2^32), bounds closer than the lookup's resolution).
+  const std::vector<std::vector<double>> bound_sets = {
+      obs::default_buckets(), {1, 1.001, 1.002, 2}, {-5, -1, 0, 1e-12, 1e12}, {0x1p-32, 0x1p32}, {}};
+  int family = 0;
+  for (const auto& bounds : bound_sets) {
+    obs::registry reg;
+    const std::string name = "lookup_" + std::to_string(family++) + "_seconds";
+    reg.set_histogram_config(obs::matcher::full(name), obs::histogram_config::explicit_buckets(bounds));
+    obs::histogram h = reg.histogram(name);
+    const bool negatives = !bounds.empty() && bounds.front() < 0;
+    std::vector<double> probes = {0.0, -0.0, 1e-300, 1e300, std::numeric_limits<double>::infinity(), 0x1p-32,
+                                  std::nextafter(0x1p-32, 0), 0x1p32, std::nextafter(0x1p32, 0), 3.5};
+    if (negatives) probes.insert(probes.end(), {-1.0, -7.0, -std::numeric_limits<double>::infinity()});
+    for (double b : bounds)
+      for (double v : {b, std::nextafter(b, -1e308), std::nextafter(b, 1e308), b * 1.01, b / 1.01})
+        if (v >= 0 || negatives) probes.push_back(v);
+    std::mt19937_64 rng(11);
+    std::uniform_real_distribution<double> exponent(-40, 40);
+    for (int i = 0; i < 5000; ++i) probes.push_back(std::pow(2.0, exponent(rng)));
+
+    std::vector<std::uint64_t> want(bounds.size() + 1, 0);
+    for (double v : probes) {
+      std::size_t i = 0;
+      while (i < bounds.size() && !(v <= bounds[i])) ++i;
+      ++want[i];
+      h.record(v);
+    }
+    const obs::snapshot snap = reg.snapshot();
+    const auto& buckets = snap.find(name)->series[0].buckets;
+    REQUIRE(buckets.size() == want.size());
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      cumulative += want[i];
+      INFO("bounds=" << bounds.size() << " bucket " << i);
+      CHECK(buckets[i].cumulative_count == cumulative);
+    }
+    CHECK(h.count() == probes.size());
   }
 }

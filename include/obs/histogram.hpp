@@ -58,22 +58,36 @@ inline void record_high_resolution(const series_cells* s, const histogram_bucket
   }
 }
 
+/// Every case of record_histogram but the common one: a value refused, a
+/// high-resolution histogram, a thread without a slot yet or in the shared
+/// slot, a value the bucket lookup cannot place. Out of line, so that the
+/// common case needs no stack frame.
+OBS_INLINE void record_histogram_slow(series_cells* s, series_cells::cell* cells, const histogram_buckets* layout,
+                                      double v) noexcept;
+
 /// Records `v` into histogram series `s`, or counts it as rejected when the
-/// histogram cannot hold it (see obs::histogram::record).
+/// histogram cannot hold it (see obs::histogram::record). The common case,
+/// an explicit histogram recorded into from an exclusive slot, is a table
+/// lookup, one compare and two plain adds into this thread's cells.
 inline void record_histogram(series_cells* s, series_cells::cell* cells, const histogram_buckets* layout,
                              double v) noexcept {
-  if (!(v >= layout->min_observation)) [[unlikely]] {
-    // Ordering: relaxed; a statistic.
-    s->rejected_values->fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  const std::intptr_t offset = current_slot_offset();
-  if (!layout->high_resolution) [[likely]] {
-    add_u64_at(cells + layout->bucket_index(v), offset, 1);
-  } else {
-    record_high_resolution(s, layout, v, offset);
-  }
-  add_f64_at(cells + layout->sum_cell(), offset, v);
+  const std::intptr_t offset = tls_slot_offset;  // < 0: unassigned or the shared slot
+  if (!(v >= layout->explicit_min_observation) || offset < 0) [[unlikely]]
+    return record_histogram_slow(s, cells, layout, v);
+  // Values outside the lookup's range [2^-32, 2^32), zero and negatives
+  // included, come out below 1 or at the last entry or above: one unsigned
+  // compare sends them to the slow path instead of clamping.
+  const auto j = static_cast<std::uint64_t>(histogram_buckets::lookup_position(v)) - 1;
+  if (j >= histogram_buckets::lookup_entries - 2) [[unlikely]] return record_histogram_slow(s, cells, layout, v);
+  const std::size_t k = (layout->lookup_table + 1)[j];
+  if (k == histogram_buckets::no_lookup) [[unlikely]] return record_histogram_slow(s, cells, layout, v);
+  series_cells::cell* slot = cells + offset;
+  series_cells::cell& bucket = slot[histogram_buckets::first_bucket_cell + k + !(v <= layout->bounds_with_inf[k])];
+  series_cells::cell& sum = slot[histogram_buckets::sum_cell];
+  // Ordering: relaxed; this thread is the slot's only writer (thread_slot.hpp).
+  // A bucket count grows by one per record and cannot reach 2^64.
+  bucket.store(bucket.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  sum.store(double_bits(bits_double(sum.load(std::memory_order_relaxed)) + v), std::memory_order_relaxed);
 }
 
 }  // namespace detail
@@ -129,13 +143,14 @@ class histogram final : detail::series_handle {
         // Ordering: relaxed; a count may be torn across stripes.
         total += state_->high_resolution_buckets[i].load(std::memory_order_relaxed);
     } else {
-      for (std::size_t i = 0; i <= layout_->bound_count; ++i) total += detail::sum_u64(cells_ + i);
+      for (std::size_t i = 0; i <= layout_->bound_count; ++i)
+        total += detail::sum_u64(cells_ + detail::histogram_buckets::first_bucket_cell + i);
     }
     return total;
   }
 
   /// Sum of observations so far. Walks every shard.
-  double sum() const noexcept { return detail::sum_f64(cells_ + layout_->sum_cell()); }
+  double sum() const noexcept { return detail::sum_f64(cells_ + detail::histogram_buckets::sum_cell); }
 
  private:
   const detail::histogram_buckets* layout_;

@@ -12,7 +12,7 @@
 // writes (mmap; where there is none, allocated and zeroed up front). A series
 // costs, in resident memory, one 8-byte cell per cell in each slot that wrote
 // it: a counter recorded by one thread 8 bytes, a histogram with B bounds
-// (B + 2 cells: buckets, +Inf, sum) 8 x (B + 2). Slots that never record into
+// (B + 2 cells: sum, buckets, +Inf) 8 x (B + 2). Slots that never record into
 // a page cost it nothing; readers skip the slots no thread ever had
 // (slot_table's high-water mark), and reading the shared slot's untouched
 // memory maps the kernel's zero page, which is not resident memory either.

@@ -25,6 +25,7 @@
 #include "obs/detail/snapshot_walk-inl.hpp"
 #include "obs/detail/utf8.hpp"
 #include "obs/error.hpp"
+#include "obs/histogram.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
@@ -69,6 +70,38 @@ OBS_INLINE void retain_core(registry_core* core) noexcept {
 OBS_INLINE void release_core(registry_core* core) noexcept {
   // Ordering: acq_rel; every holder's writes happen-before the delete.
   if (core->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete core;
+}
+
+/// Records any accepted value into any histogram from any thread: the
+/// general path the two faster ones fall back to (a thread's first record,
+/// the shared slot, a value the explicit lookup cannot place).
+[[gnu::noinline]] inline void record_histogram_any(series_cells* s, series_cells::cell* cells,
+                                                         const histogram_buckets* layout, double v) noexcept {
+  const std::intptr_t offset = current_slot_offset();
+  if (layout->high_resolution) {
+    record_high_resolution(s, layout, v, offset);
+  } else {
+    add_u64_at(cells + histogram_buckets::first_bucket_cell + layout->bucket_index(v), offset, 1);
+  }
+  add_f64_at(cells + histogram_buckets::sum_cell, offset, v);
+}
+
+OBS_INLINE void record_histogram_slow(series_cells* s, series_cells::cell* cells, const histogram_buckets* layout,
+                                      double v) noexcept {
+  const std::intptr_t offset = tls_slot_offset;
+  // Every record of a high-resolution histogram comes here; its common case
+  // calls nothing, so it needs no stack frame either.
+  if (layout->high_resolution && v >= layout->min_observation && offset != slot_unassigned) [[likely]] {
+    record_high_resolution(s, layout, v, offset);
+    add_f64_at(cells + histogram_buckets::sum_cell, offset, v);
+    return;
+  }
+  if (!(v >= layout->min_observation)) {
+    // Ordering: relaxed; a statistic.
+    s->rejected_values->fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  record_histogram_any(s, cells, layout, v);
 }
 
 OBS_INLINE void free_series(series_cells* cells) noexcept {

@@ -5,7 +5,7 @@
 //
 // Explicit mode: finite, strictly increasing upper bounds; bucket i counts
 // values `<= bounds[i]`, one more bucket counts the rest (+Inf). Cells are the
-// buckets, then the sum. Finding the bucket must not branch on the value:
+// sum, then the buckets. Finding the bucket must not branch on the value:
 // latencies jump between buckets, and a mispredicted scan costs more than the
 // whole add. So a table maps each log-linear bucket (below) of [2^-32, 2^32)
 // to the first explicit bucket it can fall in, and one compare finishes; only
@@ -38,17 +38,23 @@ struct histogram_buckets {
   // Explicit mode's bucket lookup covers [2^lookup_min_exponent, 2^lookup_max_exponent).
   static constexpr int lookup_min_exponent = -32, lookup_max_exponent = 32;
   static constexpr std::uint16_t no_lookup = 0xffff;
+  /// Entries of the lookup table: log_linear_buckets of its range.
+  static constexpr std::size_t lookup_entries =
+      static_cast<std::size_t>(lookup_max_exponent - lookup_min_exponent) * sub_buckets + 2;
 
   bool high_resolution = false;
   /// The smallest value `record` accepts: 0 while the sum is counter-like
   /// (no negative bound; always in high-resolution mode), else -Inf.
   double min_observation = 0;
+  /// What record's common path compares a value with: min_observation in
+  /// explicit mode, NaN in high-resolution mode, so that the one compare
+  /// also sends every value of a high-resolution histogram to the slow path.
+  double explicit_min_observation = 0;
   // Explicit mode: the bounds, the same followed by +Inf, and the lookup table.
   const double* bound_data = nullptr;
   std::size_t bound_count = 0;
   const double* bounds_with_inf = nullptr;
-  const std::uint16_t* lookup_table = nullptr;
-  std::size_t lookup_size = 0;
+  const std::uint16_t* lookup_table = nullptr;  ///< lookup_entries entries
   // High-resolution mode: the resolved range [2^min_exponent, 2^max_exponent)
   // and the exclusive stripes of bucket counts.
   int min_exponent = 0, max_exponent = 0;
@@ -57,16 +63,32 @@ struct histogram_buckets {
 
   /// Sharded cells per series.
   std::size_t cell_count() const noexcept { return high_resolution ? 1 : bound_count + 2; }
-  /// Index of the sum cell.
-  std::size_t sum_cell() const noexcept { return high_resolution ? 0 : bound_count + 1; }
+  /// Index of the sum cell; explicit mode's bucket i is cell `first_bucket_cell + i`.
+  static constexpr std::size_t sum_cell = 0;
+  static constexpr std::size_t first_bucket_cell = 1;
 
   /// Explicit mode: the bucket for `v`. NaN lands in +Inf, as in Prometheus clients.
   std::size_t bucket_index(double v) const noexcept {
-    static constexpr double lookup_min = 0x1p-32, lookup_max = 0x1p32;
-    const std::size_t j = log_linear_index(v, lookup_min_exponent, lookup_min, lookup_max, lookup_size);
-    const std::uint16_t k = lookup_table[j];
+    const std::uint16_t k = lookup_table[lookup_slot(v)];
     if (k != no_lookup) [[likely]] return k + !(v <= bounds_with_inf[k]);
     return scan(v);
+  }
+
+  /// Explicit mode: the lookup table's entry for `v`, log_linear_index over
+  /// the lookup's range computed branch-free from the bits, clamped.
+  static std::size_t lookup_slot(double v) noexcept {
+    constexpr std::int64_t last = static_cast<std::int64_t>(lookup_entries) - 1;
+    const std::int64_t j = lookup_position(v);
+    return static_cast<std::size_t>(j < 0 ? 0 : j > last ? last : j);
+  }
+
+  /// lookup_slot before clamping: the exponent and top mantissa bits of `v`
+  /// less the range's start, as a signed number, so that negative values
+  /// (and zero, and values below the range) come out below 0 and values at
+  /// or above the range (and positive NaN) at or above the last entry.
+  static std::int64_t lookup_position(double v) noexcept {
+    constexpr std::int64_t bias = (std::int64_t{1023 + lookup_min_exponent} << sub_bits) - 1;
+    return (std::bit_cast<std::int64_t>(v) >> (52 - sub_bits)) - bias;
   }
 
   /// Explicit mode without the lookup: a binary search.

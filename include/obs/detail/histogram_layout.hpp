@@ -55,6 +55,7 @@ struct histogram_layout : histogram_buckets {
     histogram_layout l;
     l.bounds = std::move(bounds);
     if (!l.bounds.empty() && l.bounds.front() < 0) l.min_observation = -std::numeric_limits<double>::infinity();
+    l.explicit_min_observation = l.min_observation;
     l.bounds_then_inf_ = l.bounds;
     l.bounds_then_inf_.push_back(std::numeric_limits<double>::infinity());
     const std::size_t count = log_linear_buckets(lookup_min_exponent, lookup_max_exponent);
@@ -77,6 +78,7 @@ struct histogram_layout : histogram_buckets {
     histogram_layout l;
     l.stripes = stripes;
     l.high_resolution = true;
+    l.explicit_min_observation = std::numeric_limits<double>::quiet_NaN();
     l.min_exponent = min_exponent;
     l.max_exponent = max_exponent;
     l.min_value = std::ldexp(1.0, min_exponent);
@@ -125,7 +127,6 @@ struct histogram_layout : histogram_buckets {
     bound_count = bounds.size();
     bounds_with_inf = bounds_then_inf_.data();
     lookup_table = lookup_.data();
-    lookup_size = lookup_.size();
   }
 
   std::vector<double> bounds_then_inf_;

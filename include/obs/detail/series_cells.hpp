@@ -31,7 +31,7 @@ enum class value_kind : std::uint8_t {
   counter,         ///< u64 in one sharded cell
   float_counter,   ///< double in one sharded cell
   gauge,           ///< `gauge_base` plus sharded deltas; see gauge.hpp
-  histogram,       ///< sharded cells: bucket counts, then the sum
+  histogram,       ///< sharded cells: the sum, then bucket counts
   info,            ///< constant 1
 };
 

@@ -99,9 +99,10 @@ OBS_INLINE obs::snapshot take_snapshot(registry_core& core) {
           for (std::size_t i = 0; i < f.layout.high_resolution_cells(); ++i)
             total += s.high_resolution_buckets[i].load(std::memory_order_relaxed);
         } else {
-          for (std::size_t i = 0; i <= f.layout.bounds.size(); ++i) total += detail::sum_u64(s.cells + i);
+          for (std::size_t i = 0; i <= f.layout.bounds.size(); ++i)
+            total += detail::sum_u64(s.cells + detail::histogram_buckets::first_bucket_cell + i);
         }
-        return total ^ detail::double_bits(detail::sum_f64(s.cells + f.layout.sum_cell()));
+        return total ^ detail::double_bits(detail::sum_f64(s.cells + detail::histogram_buckets::sum_cell));
       }
       case value_kind::info: return 1;
     }
@@ -120,12 +121,12 @@ OBS_INLINE obs::snapshot take_snapshot(registry_core& core) {
       case value_kind::histogram: break;
     }
     const detail::histogram_layout& layout = f.layout;
-    double sum = detail::sum_f64(s.cells + layout.sum_cell());
+    double sum = detail::sum_f64(s.cells + detail::histogram_buckets::sum_cell);
     std::uint64_t total = 0;
     if (!layout.high_resolution) {
       buckets.clear();
       for (std::size_t i = 0; i <= layout.bounds.size(); ++i) {
-        total += detail::sum_u64(s.cells + i);
+        total += detail::sum_u64(s.cells + detail::histogram_buckets::first_bucket_cell + i);
         double bound = i < layout.bounds.size() ? layout.bounds[i] : std::numeric_limits<double>::infinity();
         buckets.push_back({bound, total});
       }
