@@ -27,9 +27,9 @@
 
 namespace {
 
-volatile double sink;
-
 /// Calls `record(v)` n times with values that wander over 0.1 ms to 20 s.
+/// Each case below is its own function, so the compiler decides inlining
+/// for each loop alone, as it would at a call site of an instrumented file.
 template <class Record>
 void run(long n, Record record) {
   double v = 0.0001;
@@ -39,6 +39,63 @@ void run(long n, Record record) {
     record(v);
   }
 }
+
+// Keeps a value computed, at no instruction of its own.
+void keep(double v) { asm volatile("" : : "x"(v)); }
+
+[[gnu::noinline]] void nothing(long n) {
+  run(n, [](double v) { keep(v); });
+}
+
+[[gnu::noinline]] void obs_histogram(obs::registry& reg, long n) {
+  obs::histogram h = reg.histogram("instructions_seconds");
+  run(n, [&](double v) { h.record(v); });
+  keep(h.sum());
+}
+
+[[gnu::noinline]] void obs_counter(obs::registry& reg, long n) {
+  obs::counter c = reg.counter("instructions_total");
+  run(n, [&](double v) {
+    keep(v);
+    c.increment();
+  });
+  keep(static_cast<double>(c.sum()));
+}
+
+[[gnu::noinline]] void obs_gauge(obs::registry& reg, long n) {
+  obs::gauge g = reg.gauge("instructions_in_flight");
+  run(n, [&](double v) {
+    keep(v);
+    g.increment();
+  });
+  keep(g.value());
+}
+
+#if OBS_BENCH_PROMETHEUS_CPP
+[[gnu::noinline]] void promcpp_histogram(prometheus::Registry& reg, long n) {
+  auto& h = prometheus::BuildHistogram().Name("instructions_seconds").Register(reg).Add(
+      {}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+  run(n, [&](double v) { h.Observe(v); });
+}
+
+[[gnu::noinline]] void promcpp_counter(prometheus::Registry& reg, long n) {
+  auto& c = prometheus::BuildCounter().Name("instructions_total").Register(reg).Add({});
+  run(n, [&](double v) {
+    keep(v);
+    c.Increment();
+  });
+  keep(c.Value());
+}
+
+[[gnu::noinline]] void promcpp_gauge(prometheus::Registry& reg, long n) {
+  auto& g = prometheus::BuildGauge().Name("instructions_in_flight").Register(reg).Add({});
+  run(n, [&](double v) {
+    keep(v);
+    g.Increment();
+  });
+  keep(g.Value());
+}
+#endif
 
 int usage() {
   std::fprintf(stderr, "usage: obs_record_instructions obs|prometheus-cpp histogram|counter|gauge|none N\n");
@@ -52,47 +109,24 @@ int main(int argc, char** argv) {
   const std::string_view library = argv[1], kind = argv[2];
   const long n = std::atol(argv[3]);
   if (kind == "none") {
-    // Keeps v computed, at no instruction of its own.
-    run(n, [](double v) { asm volatile("" : : "x"(v)); });
+    nothing(n);
     return 0;
   }
   if (library == "obs") {
     obs::registry reg;
-    if (kind == "histogram") {
-      obs::histogram h = reg.histogram("instructions_seconds");
-      run(n, [&](double v) { h.record(v); });
-      sink = h.sum();
-    } else if (kind == "counter") {
-      obs::counter c = reg.counter("instructions_total");
-      run(n, [&](double) { c.increment(); });
-      sink = static_cast<double>(c.sum());
-    } else if (kind == "gauge") {
-      obs::gauge g = reg.gauge("instructions_in_flight");
-      run(n, [&](double) { g.increment(); });
-      sink = g.value();
-    } else {
-      return usage();
-    }
+    if (kind == "histogram") obs_histogram(reg, n);
+    else if (kind == "counter") obs_counter(reg, n);
+    else if (kind == "gauge") obs_gauge(reg, n);
+    else return usage();
     return 0;
   }
 #if OBS_BENCH_PROMETHEUS_CPP
   if (library == "prometheus-cpp") {
     prometheus::Registry reg;
-    if (kind == "histogram") {
-      auto& h = prometheus::BuildHistogram().Name("instructions_seconds").Register(reg).Add(
-          {}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
-      run(n, [&](double v) { h.Observe(v); });
-    } else if (kind == "counter") {
-      auto& c = prometheus::BuildCounter().Name("instructions_total").Register(reg).Add({});
-      run(n, [&](double) { c.Increment(); });
-      sink = c.Value();
-    } else if (kind == "gauge") {
-      auto& g = prometheus::BuildGauge().Name("instructions_in_flight").Register(reg).Add({});
-      run(n, [&](double) { g.Increment(); });
-      sink = g.Value();
-    } else {
-      return usage();
-    }
+    if (kind == "histogram") promcpp_histogram(reg, n);
+    else if (kind == "counter") promcpp_counter(reg, n);
+    else if (kind == "gauge") promcpp_gauge(reg, n);
+    else return usage();
     return 0;
   }
 #endif

@@ -12,10 +12,10 @@
 // A set publishes (sequence, base) as a seqlock, claiming the odd sequence
 // with a compare-exchange so that sets serialise without a lock (a set that
 // finds another in progress lets it win and takes effect just before): the
-// sequence is odd while a set is in progress, and the epoch follows from the
-// sequence rounded up to even (gauge_epoch), so an add that sees a set in progress already
-// belongs to the epoch it starts. Adds from the shared slot (threads beyond
-// the slot count), which has several writers, take series_write_lock.
+// sequence is odd while a set is in progress, and gauge_epoch gives a set in
+// progress the epoch it ends at, so an add that sees a set in progress
+// already belongs to the epoch it starts. Adds from the shared slot (threads
+// beyond the slot count), which has several writers, take series_write_lock.
 //
 // Most gauges are only ever set (a queue depth, a temperature) or only ever
 // moved by adds (requests in flight). The sequence's top bit records that
@@ -41,11 +41,13 @@ inline constexpr std::size_t gauge_cell_count = 2;
 /// The sequence's top bit: some add has written a shard.
 inline constexpr std::uint64_t gauge_added = std::uint64_t{1} << 63;
 
-/// The epoch a sequence names. Epochs count from 1, so a cell never written
-/// (zero) belongs to none and adds nothing, not even +0 to a -0 base.
-inline std::uint64_t gauge_epoch(std::uint64_t sequence) noexcept {
-  return (((sequence & ~gauge_added) + 1) >> 1) + 1;
-}
+/// The epoch a sequence names: 2k + 1 both for 2k (k sets done) and for
+/// 2k - 1 (the k-th in progress), so a set in progress already names the
+/// epoch it starts. Epochs are odd, so a cell never written (zero) belongs
+/// to none and adds nothing, not even +0 to a -0 base. Cells are written with
+/// the sequence's `gauge_added` bit set, and readers of a gauge with written
+/// cells see it set too.
+inline std::uint64_t gauge_epoch(std::uint64_t sequence) noexcept { return (sequence + 1) | 1; }
 
 // Every write also marks the gauge touched, so idle expiry sees activity
 // even when the value stays the same; the flag is read first so that adds
@@ -72,27 +74,35 @@ inline void gauge_add_to_slot(series_cells::cell* slot, std::uint64_t epoch, dou
   }
 }
 
-/// An add from the shared slot, which has several writers; out of line, so
-/// that the exclusive slot's path stays a few instructions that inline.
-[[gnu::cold, gnu::noinline]] inline void gauge_add_shared(series_cells* s, series_cells::cell* slot,
-                                                          std::uint64_t epoch, double v) noexcept {
-  series_write_lock lock(s);
-  gauge_add_to_slot(slot, epoch, v);
-}
-
-inline void gauge_add(series_cells* s, double v) noexcept {
+/// Every add but the common one: the gauge's first add (which sets the
+/// flag), a thread's first record (which takes a slot), an add from the
+/// shared slot (which has several writers, so it takes the series' lock).
+/// Out of line, so that the common add needs no stack frame.
+[[gnu::noinline]] inline void gauge_add_slow(series_cells* s, double v) noexcept {
   // Ordering: relaxed; an add that reads an older sequence than a racing
-  // set's is an add before that set. The flag is set once per series.
+  // set's is an add before that set.
   std::uint64_t sequence = s->gauge_sequence.load(std::memory_order_relaxed);
-  if (!(sequence & gauge_added)) [[unlikely]]
-    sequence = s->gauge_sequence.fetch_or(gauge_added, std::memory_order_relaxed);
+  if (!(sequence & gauge_added))
+    sequence = s->gauge_sequence.fetch_or(gauge_added, std::memory_order_relaxed) | gauge_added;
   const std::uint64_t epoch = gauge_epoch(sequence);
   const std::intptr_t offset = current_slot_offset();
-  if (offset >= 0) [[likely]] {
+  if (offset >= 0) {
     gauge_add_to_slot(s->cells + offset, epoch, v);
   } else {
-    gauge_add_shared(s, s->cells + ~offset, epoch, v);
+    series_write_lock lock(s);
+    gauge_add_to_slot(s->cells + ~offset, epoch, v);
   }
+  gauge_touch(s);
+}
+
+/// Adds `v` to this thread's shard: the common case is a load of the
+/// sequence, the epoch check and a plain add into this thread's cells.
+inline void gauge_add(series_cells* s, double v) noexcept {
+  // Ordering: relaxed, as in gauge_add_slow.
+  const std::uint64_t sequence = s->gauge_sequence.load(std::memory_order_relaxed);
+  const std::intptr_t offset = tls_slot_offset;  // < 0: unassigned or the shared slot
+  if (!(sequence & gauge_added) || offset < 0) [[unlikely]] return gauge_add_slow(s, v);
+  gauge_add_to_slot(s->cells + offset, gauge_epoch(sequence), v);
   gauge_touch(s);
 }
 
