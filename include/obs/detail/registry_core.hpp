@@ -3,7 +3,7 @@
 // freeing of series, descriptions, configuration, callbacks and collectors.
 //
 // obs::registry (registry.hpp) is the public API over it; snapshots are taken
-// by take_snapshot (snapshot_walk.hpp). Nothing here knows the handle types.
+// by take_snapshot (snapshot_walk-inl.hpp). Nothing here knows the handle types.
 //
 // Thread safety: `mutex` guards the maps below it; each family guards its own
 // series (family_state.hpp); `callback_mutex` is held while any callback or
