@@ -27,7 +27,6 @@
 #include <exception>
 #include <functional>
 #include <initializer_list>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -61,17 +60,7 @@ class registry {
   registry& operator=(const registry&) = delete;
 
   /// Detaches every series; handles stay valid.
-  ~registry() {
-    std::lock_guard lock(core_->mutex);
-    for (auto& [name, f] : core_->families) {
-      std::lock_guard family_lock(f->mutex);
-      f->detach_all_locked();
-      if (f->overflow) {
-        f->overflow->detached.store(true, std::memory_order_release);
-        detail::release(std::exchange(f->overflow, nullptr));
-      }
-    }
-  }
+  ~registry() { core_->detach_all(); }
 
   // --- Series with labels given as key/value pairs -------------------------
 
@@ -175,13 +164,8 @@ class registry {
   /// snapshot is unaffected.
   [[nodiscard]] callback_registration add_collector(std::string_view name,
                                                     std::function<void(snapshot_builder&)> collect) {
-    std::lock_guard lock(core_->callback_mutex);
-    std::uint64_t id = core_->next_collector_id++;
-    core_->collectors.emplace(id, detail::registry_core::collector{detail::valid_utf8(name), std::move(collect)});
-    return callback_registration([core = core_, id] {
-      std::lock_guard unregister_lock(core->callback_mutex);
-      core->collectors.erase(id);
-    });
+    const std::uint64_t id = core_->add_collector(detail::valid_utf8(name), std::move(collect));
+    return callback_registration([core = core_, id] { core->remove_collector(id); });
   }
   /// As above, named "collector" in obs_collect_errors_total.
   [[nodiscard]] callback_registration add_collector(std::function<void(snapshot_builder&)> collect) {
@@ -216,11 +200,7 @@ class registry {
   /// Bucketing for histograms whose name `m` matches. Must come before the
   /// first histogram of such a name, else throws errc::already_configured.
   void set_histogram_config(const matcher& m, histogram_config config) {
-    std::lock_guard lock(core_->mutex);
-    for (const auto& [name, f] : core_->families)
-      if (f->kind == detail::value_kind::histogram && m.matches(name))
-        throw error(errc::already_configured, "histogram '" + name + "' exists already; configure buckets before first use");
-    core_->histogram_rules.emplace_back(m, std::move(config));
+    core_->add_histogram_rule(m, std::move(config));
   }
 
   /// Explicit bucket bounds for histograms whose name `m` matches.
@@ -231,17 +211,9 @@ class registry {
   /// At most `limit` series per metric (default 10,000). Label sets beyond it
   /// record into one overflow series whose label values are all
   /// `__overflow__`; `obs_cardinality_overflow_total{metric}` counts them.
-  void set_cardinality_limit(std::size_t limit) {
-    std::lock_guard lock(core_->mutex);
-    core_->default_cardinality_limit = limit;
-    core_->apply_cardinality_locked();
-  }
+  void set_cardinality_limit(std::size_t limit) { core_->set_default_cardinality_limit(limit); }
   /// As above, for metrics whose name `m` matches.
-  void set_cardinality_limit(const matcher& m, std::size_t limit) {
-    std::lock_guard lock(core_->mutex);
-    core_->cardinality_rules.emplace_back(m, limit);
-    core_->apply_cardinality_locked();
-  }
+  void set_cardinality_limit(const matcher& m, std::size_t limit) { core_->add_cardinality_rule(m, limit); }
 
   /// Hides series that nothing recorded into for `timeout`, checked at each
   /// snapshot; zero (the default) keeps every series shown. A hidden series
@@ -249,10 +221,7 @@ class registry {
   /// literal call site, a held handle, a lookup); one nothing references any
   /// more is freed, and a later lookup starts it at zero. Info and callback
   /// series never expire.
-  void set_idle_timeout(std::chrono::nanoseconds timeout) {
-    std::lock_guard lock(core_->mutex);
-    core_->idle_timeout = timeout;
-  }
+  void set_idle_timeout(std::chrono::nanoseconds timeout) { core_->set_idle_timeout(timeout); }
 
   // --- Series lifecycle ----------------------------------------------------
 
@@ -296,28 +265,8 @@ class registry {
   callback_registration attach_callback(std::string_view name, detail::value_kind kind,
                                         std::span<const label_view> labels, std::function<double()> read) {
     detail::series_state* s = series(name, kind, labels);
-    {
-      std::lock_guard lock(core_->callback_mutex);
-      if (!core_->callbacks.emplace(s, std::move(read)).second)
-        throw error(errc::duplicate_callback, "metric '" + std::string(name) +
-                                                  "' already has a callback for these labels; reset it first");
-      detail::retain(s);
-      // Ordering: relaxed; the function itself is read under callback_mutex.
-      s->has_callback.store(true, std::memory_order_relaxed);
-    }
-    return callback_registration([core = core_, s, name = std::string(name)] {
-      {
-        std::lock_guard lock(core->callback_mutex);
-        core->callbacks.erase(s);
-      }
-      {
-        std::lock_guard lock(core->mutex);
-        auto it = core->families.find(name);
-        std::lock_guard family_lock(it->second->mutex);
-        if (!s->detached.load(std::memory_order_relaxed)) it->second->detach_locked(s);
-      }
-      detail::release(s);
-    });
+    core_->attach_callback(s, name, std::move(read));
+    return callback_registration([core = core_, s, name = std::string(name)] { core->detach_callback(s, name); });
   }
 
   detail::core_ref core_;

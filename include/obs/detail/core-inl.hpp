@@ -62,14 +62,10 @@ OBS_INLINE written_slots slots_to_read() noexcept {
   return {table.high_water(), table.exclusive_slots()};
 }
 
-OBS_INLINE void retain_core(registry_core* core) noexcept {
-  // Ordering: relaxed; taking a reference needs no ordering, only the count.
-  core->refs.fetch_add(1, std::memory_order_relaxed);
-}
+OBS_INLINE void retain_core(registry_core* core) noexcept { core->add_reference(); }
 
 OBS_INLINE void release_core(registry_core* core) noexcept {
-  // Ordering: acq_rel; every holder's writes happen-before the delete.
-  if (core->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete core;
+  if (core->drop_reference()) delete core;
 }
 
 /// Records any accepted value into any histogram from any thread: the
@@ -107,11 +103,7 @@ OBS_INLINE void record_histogram_slow(series_cells* s, series_cells::cell* cells
 OBS_INLINE void free_series(series_cells* cells) noexcept {
   series_state* s = state_of(cells);
   registry_core* core = s->core;
-  try {
-    if (s->cells) core->arena.release(s->cells, s->cell_count);
-  } catch (...) {
-    // Out of memory for the free list: the cells stay reserved, nothing breaks.
-  }
+  if (s->cells) core->free_cells(s->cells, s->cell_count);
   series_state::destroy(s);
   release_core(core);
 }
@@ -204,13 +196,8 @@ OBS_INLINE std::span<const std::string_view> family_keys(const family_state& fam
 
 OBS_INLINE std::size_t remove_series(registry_core& core, std::string_view name,
                                      std::span<const label_view> labels, bool exact) {
-  family_state* f = nullptr;
-  {
-    std::lock_guard lock(core.mutex);
-    auto it = core.families.find(name);
-    if (it == core.families.end()) return 0;
-    f = it->second.get();
-  }
+  family_state* f = core.find_family(name);
+  if (!f) return 0;
   // Index of each given label among the family's keys.
   std::array<std::size_t, max_label_keys> index;
   if (labels.size() > max_label_keys || (exact && labels.size() != f->keys.size())) return 0;

@@ -2,12 +2,16 @@
 // families, the validation every registration goes through, the creation and
 // freeing of series, descriptions, configuration, callbacks and collectors.
 //
-// obs::registry (registry.hpp) is the public API over it; snapshots are taken
-// by take_snapshot (snapshot_walk-inl.hpp). Nothing here knows the handle types.
+// obs::registry (registry.hpp) is the public API over it and forwards to the
+// methods below; snapshots are taken by take_snapshot (snapshot_walk-inl.hpp),
+// the one friend. Nothing here knows the handle types.
 //
-// Thread safety: `mutex` guards the maps below it; each family guards its own
-// series (family_state.hpp); `callback_mutex` is held while any callback or
-// collector runs.
+// Thread safety: the state is private and every method takes the locks it
+// needs. `mutex_` guards the maps; each family guards its own series
+// (family_state.hpp), and is locked after `mutex_` where both are;
+// `callback_mutex_` is held while any callback or collector runs, and to add
+// or remove one. Methods named `_locked` expect the caller to hold the lock
+// they name.
 #pragma once
 
 #include <algorithm>
@@ -64,36 +68,6 @@ struct description {
 /// so all of them may outlive the registry object.
 class registry_core {
  public:
-  /// References (core_ref); the core is deleted with the last.
-  std::atomic<std::size_t> refs{1};
-  cell_arena arena;
-
-  // Guards everything below except the families' own contents.
-  std::mutex mutex;
-  std::map<std::string, std::unique_ptr<family_state>, std::less<>> families;
-  std::map<std::string, std::shared_ptr<const description>, std::less<>> descriptions;
-  std::vector<std::pair<matcher, histogram_config>> histogram_rules;
-  std::vector<std::pair<matcher, std::size_t>> cardinality_rules;
-  std::size_t default_cardinality_limit = 10000;
-  std::chrono::nanoseconds idle_timeout{0};
-
-  /// Every name a family occupies in some exposition, and the family's name.
-  std::map<std::string, std::string, std::less<>> exposed;
-  /// Macro sites whose registration was refused, by metric name.
-  std::map<std::string, std::uint64_t, std::less<>> registration_errors;
-
-  struct collector {
-    std::string name;
-    std::function<void(snapshot_builder&)> collect;
-    std::uint64_t errors = 0;  ///< snapshots it threw in or emitted invalid data
-  };
-
-  // Held while any callback or collector runs, and to unregister one.
-  std::mutex callback_mutex;
-  std::map<const series_state*, std::function<double()>> callbacks;
-  std::map<std::uint64_t, collector> collectors;
-  std::uint64_t next_collector_id = 0;
-
   /// The families obs itself adds to snapshots; their names are claimed.
   static constexpr std::string_view cardinality_overflow_metric = "obs_cardinality_overflow_total";
   static constexpr std::string_view rejected_values_metric = "obs_rejected_values_total";
@@ -106,16 +80,6 @@ class registry_core {
       claim_locked(self, metric_type::counter);
   }
 
-  /// The family whose exposed names meet those of `name` as `type`, if any.
-  const std::string* exposed_conflict_locked(std::string_view name, metric_type type) const {
-    for (const std::string& n : exposed_names(name, type))
-      if (auto it = exposed.find(n); it != exposed.end()) return &it->second;
-    return nullptr;
-  }
-  void claim_locked(std::string_view name, metric_type type) {
-    for (const std::string& n : exposed_names(name, type)) exposed.emplace(n, std::string(name));
-  }
-
   static std::uint64_t next_family_id() noexcept {
     static std::atomic<std::uint64_t> next{1};
     // Ordering: relaxed; only uniqueness matters.
@@ -125,9 +89,9 @@ class registry_core {
   /// The family called `name`, created if needed; validates everything.
   family_state& family(std::string_view name, value_kind kind,
                        std::span<const std::string_view> keys) {
-    std::lock_guard lock(mutex);
-    auto it = families.find(name);
-    if (it != families.end()) {
+    std::lock_guard lock(mutex_);
+    auto it = families_.find(name);
+    if (it != families_.end()) {
       family_state& f = *it->second;
       if (f.kind != kind)
         throw error(errc::type_mismatch, "metric '" + f.name + "' is registered as a " +
@@ -167,7 +131,7 @@ class registry_core {
       else
         f->layout = histogram_layout::explicit_buckets(config ? config->bounds() : default_buckets());
     }
-    if (auto d = descriptions.find(name); d != descriptions.end() && !same_type(d->second->type, f->type()))
+    if (auto d = descriptions_.find(name); d != descriptions_.end() && !same_type(d->second->type, f->type()))
       throw error(errc::type_mismatch, "metric '" + f->name + "' was described as a " +
                                            std::string(to_string(d->second->type)) + "; it cannot be a " +
                                            std::string(kind_name(kind)));
@@ -176,7 +140,7 @@ class registry_core {
                                            ") would expose sample names that metric '" + *other +
                                            "' already exposes");
     claim_locked(name, f->type());
-    return *families.emplace(f->name, std::move(f)).first->second;
+    return *families_.emplace(f->name, std::move(f)).first->second;
   }
 
   /// A new series of `f` with these (valid UTF-8) values; it holds a
@@ -192,7 +156,7 @@ class registry_core {
     if (f.kind == value_kind::gauge) s->cell_count = gauge_cell_count;
     if (f.kind == value_kind::histogram) s->cell_count = static_cast<std::uint32_t>(f.layout.cell_count());
     if (f.layout.high_resolution) s->high_resolution_buckets = new series_state::cell[f.layout.high_resolution_cells()]();
-    if (s->cell_count) s->cells = arena.allocate(s->cell_count);
+    if (s->cell_count) s->cells = arena_.allocate(s->cell_count);
     s->created_seconds = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     s->last_change_ns = steady_ns();
     s->core = this;
@@ -238,10 +202,10 @@ class registry_core {
       if (!ok)
         throw error(errc::invalid_unit, "unit '" + std::string(unit) + "' must be [a-z0-9_]+ and end the name '" + std::string(name) + "'");
     }
-    std::lock_guard lock(mutex);
-    if (auto it = families.find(name); it != families.end() && !same_type(type, it->second->type()))
+    std::lock_guard lock(mutex_);
+    if (auto it = families_.find(name); it != families_.end() && !same_type(type, it->second->type()))
       throw error(errc::type_mismatch, "metric '" + std::string(name) + "' is registered as " + std::string(to_string(it->second->type())));
-    descriptions[std::string(name)] = std::make_shared<const description>(
+    descriptions_[std::string(name)] = std::make_shared<const description>(
         description{type, std::string(unit), valid_utf8(help)});
   }
 
@@ -249,9 +213,9 @@ class registry_core {
   /// `obs_registration_errors_total{metric}` and reports it on stderr.
   void report_registration_error(std::string_view name, const std::exception& e) noexcept {
     try {
-      std::lock_guard lock(mutex);
-      auto it = registration_errors.find(name);
-      if (it == registration_errors.end()) it = registration_errors.emplace(std::string(name), 0).first;
+      std::lock_guard lock(mutex_);
+      auto it = registration_errors_.find(name);
+      if (it == registration_errors_.end()) it = registration_errors_.emplace(std::string(name), 0).first;
       ++it->second;
     } catch (...) {
       // Out of memory: the stderr line below still tells.
@@ -260,12 +224,122 @@ class registry_core {
                  name.data(), e.what());
   }
 
-  /// Applies the cardinality rules to every family; caller holds `mutex`.
-  void apply_cardinality_locked() {
-    for (auto& [name, f] : families) {
-      std::lock_guard family_lock(f->mutex);
-      f->max_series = cardinality_limit_locked(name);
+  // --- Configuration ---------------------------------------------------------
+
+  /// Bucketing for histograms whose name `m` matches; throws
+  /// errc::already_configured if such a histogram exists.
+  void add_histogram_rule(const matcher& m, histogram_config config) {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, f] : families_)
+      if (f->kind == value_kind::histogram && m.matches(name))
+        throw error(errc::already_configured,
+                    "histogram '" + name + "' exists already; configure buckets before first use");
+    histogram_rules_.emplace_back(m, std::move(config));
+  }
+
+  /// The cardinality limit of metrics no rule matches, applied to every family.
+  void set_default_cardinality_limit(std::size_t limit) {
+    std::lock_guard lock(mutex_);
+    default_cardinality_limit_ = limit;
+    apply_cardinality_locked();
+  }
+
+  /// The cardinality limit of metrics whose name `m` matches.
+  void add_cardinality_rule(const matcher& m, std::size_t limit) {
+    std::lock_guard lock(mutex_);
+    cardinality_rules_.emplace_back(m, limit);
+    apply_cardinality_locked();
+  }
+
+  void set_idle_timeout(std::chrono::nanoseconds timeout) {
+    std::lock_guard lock(mutex_);
+    idle_timeout_ = timeout;
+  }
+
+  // --- Callbacks and collectors ------------------------------------------------
+
+  /// Makes `read` the source of series `s` of family `name`, which keeps a
+  /// reference to `s`; throws errc::duplicate_callback if it has one.
+  void attach_callback(series_state* s, std::string_view name, std::function<double()> read) {
+    std::lock_guard lock(callback_mutex_);
+    if (!callbacks_.emplace(s, std::move(read)).second)
+      throw error(errc::duplicate_callback, "metric '" + std::string(name) +
+                                                "' already has a callback for these labels; reset it first");
+    retain(s);
+    // Ordering: relaxed; the function itself is read under callback_mutex_.
+    s->has_callback.store(true, std::memory_order_relaxed);
+  }
+
+  /// Undoes attach_callback: the callback goes, and so does its series.
+  void detach_callback(series_state* s, std::string_view name) noexcept {
+    {
+      std::lock_guard lock(callback_mutex_);
+      callbacks_.erase(s);
     }
+    if (family_state* f = find_family(name)) {
+      std::lock_guard family_lock(f->mutex);
+      if (!s->detached.load(std::memory_order_relaxed)) f->detach_locked(s);
+    }
+    release(s);
+  }
+
+  /// Adds a collector; returns the id remove_collector takes.
+  std::uint64_t add_collector(std::string name, std::function<void(snapshot_builder&)> collect) {
+    std::lock_guard lock(callback_mutex_);
+    const std::uint64_t id = next_collector_id_++;
+    collectors_.emplace(id, collector{std::move(name), std::move(collect)});
+    return id;
+  }
+
+  void remove_collector(std::uint64_t id) noexcept {
+    std::lock_guard lock(callback_mutex_);
+    collectors_.erase(id);
+  }
+
+  // --- Lifecycle ---------------------------------------------------------------
+
+  /// The family called `name`, or nullptr. Families are never removed, so
+  /// the pointer stays valid as long as the core.
+  family_state* find_family(std::string_view name) noexcept {
+    std::lock_guard lock(mutex_);
+    auto it = families_.find(name);
+    return it == families_.end() ? nullptr : it->second.get();
+  }
+
+  /// Detaches every series of every family (what destroying the registry
+  /// does); handles stay valid.
+  void detach_all() noexcept {
+    std::lock_guard lock(mutex_);
+    for (auto& [name, f] : families_) {
+      std::lock_guard family_lock(f->mutex);
+      f->detach_all_locked();
+      if (f->overflow) {
+        // Ordering: release, as in detach_locked.
+        f->overflow->detached.store(true, std::memory_order_release);
+        release(std::exchange(f->overflow, nullptr));
+      }
+    }
+  }
+
+  /// Returns a series' cells to the arena; they are zeroed when handed out
+  /// again.
+  void free_cells(series_cells::cell* cells, std::size_t count) noexcept {
+    try {
+      arena_.release(cells, count);
+    } catch (...) {
+      // Out of memory for the free list: the cells stay reserved, nothing breaks.
+    }
+  }
+
+  /// Reference counting, for core_ref (retain_core, release_core).
+  void add_reference() noexcept {
+    // Ordering: relaxed; taking a reference needs no ordering, only the count.
+    refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  /// True if that was the last reference.
+  bool drop_reference() noexcept {
+    // Ordering: acq_rel; every holder's writes happen-before the delete.
+    return refs_.fetch_sub(1, std::memory_order_acq_rel) == 1;
   }
 
   static std::int64_t steady_ns() noexcept {
@@ -297,6 +371,55 @@ class registry_core {
   }
 
  private:
+  friend class snapshot_walk;
+
+  struct collector {
+    std::string name;
+    std::function<void(snapshot_builder&)> collect;
+    std::uint64_t errors = 0;  ///< snapshots it threw in or emitted invalid data
+  };
+
+  /// References (core_ref); the core is deleted with the last.
+  std::atomic<std::size_t> refs_{1};
+  cell_arena arena_;
+
+  // Guards everything below except the families' own contents.
+  std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<family_state>, std::less<>> families_;
+  std::map<std::string, std::shared_ptr<const description>, std::less<>> descriptions_;
+  std::vector<std::pair<matcher, histogram_config>> histogram_rules_;
+  std::vector<std::pair<matcher, std::size_t>> cardinality_rules_;
+  std::size_t default_cardinality_limit_ = 10000;
+  std::chrono::nanoseconds idle_timeout_{0};
+  /// Every name a family occupies in some exposition, and the family's name.
+  std::map<std::string, std::string, std::less<>> exposed_;
+  /// Macro sites whose registration was refused, by metric name.
+  std::map<std::string, std::uint64_t, std::less<>> registration_errors_;
+
+  // Held while any callback or collector runs, and to add or remove one.
+  std::mutex callback_mutex_;
+  std::map<const series_state*, std::function<double()>> callbacks_;
+  std::map<std::uint64_t, collector> collectors_;
+  std::uint64_t next_collector_id_ = 0;
+
+  /// The family whose exposed names meet those of `name` as `type`, if any.
+  const std::string* exposed_conflict_locked(std::string_view name, metric_type type) const {
+    for (const std::string& n : exposed_names(name, type))
+      if (auto it = exposed_.find(n); it != exposed_.end()) return &it->second;
+    return nullptr;
+  }
+  void claim_locked(std::string_view name, metric_type type) {
+    for (const std::string& n : exposed_names(name, type)) exposed_.emplace(n, std::string(name));
+  }
+
+  /// Applies the cardinality rules to every family; caller holds `mutex_`.
+  void apply_cardinality_locked() {
+    for (auto& [name, f] : families_) {
+      std::lock_guard family_lock(f->mutex);
+      f->max_series = cardinality_limit_locked(name);
+    }
+  }
+
   template <class Rules>
   static auto best_match(const Rules& rules, std::string_view name) -> decltype(&rules.front().second) {
     decltype(&rules.front().second) best = nullptr;
@@ -311,13 +434,12 @@ class registry_core {
   }
 
   const histogram_config* histogram_config_locked(std::string_view name) const {
-    return best_match(histogram_rules, name);
+    return best_match(histogram_rules_, name);
   }
 
- public:
   std::size_t cardinality_limit_locked(std::string_view name) const {
-    const std::size_t* limit = best_match(cardinality_rules, name);
-    return limit ? *limit : default_cardinality_limit;
+    const std::size_t* limit = best_match(cardinality_rules_, name);
+    return limit ? *limit : default_cardinality_limit_;
   }
 };
 

@@ -60,16 +60,16 @@ class snapshot_walk {
   explicit snapshot_walk(registry_core& core) : core_(core), pinned_(new std::vector<series_state*>, pin_release{}) {
     std::size_t series_estimate = 0;
     {
-      std::lock_guard lock(core.mutex);
-      families_.reserve(core.families.size());
-      for (auto& [name, f] : core.families) {
-        auto d = core.descriptions.find(name);
-        families_.push_back({f.get(), d == core.descriptions.end() ? nullptr : d->second});
+      std::lock_guard lock(core.mutex_);
+      families_.reserve(core.families_.size());
+      for (auto& [name, f] : core.families_) {
+        auto d = core.descriptions_.find(name);
+        families_.push_back({f.get(), d == core.descriptions_.end() ? nullptr : d->second});
         // Ordering: relaxed; only an estimate.
         series_estimate += f->series_count.load(std::memory_order_relaxed) + 1;
       }
-      idle_timeout_ = core.idle_timeout;
-      registration_errors_.assign(core.registration_errors.begin(), core.registration_errors.end());
+      idle_timeout_ = core.idle_timeout_;
+      registration_errors_.assign(core.registration_errors_.begin(), core.registration_errors_.end());
     }
     b_.reserve(series_estimate, series_estimate * 2, series_estimate * 4);
     pinned_->reserve(series_estimate);
@@ -82,11 +82,11 @@ class snapshot_walk {
 
   /// Step 3: the collectors, each checked and kept all or nothing.
   void run_collectors() {
-    std::lock_guard lock(core_.callback_mutex);
-    if (core_.collectors.empty()) return;
+    std::lock_guard lock(core_.callback_mutex_);
+    if (core_.collectors_.empty()) return;
     b_.set_strings(snapshot_builder::strings::copied);
     std::set<std::string, std::less<>> claimed;  // names earlier collectors' families expose
-    for (auto& [id, c] : core_.collectors) {
+    for (auto& [id, c] : core_.collectors_) {
       const snapshot_builder::mark before = b_.position();
       bool ok = true;
       try {
@@ -101,8 +101,8 @@ class snapshot_walk {
           ok = check_family(f).empty();
           for (const std::string& n : exposed_names(f.name, f.type)) {
             if (!ok) break;
-            std::lock_guard core_lock(core_.mutex);
-            ok = !core_.exposed.contains(n) && !claimed.contains(n) &&
+            std::lock_guard core_lock(core_.mutex_);
+            ok = !core_.exposed_.contains(n) && !claimed.contains(n) &&
                  std::find(names.begin(), names.end(), n) == names.end();
             names.push_back(n);
           }
@@ -302,10 +302,10 @@ class snapshot_walk {
   /// callback may take locks of its own. One that throws, or returns what its
   /// type cannot hold, costs its own series, not the scrape.
   void call_callbacks(family_state& f) {
-    std::lock_guard lock(core_.callback_mutex);
+    std::lock_guard lock(core_.callback_mutex_);
     for (series_state* s : callbacks_) {
-      auto it = core_.callbacks.find(s);
-      if (it == core_.callbacks.end()) continue;
+      auto it = core_.callbacks_.find(s);
+      if (it == core_.callbacks_.end()) continue;
       double v;
       try {
         v = it->second();
