@@ -13,25 +13,30 @@
 #   OBS_TEST_PG_HOST/PORT/PASSWORD set, as tests/run sets them
 #   bash bench/pooler/run.sh [ROUNDS] [SECONDS] [XACTS]
 #
+# ROUNDS defaults to 5. The machine must be idle (bench/lib/idle_machine.sh).
+#
 # XACTS (default 2000) is the transaction count of the callgrind runs.
 #
 # Builds two Release trees (build/bench-pooler, build/bench-pooler-disabled)
 # unless POOLER and POOLER_DISABLED name binaries already built.
 set -euo pipefail
 
-rounds=${1:-3}
+rounds=${1:-5}
 seconds=${2:-8}
 counted_xacts=${3:-2000}
 pool_size=20
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 . "$repo/bench/lib/instructions.sh"
+. "$repo/bench/lib/idle_machine.sh"
 : "${OBS_TEST_PG_HOST:?set OBS_TEST_PG_HOST (tests/run shows how)}"
 : "${OBS_TEST_PG_PORT:?set OBS_TEST_PG_PORT}"
 : "${OBS_TEST_PG_PASSWORD:?set OBS_TEST_PG_PASSWORD}"
+bench_require_idle
 
+ccache=$(command -v ccache || true)  # used when installed, as tests/install-deps does
 build() {  # dir, OBS_DISABLE for the pooler's files
   cmake -S "$repo" -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOBS_BUILD_TESTS=OFF \
-    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "-DPOOLER_OBS_DISABLE=$2" >/dev/null
+    ${ccache:+-DCMAKE_CXX_COMPILER_LAUNCHER=$ccache} "-DPOOLER_OBS_DISABLE=$2" >/dev/null
   cmake --build "$1" --target pooler -j2 >/dev/null
   echo "$1/examples/pooler/pooler"
 }
@@ -182,6 +187,8 @@ for load in select tpcb; do
       'BEGIN {printf "| %s | %d | %.1f | %.1f | %.1f | %.2f | %.3f |\n", l, k, b, p, n, (b ? p/b : 0), (n ? p/n : 0)}'
   done
 done
+echo
+echo "Medians of $rounds interleaved rounds of $seconds s. $(bench_load_note)"
 
 # Instructions per transaction under callgrind, one client: with more, how
 # many messages one wake-up finds varies from run to run, and the count with
