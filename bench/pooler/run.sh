@@ -188,6 +188,22 @@ for load in select tpcb; do
   done
 done
 echo
+echo "Spread over the rounds, min / median / max:"
+echo
+echo "| load | clients | target | tps | CPU us/xact |"
+echo "| --- | --- | --- | --- | --- |"
+spread() { tr ' ' '\n' | grep -v '^$' | sort -g | awk -v d="$1" '{a[NR]=$1} END {m=(NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); printf "%.*f / %.*f / %.*f", d, a[1], d, m, d, a[NR]}'; }
+for load in select tpcb; do
+  for clients in 8 32; do
+    label=$([[ $load == select ]] && echo "pgbench -S" || echo "TPC-B-like")
+    for target in "${order[@]}"; do
+      tps_spread=$(echo "${results[$target,$load,$clients]}" | spread 0)
+      cpu_spread=$([[ $target == direct ]] && echo "-" || echo "${cpu[$target,$load,$clients]}" | spread 1)
+      echo "| $label | $clients | $target | $tps_spread | $cpu_spread |"
+    done
+  done
+done
+echo
 echo "Medians of $rounds interleaved rounds of $seconds s. $(bench_load_note)"
 
 # Instructions per transaction under callgrind, one client: with more, how
