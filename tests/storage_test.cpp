@@ -48,6 +48,25 @@ std::uint64_t value_of(const obs::snapshot& s, std::string_view name, const std:
   return 0;
 }
 
+/// The resident memory each of `count` new series of `family` costs, each
+/// kept by a handle and recorded into once by `record`. A warm-up series
+/// first takes this thread's slot and the family's first arena page.
+template <class Handle, class Family, class Record>
+std::size_t resident_bytes_per_series(Family& family, int count, Record record) {
+  std::vector<Handle> handles;
+  handles.reserve(static_cast<std::size_t>(count));
+  std::vector<std::string> names;
+  for (int i = 0; i < count; ++i) names.push_back(id(i));
+  record(Handle(family.with("warm-up")));
+
+  const std::size_t before = resident_bytes();
+  for (const std::string& name : names) {
+    handles.push_back(family.with(name));
+    record(handles.back());
+  }
+  return (resident_bytes() - before) / static_cast<std::size_t>(count);
+}
+
 }  // namespace
 
 // First in the file: ctest runs each case in a process of its own, and a
@@ -58,18 +77,8 @@ TEST_CASE("a counter series costs no more resident memory than prometheus-cpp's"
   obs::registry reg;
   reg.set_cardinality_limit(2 * series);
   obs::counter_family family = reg.counter_family("storage_test_total", {"id"});
-  std::vector<obs::counter> handles;
-  handles.reserve(series);
-  std::vector<std::string> names;
-  for (int i = 0; i < series; ++i) names.push_back(id(i));
-  family.with("warm-up").increment();
-
-  const std::size_t before = resident_bytes();
-  for (int i = 0; i < series; ++i) {
-    handles.push_back(family.with(names[static_cast<std::size_t>(i)]));
-    handles.back().increment();
-  }
-  const std::size_t per_series = (resident_bytes() - before) / series;
+  const std::size_t per_series =
+      resident_bytes_per_series<obs::counter>(family, series, [](const obs::counter& c) { c.increment(); });
   // prometheus-cpp's counter with one label costs 232 to 268 bytes
   // (bench/memory_rss); obs's is one allocation of state and values, an
   // index entry, a sorted-list entry and one cell, about 215 bytes.
@@ -83,18 +92,8 @@ TEST_CASE("slots that never record into a series cost it no resident memory") {
   obs::registry reg;
   reg.set_cardinality_limit(2 * series);
   obs::histogram_family family = reg.histogram_family("storage_test_seconds", {"id"});
-  std::vector<obs::histogram> handles;
-  handles.reserve(series);
-  std::vector<std::string> names;
-  for (int i = 0; i < series; ++i) names.push_back(id(i));
-  family.with("warm-up").record(1);  // this thread's slot and the family's first page
-
-  const std::size_t before = resident_bytes();
-  for (int i = 0; i < series; ++i) {
-    handles.push_back(family.with(names[static_cast<std::size_t>(i)]));
-    handles.back().record(0.042);
-  }
-  const std::size_t per_series = (resident_bytes() - before) / series;
+  const std::size_t per_series =
+      resident_bytes_per_series<obs::histogram>(family, series, [](const obs::histogram& h) { h.record(0.042); });
   // One recording thread: 13 cells of one slot (104 bytes) and the series'
   // metadata, about 320 bytes in all; the bound leaves room for sanitizers'
   // shadow memory, and is a sixth of what 257 committed slots would cost.
