@@ -293,6 +293,21 @@ def parse_metrics(text):
 # --- A WebSocket client (RFC 6455) ---------------------------------------------------
 
 
+def shut_down(gw, upstreams, threads=()):
+    """The end of a scenario that started its own upstreams, whatever happened in it: the upstreams
+    resumed, so that requests waiting on them end; those requests' threads joined; the gateway
+    stopped; the upstreams removed."""
+    for upstream in upstreams:
+        upstream.resume()
+    for t in threads:
+        t.join()
+    try:
+        gw.stop()
+    finally:
+        for upstream in upstreams:
+            upstream.remove()
+
+
 class ws_closed(Exception):
     def __init__(self, code):
         super().__init__("closed with %s" % code)
@@ -876,10 +891,7 @@ def scenario_database_outage(args):
         c.close()
         print("database outage: 503 and unready while down, ACK kept and written after, no address told")
     finally:
-        try:
-            gw.stop()
-        finally:
-            pg.remove()
+        shut_down(gw, [pg])
 
 
 def scenario_object_store_outage(args):
@@ -1010,10 +1022,7 @@ def scenario_pool_after_restart(args):
         reader.close()
         print("pool after restart: %d requests after a restart and a terminate, no error" % (2 * len(statuses)))
     finally:
-        try:
-            gw.stop()
-        finally:
-            pg.remove()
+        shut_down(gw, [pg])
 
 
 def scenario_pool_wait(args):
@@ -1111,15 +1120,7 @@ def scenario_probes_during_hang(args):
         print("probes during a hang: unready after %.2f s; slowest (best of three) %s" %
               (unready_after, ", ".join("%s %.1f ms" % (p, t * 1000) for p, t in slowest.items())))
     finally:
-        pg.resume()
-        s3.resume()
-        for t in waiting:
-            t.join()
-        try:
-            gw.stop()
-        finally:
-            pg.remove()
-            s3.remove()
+        shut_down(gw, [pg, s3], waiting)
 
 
 def scenario_sigterm_during_hang(args):
@@ -1199,17 +1200,9 @@ def scenario_sigterm_during_hang(args):
         print("sigterm during a hang: idle closed in %.2f s, waiting requests 503, exit 0 after %.2f s"
               % (closed_idle, exited))
     finally:
-        pg.resume()
-        s3.resume()
         if locker:
             locker.kill()
-        for t in threads:
-            t.join()
-        try:
-            gw.stop()
-        finally:
-            pg.remove()
-            s3.remove()
+        shut_down(gw, [pg, s3], threads)
 
 
 def scenario_nul_body(args):
