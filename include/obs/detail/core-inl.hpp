@@ -16,6 +16,7 @@
 #include "obs/detail/cell_arena.hpp"
 #include "obs/detail/config.hpp"
 #include "obs/detail/family_state.hpp"
+#include "obs/detail/gauge_cells.hpp"
 #include "obs/detail/histogram_layout.hpp"
 #include "obs/detail/lookup_cache.hpp"
 #include "obs/detail/registration.hpp"
@@ -66,6 +67,78 @@ OBS_INLINE void retain_core(registry_core* core) noexcept { core->add_reference(
 
 OBS_INLINE void release_core(registry_core* core) noexcept {
   if (core->drop_reference()) delete core;
+}
+
+// --- Gauges (gauge_cells.hpp) ---------------------------------------------------
+
+OBS_INLINE void gauge_add_slow(series_cells* s, double v) noexcept {
+  // Ordering: relaxed; an add that reads an older sequence than a racing
+  // set's is an add before that set.
+  std::uint64_t sequence = s->gauge_sequence.load(std::memory_order_relaxed);
+  if (!(sequence & gauge_added))
+    sequence = s->gauge_sequence.fetch_or(gauge_added, std::memory_order_relaxed) | gauge_added;
+  const std::uint64_t epoch = gauge_epoch(sequence);
+  const std::intptr_t offset = current_slot_offset();
+  if (offset >= 0) {
+    gauge_add_to_slot(s->cells + offset, epoch, v);
+  } else {
+    series_write_lock lock(s);
+    gauge_add_to_slot(s->cells + ~offset, epoch, v);
+  }
+  gauge_touch(s);
+}
+
+OBS_INLINE void gauge_set_new_epoch(series_cells* s, double v) noexcept {
+  // Ordering: a seqlock. Claiming the odd sequence comes before the base
+  // (release on the base), the even one after it (release), so a reader that
+  // saw the same even sequence before and after loading the base
+  // (gauge_read) has the base of that sequence.
+  std::uint64_t sequence = s->gauge_sequence.load(std::memory_order_relaxed);
+  for (;;) {
+    if (sequence % 2 == 1) {
+      // Another set is in progress: this one takes effect just before that
+      // one ends, and is overwritten by it. Waiting out its two stores makes
+      // a read after this set returns see the winner's value; racing sets
+      // then cost a load each, not a contended compare-exchange.
+      // Ordering: relaxed; gauge_read acquires what the winner published.
+      while (s->gauge_sequence.load(std::memory_order_relaxed) == sequence) {
+      }
+      break;
+    }
+    const std::uint64_t seen = sequence;
+    if (s->gauge_sequence.compare_exchange_weak(sequence, sequence + 1, std::memory_order_relaxed)) {
+      s->gauge_base.store(v, std::memory_order_release);
+      s->gauge_sequence.store(sequence + 2, std::memory_order_release);
+      break;
+    }
+    // A whole set began and ended since `seen`: this one takes effect just
+    // before it ended. Otherwise (a spurious failure) try again.
+    if (sequence != seen && sequence % 2 == 0) break;
+  }
+  gauge_touch(s);
+}
+
+OBS_INLINE double gauge_read(const series_cells* s) noexcept {
+  std::uint64_t sequence;
+  double base;
+  for (;;) {
+    // Ordering: acquire on both loads of the seqlock (see gauge_set).
+    sequence = s->gauge_sequence.load(std::memory_order_acquire);
+    base = s->gauge_base.load(std::memory_order_acquire);
+    if (sequence % 2 == 0 && s->gauge_sequence.load(std::memory_order_relaxed) == sequence) break;
+  }
+  const std::uint64_t epoch = gauge_epoch(sequence);
+  const written_slots slots = slots_to_read();
+  double value = base;
+  auto add_delta_of = [&](std::size_t slot) {
+    const series_cells::cell* cells = s->cells + slot * page_cells;
+    // Ordering: acquire on the epoch, release in gauge_add_to_slot.
+    if (cells[gauge_epoch_cell].load(std::memory_order_acquire) == epoch)
+      value += bits_double(cells[gauge_delta_cell].load(std::memory_order_relaxed));
+  };
+  for (std::size_t slot = 0; slot < slots.exclusive; ++slot) add_delta_of(slot);
+  add_delta_of(slots.shared);
+  return value;
 }
 
 /// Records any accepted value into any histogram from any thread: the

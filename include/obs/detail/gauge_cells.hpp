@@ -78,22 +78,17 @@ inline void gauge_add_to_slot(series_cells::cell* slot, std::uint64_t epoch, dou
 /// flag), a thread's first record (which takes a slot), an add from the
 /// shared slot (which has several writers, so it takes the series' lock).
 /// Out of line, so that the common add needs no stack frame.
-[[gnu::noinline]] inline void gauge_add_slow(series_cells* s, double v) noexcept {
-  // Ordering: relaxed; an add that reads an older sequence than a racing
-  // set's is an add before that set.
-  std::uint64_t sequence = s->gauge_sequence.load(std::memory_order_relaxed);
-  if (!(sequence & gauge_added))
-    sequence = s->gauge_sequence.fetch_or(gauge_added, std::memory_order_relaxed) | gauge_added;
-  const std::uint64_t epoch = gauge_epoch(sequence);
-  const std::intptr_t offset = current_slot_offset();
-  if (offset >= 0) {
-    gauge_add_to_slot(s->cells + offset, epoch, v);
-  } else {
-    series_write_lock lock(s);
-    gauge_add_to_slot(s->cells + ~offset, epoch, v);
-  }
-  gauge_touch(s);
-}
+OBS_INLINE void gauge_add_slow(series_cells* s, double v) noexcept;
+
+/// A set of a gauge that some add has written to: a new epoch, claimed with
+/// a compare-exchange (core-inl.hpp).
+OBS_INLINE void gauge_set_new_epoch(series_cells* s, double v) noexcept;
+
+/// The gauge's value: the last set's base plus this epoch's deltas of every
+/// slot ever written, each the sum of its thread's adds in order. With
+/// fractional adds this may differ in the last bits from adding each to the
+/// base in turn, as any sum across threads does.
+OBS_INLINE double gauge_read(const series_cells* s) noexcept;
 
 /// Adds `v` to this thread's shard: the common case is a load of the
 /// sequence, the epoch check and a plain add into this thread's cells.
@@ -107,67 +102,12 @@ inline void gauge_add(series_cells* s, double v) noexcept {
 }
 
 inline void gauge_set(series_cells* s, double v) noexcept {
-  // Ordering: a seqlock. Claiming the odd sequence comes before the base
-  // (release on the base), the even one after it (release), so a reader that
-  // saw the same even sequence before and after loading the base
-  // (gauge_read) has the base of that sequence.
-  std::uint64_t sequence = s->gauge_sequence.load(std::memory_order_relaxed);
-  if (!(sequence & gauge_added)) {
-    // No shard holds a delta: the base is the value. An add racing this set
-    // counts after it.
-    s->gauge_base.store(v, std::memory_order_release);
-    gauge_touch(s);
-    return;
-  }
-  for (;;) {
-    if (sequence % 2 == 1) {
-      // Another set is in progress: this one takes effect just before that
-      // one ends, and is overwritten by it. Waiting out its two stores makes
-      // a read after this set returns see the winner's value; racing sets
-      // then cost a load each, not a contended compare-exchange.
-      // Ordering: relaxed; gauge_read acquires what the winner published.
-      while (s->gauge_sequence.load(std::memory_order_relaxed) == sequence) {
-      }
-      break;
-    }
-    const std::uint64_t seen = sequence;
-    if (s->gauge_sequence.compare_exchange_weak(sequence, sequence + 1, std::memory_order_relaxed)) {
-      s->gauge_base.store(v, std::memory_order_release);
-      s->gauge_sequence.store(sequence + 2, std::memory_order_release);
-      break;
-    }
-    // A whole set began and ended since `seen`: this one takes effect just
-    // before it ended. Otherwise (a spurious failure) try again.
-    if (sequence != seen && sequence % 2 == 0) break;
-  }
+  // Ordering: relaxed; see gauge_set_new_epoch for the seqlock.
+  if (s->gauge_sequence.load(std::memory_order_relaxed) & gauge_added) return gauge_set_new_epoch(s, v);
+  // No shard holds a delta: the base is the value. An add racing this set
+  // counts after it.
+  s->gauge_base.store(v, std::memory_order_release);
   gauge_touch(s);
-}
-
-/// The gauge's value: the last set's base plus this epoch's deltas of every
-/// slot ever written, each the sum of its thread's adds in order. With
-/// fractional adds this may differ in the last bits from adding each to the
-/// base in turn, as any sum across threads does.
-inline double gauge_read(const series_cells* s) noexcept {
-  std::uint64_t sequence;
-  double base;
-  for (;;) {
-    // Ordering: acquire on both loads of the seqlock (see gauge_set).
-    sequence = s->gauge_sequence.load(std::memory_order_acquire);
-    base = s->gauge_base.load(std::memory_order_acquire);
-    if (sequence % 2 == 0 && s->gauge_sequence.load(std::memory_order_relaxed) == sequence) break;
-  }
-  const std::uint64_t epoch = gauge_epoch(sequence);
-  const written_slots slots = slots_to_read();
-  double value = base;
-  auto add_delta_of = [&](std::size_t slot) {
-    const series_cells::cell* cells = s->cells + slot * page_cells;
-    // Ordering: acquire on the epoch, release in gauge_add_to_slot.
-    if (cells[gauge_epoch_cell].load(std::memory_order_acquire) == epoch)
-      value += bits_double(cells[gauge_delta_cell].load(std::memory_order_relaxed));
-  };
-  for (std::size_t slot = 0; slot < slots.exclusive; ++slot) add_delta_of(slot);
-  add_delta_of(slots.shared);
-  return value;
 }
 
 }  // namespace detail
