@@ -81,18 +81,58 @@ struct quantile_value {
   double value;
 };
 
+/// A run of consecutive native-histogram buckets, as Prometheus's
+/// `BucketSpan`: the first span's `offset` is the index of its first bucket,
+/// a later span's the gap after the previous span; `length` buckets follow.
+struct bucket_span {
+  std::int32_t offset;
+  std::uint32_t length;
+};
+
+/// A native (sparse, exponential) histogram as Prometheus defines it
+/// (https://prometheus.io/docs/specs/native_histograms/): with
+/// `base = 2^(2^-schema)`, positive bucket `i` counts values in
+/// `(base^(i-1), base^i]`, negative bucket `i` the same range negated, and the
+/// zero bucket values with `|v| <= zero_threshold`. Counts are per bucket
+/// (neither cumulative nor deltas); `*_counts` holds one per bucket of the
+/// spans, in order.
+struct native_histogram_snapshot {
+  std::int32_t schema = 0;
+  double zero_threshold = 0;
+  std::uint64_t zero_count = 0;
+  std::span<const bucket_span> positive_spans;
+  std::span<const std::uint64_t> positive_counts;
+  std::span<const bucket_span> negative_spans;
+  std::span<const std::uint64_t> negative_counts;
+};
+
+/// An exemplar: one recorded value with the labels that say where it came
+/// from (a `trace_id`), for OpenMetrics and protobuf expositions.
+struct exemplar_snapshot {
+  std::span<const label_view> labels;
+  double value = 0;
+  /// When it was recorded, in seconds since the Unix epoch; empty when unknown.
+  std::optional<double> timestamp;
+};
+
 /// One series (one label set) of a family, with its values.
 ///
 /// Which fields mean something depends on the family's type:
 /// - counter, gauge, info: `value`;
 /// - histogram: `buckets` (ascending, the last one is `+Inf` and equals
-///   `count`), `sum`, `count`;
+///   `count`), `sum`, `count`, and `native` when the histogram is native;
 /// - summary: `quantiles` (ascending), `sum`, `count`.
+/// Counters and histograms may carry `exemplars`: a counter at most one, a
+/// histogram at most one per bucket, ascending by value; an exporter places
+/// each on the first bucket whose upper bound is at or above its value.
 struct series_snapshot {
   std::span<const label_view> labels;
   number value;
   std::span<const bucket_count> buckets;
   std::span<const quantile_value> quantiles;
+  std::span<const exemplar_snapshot> exemplars;
+  /// The native buckets of a native histogram; nullptr otherwise.
+  const native_histogram_snapshot* native = nullptr;
   double sum = 0;
   std::uint64_t count = 0;
   /// When the series was created, in seconds since the Unix epoch, for
@@ -147,6 +187,10 @@ class snapshot {
   std::vector<label_view> labels_;
   std::vector<bucket_count> buckets_;
   std::vector<quantile_value> quantiles_;
+  std::vector<exemplar_snapshot> exemplars_;
+  std::vector<native_histogram_snapshot> natives_;
+  std::vector<bucket_span> native_spans_;
+  std::vector<std::uint64_t> native_counts_;
   std::vector<std::unique_ptr<char[]>> owned_strings_;
   std::vector<std::shared_ptr<const void>> keep_alive_;
 };
@@ -230,16 +274,33 @@ class snapshot_builder {
                        sum, count, created);
   }
 
+  /// Adds a native histogram series: `native`'s spans and counts are copied;
+  /// `buckets` are its classic buckets (cumulative, ascending), which may be
+  /// empty: text formats then show only the `+Inf` bucket, as Prometheus
+  /// clients do.
+  void add_native_histogram_series(std::span<const label_view> labels, const native_histogram_snapshot& native,
+                                   std::span<const bucket_count> buckets, double sum, std::uint64_t count,
+                                   std::optional<double> created = std::nullopt);
+
+  /// Attaches exemplars (copied) to the series added last, a counter or a
+  /// histogram; see series_snapshot for their order.
+  void add_exemplars(std::span<const exemplar_snapshot> exemplars);
+  void add_exemplars(std::initializer_list<exemplar_snapshot> exemplars) {
+    add_exemplars(std::span<const exemplar_snapshot>(exemplars.begin(), exemplars.size()));
+  }
+
   /// Promises that the current family's series were added in label order,
   /// so build() need not sort them (registries keep that order cached).
   void series_already_sorted() noexcept { family_ranges_.back().sorted = true; }
 
   /// How far the builder has got, for rollback and visit_since.
   struct mark {
-    std::size_t families, series, labels, buckets, quantiles;
+    std::size_t families, series, labels, buckets, quantiles, exemplars, natives, native_spans, native_counts;
   };
   mark position() const noexcept {
-    return {s_.families_.size(), s_.series_.size(), s_.labels_.size(), s_.buckets_.size(), s_.quantiles_.size()};
+    return {s_.families_.size(),      s_.series_.size(),       s_.labels_.size(),
+            s_.buckets_.size(),       s_.quantiles_.size(),    s_.exemplars_.size(),
+            s_.natives_.size(),       s_.native_spans_.size(), s_.native_counts_.size()};
   }
 
   /// Drops every family and series added since `m` (a collector that failed).
@@ -249,6 +310,12 @@ class snapshot_builder {
     s_.labels_.resize(m.labels);
     s_.buckets_.resize(m.buckets);
     s_.quantiles_.resize(m.quantiles);
+    s_.exemplars_.resize(m.exemplars);
+    exemplar_ranges_.resize(m.exemplars);
+    s_.natives_.resize(m.natives);
+    native_ranges_.resize(m.natives);
+    s_.native_spans_.resize(m.native_spans);
+    s_.native_counts_.resize(m.native_counts);
     family_ranges_.resize(m.families);
     ranges_.resize(m.series);
   }
@@ -256,7 +323,8 @@ class snapshot_builder {
   /// Calls `visit(const family_snapshot&)` for each family added since `m`,
   /// as the snapshot will hold it but with series not yet sorted.
   template <class Visit>
-  void visit_since(const mark& m, Visit visit) const {
+  void visit_since(const mark& m, Visit visit) {
+    fix_shared_spans();
     std::vector<series_snapshot> series;
     for (std::size_t i = m.families; i < s_.families_.size(); ++i) {
       const family_range& r = family_ranges_[i];
@@ -280,6 +348,18 @@ class snapshot_builder {
     std::size_t labels_begin, labels_size;
     std::size_t buckets_begin, buckets_size;
     std::size_t quantiles_begin, quantiles_size;
+    std::size_t exemplars_begin = 0, exemplars_size = 0;
+    std::size_t native = no_native;
+  };
+  static constexpr std::size_t no_native = static_cast<std::size_t>(-1);
+  // Where an exemplar's labels and a native histogram's spans and counts lie
+  // in the snapshot's vectors, which may reallocate until build().
+  struct exemplar_range {
+    std::size_t labels_begin, labels_size;
+  };
+  struct native_range {
+    std::size_t spans_begin, positive_spans, negative_spans;
+    std::size_t counts_begin, positive_counts, negative_counts;
   };
   struct family_range {
     std::size_t series_begin, series_size;
@@ -303,12 +383,28 @@ class snapshot_builder {
     s.labels = {s_.labels_.data() + r.labels_begin, r.labels_size};
     s.buckets = {s_.buckets_.data() + r.buckets_begin, r.buckets_size};
     s.quantiles = {s_.quantiles_.data() + r.quantiles_begin, r.quantiles_size};
+    s.exemplars = {s_.exemplars_.data() + r.exemplars_begin, r.exemplars_size};
+    s.native = r.native == no_native ? nullptr : &s_.natives_[r.native];
+  }
+
+  // Points exemplars and native histograms into the final vectors.
+  void fix_shared_spans() noexcept {
+    for (std::size_t i = 0; i < s_.exemplars_.size(); ++i)
+      s_.exemplars_[i].labels = {s_.labels_.data() + exemplar_ranges_[i].labels_begin, exemplar_ranges_[i].labels_size};
+    for (std::size_t i = 0; i < s_.natives_.size(); ++i) {
+      const native_range& r = native_ranges_[i];
+      native_histogram_snapshot& n = s_.natives_[i];
+      n.positive_spans = {s_.native_spans_.data() + r.spans_begin, r.positive_spans};
+      n.negative_spans = {s_.native_spans_.data() + r.spans_begin + r.positive_spans, r.negative_spans};
+      n.positive_counts = {s_.native_counts_.data() + r.counts_begin, r.positive_counts};
+      n.negative_counts = {s_.native_counts_.data() + r.counts_begin + r.positive_counts, r.negative_counts};
+    }
   }
 
   series_snapshot& begin_series(std::span<const label_view> labels) {
     if (family_ranges_.empty()) add_family("unnamed", metric_type::gauge);
     series_ranges r{s_.labels_.size(), labels.size(), s_.buckets_.size(), 0,
-                    s_.quantiles_.size(), 0};
+                    s_.quantiles_.size(), 0, s_.exemplars_.size(), 0, no_native};
     for (const label_view& l : labels) s_.labels_.push_back({keep(l.name), keep(l.value)});
     ranges_.push_back(r);
     ++family_ranges_.back().series_size;
@@ -318,6 +414,8 @@ class snapshot_builder {
   strings mode_;
   snapshot s_;
   std::vector<series_ranges> ranges_;
+  std::vector<exemplar_range> exemplar_ranges_;
+  std::vector<native_range> native_ranges_;
   std::vector<family_range> family_ranges_;
 };
 
@@ -349,8 +447,36 @@ inline void snapshot_builder::add_summary_series(std::span<const label_view> lab
   r.quantiles_size = quantiles.size();
 }
 
+inline void snapshot_builder::add_native_histogram_series(std::span<const label_view> labels,
+                                                          const native_histogram_snapshot& native,
+                                                          std::span<const bucket_count> buckets, double sum,
+                                                          std::uint64_t count, std::optional<double> created) {
+  add_histogram_series(labels, buckets, sum, count, created);
+  native_range r{s_.native_spans_.size(), native.positive_spans.size(), native.negative_spans.size(),
+                 s_.native_counts_.size(), native.positive_counts.size(), native.negative_counts.size()};
+  s_.native_spans_.insert(s_.native_spans_.end(), native.positive_spans.begin(), native.positive_spans.end());
+  s_.native_spans_.insert(s_.native_spans_.end(), native.negative_spans.begin(), native.negative_spans.end());
+  s_.native_counts_.insert(s_.native_counts_.end(), native.positive_counts.begin(), native.positive_counts.end());
+  s_.native_counts_.insert(s_.native_counts_.end(), native.negative_counts.begin(), native.negative_counts.end());
+  ranges_.back().native = s_.natives_.size();
+  s_.natives_.push_back({native.schema, native.zero_threshold, native.zero_count, {}, {}, {}, {}});
+  native_ranges_.push_back(r);
+}
+
+inline void snapshot_builder::add_exemplars(std::span<const exemplar_snapshot> exemplars) {
+  series_ranges& r = ranges_.back();
+  if (r.exemplars_size == 0) r.exemplars_begin = s_.exemplars_.size();
+  for (const exemplar_snapshot& e : exemplars) {
+    exemplar_ranges_.push_back({s_.labels_.size(), e.labels.size()});
+    for (const label_view& l : e.labels) s_.labels_.push_back({keep(l.name), keep(l.value)});
+    s_.exemplars_.push_back({{}, e.value, e.timestamp});
+  }
+  r.exemplars_size = s_.exemplars_.size() - r.exemplars_begin;
+}
+
 inline snapshot snapshot_builder::build() && {
   // Spans are fixed up only now: until here the vectors may still reallocate.
+  fix_shared_spans();
   for (std::size_t i = 0; i < s_.series_.size(); ++i) fix_spans(s_.series_[i], ranges_[i]);
   auto label_less = [](const series_snapshot& a, const series_snapshot& b) {
     return std::lexicographical_compare(

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,61 @@ namespace detail {
 
 inline bool counter_like(double v) noexcept { return v >= 0; }  // false for NaN too
 
+/// OpenMetrics: an exemplar's label names and values together hold at most
+/// this many code points.
+inline constexpr std::size_t max_exemplar_label_code_points = 128;
+
+inline std::size_t code_points(std::string_view text) noexcept {
+  std::size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+inline std::string check_exemplars(const family_snapshot& f, const series_snapshot& s) {
+  if (s.exemplars.empty()) return {};
+  if (f.type != metric_type::counter && f.type != metric_type::histogram)
+    return "only counters and histograms carry exemplars";
+  if (f.type == metric_type::counter && s.exemplars.size() > 1) return "a counter carries more than one exemplar";
+  double previous = -std::numeric_limits<double>::infinity();
+  for (const exemplar_snapshot& e : s.exemplars) {
+    std::size_t length = 0;
+    for (const label_view& l : e.labels) {
+      if (!is_valid_label_name(l.name)) return "invalid exemplar label name '" + std::string(l.name) + "'";
+      length += code_points(l.name) + code_points(l.value);
+    }
+    if (length > max_exemplar_label_code_points) return "an exemplar's labels are longer than 128 code points";
+    if (f.type == metric_type::histogram && !(e.value >= previous)) return "exemplars are not ascending by value";
+    previous = e.value;
+  }
+  return {};
+}
+
+inline std::uint64_t sum_counts(std::span<const std::uint64_t> counts) noexcept {
+  std::uint64_t n = 0;
+  for (std::uint64_t c : counts) n += c;
+  return n;
+}
+
+inline std::string check_native(const series_snapshot& s) {
+  const native_histogram_snapshot& n = *s.native;
+  if (n.schema < -4 || n.schema > 8) return "a native histogram's schema is outside [-4, 8]";
+  if (!(n.zero_threshold >= 0) || !std::isfinite(n.zero_threshold)) return "a native histogram's zero threshold is invalid";
+  auto spans_cover = [](std::span<const bucket_span> spans, std::size_t counts) {
+    std::size_t length = 0;
+    for (const bucket_span& b : spans) length += b.length;
+    return length == counts;
+  };
+  if (!spans_cover(n.positive_spans, n.positive_counts.size()) || !spans_cover(n.negative_spans, n.negative_counts.size()))
+    return "a native histogram's spans do not match its counts";
+  const std::uint64_t total = n.zero_count + sum_counts(n.positive_counts) + sum_counts(n.negative_counts);
+  // Only NaN observations lie in no bucket, and they make the sum NaN.
+  if (total > s.count || (total != s.count && !std::isnan(s.sum)))
+    return "a native histogram's buckets do not hold its count";
+  return {};
+}
+
 inline std::string check_series(const family_snapshot& f, const series_snapshot& s) {
+  if (std::string why = check_exemplars(f, s); !why.empty()) return why;
   for (std::size_t i = 0; i < s.labels.size(); ++i) {
     std::string_view key = s.labels[i].name;
     if (!is_valid_label_name(key)) return "invalid label name '" + std::string(key) + "'";
@@ -52,6 +107,10 @@ inline std::string check_series(const family_snapshot& f, const series_snapshot&
       }
       if (s.buckets.empty() || bound != std::numeric_limits<double>::infinity() || count != s.count)
         return "the +Inf bucket does not hold the count";
+      if (s.native) {
+        if (std::string why = check_native(s); !why.empty()) return why;
+        if (!s.native->negative_counts.empty()) return {};  // the sum may fall
+      }
       if (s.buckets.front().upper_bound >= 0 && !counter_like(s.sum))
         return "the sum is NaN or negative";  // counter-like without negative buckets
       return {};
