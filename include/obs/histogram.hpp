@@ -1,13 +1,14 @@
 // obs::histogram: a distribution of observed values (latencies, sizes).
 //
-// A histogram family is either explicit (Prometheus buckets, the default:
-// obs::default_buckets) or high-resolution (log-linear buckets that answer
-// quantiles within 1% and export as a summary); the registry decides per
-// metric name (registry::set_histogram_config). Either way `record` is
-// lock-free and allocation-free: explicit mode is two plain adds into this
-// thread's shard (bucket, sum); high-resolution mode is the same, with the
-// bucket in a stripe of counts this thread owns (an atomic add when it owns
-// none, see detail/histogram_buckets.hpp).
+// A histogram family has explicit buckets (Prometheus's classic ones, the
+// default: obs::default_buckets), native buckets (Prometheus's exponential
+// ones, exported as a native histogram or, high-resolution, as a summary), or
+// both; the registry decides per metric name (registry::set_histogram_config).
+// Either way `record` is lock-free: explicit mode is two plain adds into this
+// thread's shard (bucket, sum); native mode is the same, with the bucket in
+// a stripe of counts this thread owns (an atomic add when it owns none, see
+// detail/exponential_buckets.hpp). Only the first value in a power of two
+// allocates (its page of counts); every later record allocates nothing.
 //
 //   obs::histogram latency = reg.histogram("db_query_duration_seconds");
 //   latency.record(0.0042);
@@ -40,26 +41,19 @@ constexpr double seconds(D d) noexcept {
   return static_cast<double>(d.count()) * static_cast<double>(D::period::num) / static_cast<double>(D::period::den);
 }
 
-inline void record_high_resolution(const series_cells* s, const histogram_buckets* layout, double v,
-                                   std::intptr_t offset) noexcept {
-  const std::size_t buckets = layout->high_resolution_buckets();
-  const std::size_t index = layout->high_resolution_index(v);
-  series_cells::cell* counts = s->high_resolution_buckets;
+/// Counts `v` in the native buckets of `s`; false if memory for a new page ran out.
+inline bool record_native(const series_cells* s, const histogram_buckets* layout, double v,
+                          std::intptr_t offset) noexcept {
   // A slot offset is a multiple of page_cells; the first `stripes` slots
   // own a stripe each.
   const auto slot = static_cast<std::size_t>(offset) / page_cells;
-  if (offset >= 0 && slot < layout->stripes) {
-    series_cells::cell& count = counts[slot * buckets + index];
-    // Ordering: relaxed; this thread is the stripe's only writer.
-    count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  } else {
-    // Ordering: relaxed; the shared stripe needs atomicity, not ordering.
-    counts[layout->stripes * buckets + index].fetch_add(1, std::memory_order_relaxed);
-  }
+  const bool exclusive = offset >= 0 && slot < layout->scheme.stripes;
+  return record_exponential(s->exponential_stripes, exclusive ? slot : layout->scheme.stripes, exclusive,
+                            layout->scheme, v);
 }
 
 /// Every case of record_histogram but the common one: a value refused, a
-/// high-resolution histogram, a thread without a slot yet or in the shared
+/// native histogram, a thread without a slot yet or in the shared
 /// slot, a value the bucket lookup cannot place. Out of line, so that the
 /// common case needs no stack frame.
 OBS_INLINE void record_histogram_slow(series_cells* s, series_cells::cell* cells, const histogram_buckets* layout,
@@ -123,10 +117,11 @@ class histogram final : detail::series_handle {
       : series_handle(ref.state_), layout_(state_->layout) {}
 
   /// Records one observation. Never throws. NaN is refused, and so is a
-  /// negative value unless the histogram has a negative bucket bound: the
-  /// sum of such a histogram is counter-like, and OpenMetrics forbids it to
-  /// be NaN or to go down. Refused values are counted in
-  /// `obs_rejected_values_total{metric="..."}`.
+  /// negative value unless the histogram has a negative bucket bound or is
+  /// native without explicit buckets: the sum of any other histogram is
+  /// counter-like, and OpenMetrics forbids it to be NaN or to go down. Refused
+  /// values are counted in `obs_rejected_values_total{metric="..."}`, and so
+  /// is a value whose first-of-its-range page could not be allocated.
   void record(double v) const noexcept { detail::record_histogram(state_, cells_, layout_, v); }
 
   /// Records a duration, in seconds.
@@ -138,10 +133,8 @@ class histogram final : detail::series_handle {
   /// Observations so far. Walks every shard and bucket.
   std::uint64_t count() const noexcept {
     std::uint64_t total = 0;
-    if (layout_->high_resolution) {
-      for (std::size_t i = 0; i < layout_->high_resolution_cells(); ++i)
-        // Ordering: relaxed; a count may be torn across stripes.
-        total += state_->high_resolution_buckets[i].load(std::memory_order_relaxed);
+    if (!layout_->classic) {
+      total = detail::exponential_total(state_->exponential_stripes, layout_->scheme);
     } else {
       for (std::size_t i = 0; i <= layout_->bound_count; ++i)
         total += detail::sum_u64(cells_ + detail::histogram_buckets::first_bucket_cell + i);

@@ -147,22 +147,28 @@ OBS_INLINE double gauge_read(const series_cells* s) noexcept {
 [[gnu::noinline]] inline void record_histogram_any(series_cells* s, series_cells::cell* cells,
                                                          const histogram_buckets* layout, double v) noexcept {
   const std::intptr_t offset = current_slot_offset();
-  if (layout->high_resolution) {
-    record_high_resolution(s, layout, v, offset);
-  } else {
-    add_u64_at(cells + histogram_buckets::first_bucket_cell + layout->bucket_index(v), offset, 1);
+  if (layout->exponential && !record_native(s, layout, v, offset)) {
+    // Ordering: relaxed; a statistic.
+    s->rejected_values->fetch_add(1, std::memory_order_relaxed);
+    return;
   }
+  if (layout->classic) add_u64_at(cells + histogram_buckets::first_bucket_cell + layout->bucket_index(v), offset, 1);
   add_f64_at(cells + histogram_buckets::sum_cell, offset, v);
 }
 
 OBS_INLINE void record_histogram_slow(series_cells* s, series_cells::cell* cells, const histogram_buckets* layout,
                                       double v) noexcept {
   const std::intptr_t offset = tls_slot_offset;
-  // Every record of a high-resolution histogram comes here; its common case
+  // Every record of a native-only histogram comes here; its common case
   // calls nothing, so it needs no stack frame either.
-  if (layout->high_resolution && v >= layout->min_observation && offset != slot_unassigned) [[likely]] {
-    record_high_resolution(s, layout, v, offset);
-    add_f64_at(cells + histogram_buckets::sum_cell, offset, v);
+  if (layout->exponential && !layout->classic && v >= layout->min_observation && offset != slot_unassigned)
+      [[likely]] {
+    if (record_native(s, layout, v, offset)) [[likely]] {
+      add_f64_at(cells + histogram_buckets::sum_cell, offset, v);
+      return;
+    }
+    // Ordering: relaxed; a statistic.
+    s->rejected_values->fetch_add(1, std::memory_order_relaxed);
     return;
   }
   if (!(v >= layout->min_observation)) {

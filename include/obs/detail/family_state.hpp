@@ -66,7 +66,7 @@ struct family_state {
       case value_kind::counter:
       case value_kind::float_counter: return metric_type::counter;
       case value_kind::histogram:
-        return layout.high_resolution ? metric_type::summary : metric_type::histogram;
+        return layout.summary ? metric_type::summary : metric_type::histogram;
       case value_kind::info: return metric_type::info;
       default: return metric_type::gauge;
     }

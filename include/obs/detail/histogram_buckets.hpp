@@ -12,15 +12,10 @@
 // values outside that range, NaN, and bounds closer than 1/64 of each other
 // take a scan.
 //
-// High-resolution mode: log-linear buckets, 2^sub_bits per power of two, so a
-// bucket is at most 1/64 of its lower edge wide and reporting its midpoint is
-// within 1/128 (0.78%) of any value in it. Bucket 0 holds values below
-// `min_value` (zero and negatives too), the last bucket values at or above
-// `max_value` (and NaN). The sum lives in one sharded cell; bucket counts in
-// stripes: the threads holding the first `stripes` slots each own a stripe
-// and add with a plain load + store, every other thread adds to one shared
-// stripe with fetch_add. A stripe per slot would make a 32 KiB series cost
-// 32 KiB per thread slot.
+// Exponential mode (native and high-resolution histograms): Prometheus's
+// native buckets, counted in sparse pages (exponential_buckets.hpp); the
+// sum lives in one sharded cell, and explicit bounds, when a native
+// histogram has them too, in the cells after it as in explicit mode.
 #pragma once
 
 #include <bit>
@@ -28,6 +23,7 @@
 #include <cstdint>
 
 #include "obs/detail/config.hpp"
+#include "obs/detail/exponential_buckets.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
@@ -42,27 +38,27 @@ struct histogram_buckets {
   static constexpr std::size_t lookup_entries =
       static_cast<std::size_t>(lookup_max_exponent - lookup_min_exponent) * sub_buckets + 2;
 
-  bool high_resolution = false;
+  /// Whether values are counted in native buckets (`scheme`).
+  bool exponential = false;
+  /// Whether the cells after the sum count explicit buckets.
+  bool classic = true;
   /// The smallest value `record` accepts: 0 while the sum is counter-like
-  /// (no negative bound; always in high-resolution mode), else -Inf.
+  /// (no negative bound; a high-resolution histogram), else -Inf.
   double min_observation = 0;
   /// What record's common path compares a value with: min_observation in
-  /// explicit mode, NaN in high-resolution mode, so that the one compare
-  /// also sends every value of a high-resolution histogram to the slow path.
+  /// explicit mode, NaN in exponential mode, so that the one compare also
+  /// sends every value of an exponential histogram to the slow path.
   double explicit_min_observation = 0;
   // Explicit mode: the bounds, the same followed by +Inf, and the lookup table.
   const double* bound_data = nullptr;
   std::size_t bound_count = 0;
   const double* bounds_with_inf = nullptr;
   const std::uint16_t* lookup_table = nullptr;  ///< lookup_entries entries
-  // High-resolution mode: the resolved range [2^min_exponent, 2^max_exponent)
-  // and the exclusive stripes of bucket counts.
-  int min_exponent = 0, max_exponent = 0;
-  std::size_t stripes = 0;
-  double min_value = 0, max_value = 0;
+  // Exponential mode: how values map to native buckets.
+  exponential_scheme scheme;
 
   /// Sharded cells per series.
-  std::size_t cell_count() const noexcept { return high_resolution ? 1 : bound_count + 2; }
+  std::size_t cell_count() const noexcept { return classic ? bound_count + 2 : 1; }
   /// Index of the sum cell; explicit mode's bucket i is cell `first_bucket_cell + i`.
   static constexpr std::size_t sum_cell = 0;
   static constexpr std::size_t first_bucket_cell = 1;
@@ -102,35 +98,9 @@ struct histogram_buckets {
     return lo;
   }
 
-  /// High-resolution mode: counts per series, all stripes and the shared one.
-  std::size_t high_resolution_cells() const noexcept { return (stripes + 1) * high_resolution_buckets(); }
-
-  /// High-resolution mode: number of buckets.
-  std::size_t high_resolution_buckets() const noexcept {
-    return log_linear_buckets(min_exponent, max_exponent);
-  }
-
-  /// High-resolution mode: the bucket for `v`.
-  std::size_t high_resolution_index(double v) const noexcept {
-    return log_linear_index(v, min_exponent, min_value, max_value, high_resolution_buckets());
-  }
-
   /// Buckets of a log-linear range: its sub-buckets, one below, one above.
   static constexpr std::size_t log_linear_buckets(int min_exponent, int max_exponent) noexcept {
     return static_cast<std::size_t>(max_exponent - min_exponent) * sub_buckets + 2;
-  }
-
-  /// The log-linear bucket of `v` in [min_value = 2^min_exponent, max_value),
-  /// from its exponent and top mantissa bits: 0 below the range, `count - 1`
-  /// at or above it and for NaN.
-  static std::size_t log_linear_index(double v, int min_exponent, double min_value, double max_value,
-                                      std::size_t count) noexcept {
-    if (v < min_value) return 0;
-    if (!(v < max_value)) return count - 1;
-    std::uint64_t bits = std::bit_cast<std::uint64_t>(v);
-    int exponent = static_cast<int>(bits >> 52) - 1023;
-    std::uint64_t sub = (bits >> (52 - sub_bits)) & (sub_buckets - 1);
-    return 1 + static_cast<std::size_t>(exponent - min_exponent) * sub_buckets + sub;
   }
 };
 

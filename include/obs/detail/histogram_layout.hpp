@@ -1,7 +1,8 @@
 // detail::histogram_layout: a histogram family's bucketing, which owns the
 // tables its histogram_buckets (histogram_buckets.hpp, what recording reads)
-// points into, and knows what snapshots need besides: the bounds, the
-// quantiles exported and the value each high-resolution bucket stands for.
+// points into, and knows what snapshots need besides: the bounds, how native
+// buckets are exported, and the quantiles a high-resolution histogram
+// reports (native_counts.hpp reads its counts).
 #pragma once
 
 #include <algorithm>
@@ -20,13 +21,21 @@ namespace detail {
 
 struct histogram_layout : histogram_buckets {
   std::vector<double> bounds;  ///< explicit mode
-  std::vector<double> quantiles;  ///< high-resolution mode: the quantiles exported
+  // Exponential mode: exported as a summary of these quantiles, or as a
+  // native histogram at `export_schema`, coarsened until at most
+  // `max_buckets` buckets are populated.
+  bool summary = false;
+  std::vector<double> quantiles;
+  int export_schema = 0;
+  std::size_t max_buckets = 0;
 
   histogram_layout() = default;
   // The base points into these vectors: a copy points into its own.
   histogram_layout(const histogram_layout& other)
-      : histogram_buckets(other), bounds(other.bounds), quantiles(other.quantiles),
-        bounds_then_inf_(other.bounds_then_inf_), lookup_(other.lookup_) {
+      : histogram_buckets(other), bounds(other.bounds), summary(other.summary), quantiles(other.quantiles),
+        export_schema(other.export_schema), max_buckets(other.max_buckets),
+        bounds_then_inf_(other.bounds_then_inf_), lookup_(other.lookup_), sub_start_(other.sub_start_),
+        sub_bounds_(other.sub_bounds_) {
     bind();
   }
   histogram_layout& operator=(const histogram_layout& other) {
@@ -34,17 +43,24 @@ struct histogram_layout : histogram_buckets {
     return *this = std::move(copy);
   }
   histogram_layout(histogram_layout&& other) noexcept
-      : histogram_buckets(other), bounds(std::move(other.bounds)), quantiles(std::move(other.quantiles)),
-        bounds_then_inf_(std::move(other.bounds_then_inf_)), lookup_(std::move(other.lookup_)) {
+      : histogram_buckets(other), bounds(std::move(other.bounds)), summary(other.summary),
+        quantiles(std::move(other.quantiles)), export_schema(other.export_schema), max_buckets(other.max_buckets),
+        bounds_then_inf_(std::move(other.bounds_then_inf_)), lookup_(std::move(other.lookup_)),
+        sub_start_(std::move(other.sub_start_)), sub_bounds_(std::move(other.sub_bounds_)) {
     bind();
     other.bind();
   }
   histogram_layout& operator=(histogram_layout&& other) noexcept {
     static_cast<histogram_buckets&>(*this) = other;
     bounds = std::move(other.bounds);
+    summary = other.summary;
     quantiles = std::move(other.quantiles);
+    export_schema = other.export_schema;
+    max_buckets = other.max_buckets;
     bounds_then_inf_ = std::move(other.bounds_then_inf_);
     lookup_ = std::move(other.lookup_);
+    sub_start_ = std::move(other.sub_start_);
+    sub_bounds_ = std::move(other.sub_bounds_);
     bind();
     other.bind();
     return *this;
@@ -73,18 +89,45 @@ struct histogram_layout : histogram_buckets {
     return l;
   }
 
-  static histogram_layout high_resolution_range(int min_exponent, int max_exponent,
-                                                std::vector<double> quantiles, std::size_t stripes) {
-    histogram_layout l;
-    l.stripes = stripes;
-    l.high_resolution = true;
-    l.explicit_min_observation = std::numeric_limits<double>::quiet_NaN();
-    l.min_exponent = min_exponent;
-    l.max_exponent = max_exponent;
-    l.min_value = std::ldexp(1.0, min_exponent);
-    l.max_value = std::ldexp(1.0, max_exponent);
+  /// Adds native buckets at `schema` (-4..8) over octaves [min_octave,
+  /// max_octave) to this layout, counted in `stripes` exclusive stripes and
+  /// a shared one; explicit bounds, if any, are kept too.
+  histogram_layout&& with_exponential(int schema, int min_octave, int max_octave, std::size_t stripes) && {
+    exponential = true;
+    classic = !bounds.empty();
+    if (!classic) min_observation = -std::numeric_limits<double>::infinity();
+    explicit_min_observation = std::numeric_limits<double>::quiet_NaN();
+    export_schema = schema;
+    scheme.schema = std::max(schema, 0);
+    scheme.octave_buckets = std::uint32_t{1} << scheme.schema;
+    scheme.min_octave = min_octave;
+    scheme.max_octave = max_octave;
+    scheme.zero_threshold = std::ldexp(1.0, min_octave);
+    scheme.stripes = stripes;
+    const double per_octave = scheme.octave_buckets;
+    sub_bounds_.resize(scheme.octave_buckets + 1);
+    for (std::size_t j = 0; j <= scheme.octave_buckets; ++j)
+      sub_bounds_[j] = j == scheme.octave_buckets ? 2.0 : std::exp2(static_cast<double>(j) / per_octave);
+    // A mantissa m in [1, 2) lies in bucket j of its octave, the first with
+    // m <= 2^(j / 2^schema); sub_start_ holds that j for each cell's start.
+    sub_start_.resize(1024);
+    for (std::size_t cell = 0; cell < 1024; ++cell) {
+      const double start = 1.0 + static_cast<double>(cell) / 1024;
+      std::size_t j = 0;
+      while (sub_bounds_[j] < start) ++j;
+      sub_start_[cell] = static_cast<std::uint16_t>(j);
+    }
+    bind();
+    return std::move(*this);
+  }
+
+  /// A high-resolution histogram: native buckets exported as a summary.
+  static histogram_layout high_resolution(int schema, int min_octave, int max_octave, std::vector<double> quantiles,
+                                          std::size_t stripes) {
+    histogram_layout l = explicit_buckets({}).with_exponential(schema, min_octave, max_octave, stripes);
+    l.summary = true;
+    l.min_observation = 0;
     l.quantiles = std::move(quantiles);
-    l.bind();
     return l;
   }
 
@@ -96,30 +139,6 @@ struct histogram_layout : histogram_buckets {
     return std::ldexp(1.0 + sub / static_cast<double>(sub_buckets), exponent);
   }
 
-  /// High-resolution mode: the value a bucket stands for (its midpoint).
-  double high_resolution_value(std::size_t index) const noexcept {
-    if (index == 0) return 0;
-    if (index >= high_resolution_buckets() - 1) return max_value;
-    std::size_t i = index - 1;
-    int exponent = min_exponent + static_cast<int>(i / sub_buckets);
-    double sub = static_cast<double>(i % sub_buckets);
-    return std::ldexp(1.0 + (sub + 0.5) / static_cast<double>(sub_buckets), exponent);
-  }
-
-  /// High-resolution mode: quantile `q` of the bucket `counts` (all stripes
-  /// summed; `total` of them), by nearest rank: the smallest bucket value
-  /// with at least q * total observations at or below it. NaN when empty.
-  double high_resolution_quantile(std::span<const std::uint64_t> counts, std::uint64_t total, double q) const noexcept {
-    if (total == 0) return std::numeric_limits<double>::quiet_NaN();
-    auto rank = std::max<std::uint64_t>(static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total))), 1);
-    std::uint64_t seen = 0;
-    for (std::size_t i = 0; i < counts.size(); ++i) {
-      seen += counts[i];
-      if (seen >= rank) return high_resolution_value(i);
-    }
-    return std::numeric_limits<double>::quiet_NaN();
-  }
-
  private:
   /// Points the recording view at this layout's tables.
   void bind() noexcept {
@@ -127,10 +146,14 @@ struct histogram_layout : histogram_buckets {
     bound_count = bounds.size();
     bounds_with_inf = bounds_then_inf_.data();
     lookup_table = lookup_.data();
+    scheme.sub_start = sub_start_.data();
+    scheme.sub_bounds = sub_bounds_.data();
   }
 
   std::vector<double> bounds_then_inf_;
   std::vector<std::uint16_t> lookup_;
+  std::vector<std::uint16_t> sub_start_;
+  std::vector<double> sub_bounds_;
 };
 
 }  // namespace detail

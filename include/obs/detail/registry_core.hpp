@@ -124,12 +124,17 @@ class registry_core {
     f->max_series = cardinality_limit_locked(name);
     if (kind == value_kind::histogram) {
       const histogram_config* config = histogram_config_locked(name);
+      const std::size_t stripes = std::min<std::size_t>(4, slot_table::instance().exclusive_slots());
       if (config && config->is_high_resolution())
-        f->layout = histogram_layout::high_resolution_range(
-            config->min_exponent(), config->max_exponent(), config->quantiles(),
-            std::min<std::size_t>(4, slot_table::instance().exclusive_slots()));
+        f->layout = histogram_layout::high_resolution(config->native_options().schema, config->min_octave(),
+                                                      config->max_octave(), config->quantiles(), stripes);
+      else if (config && config->is_native())
+        f->layout = histogram_layout::explicit_buckets(config->bounds())
+                        .with_exponential(config->native_options().schema, config->min_octave(),
+                                          config->max_octave(), stripes);
       else
         f->layout = histogram_layout::explicit_buckets(config ? config->bounds() : default_buckets());
+      f->layout.max_buckets = config ? config->native_options().max_buckets : 0;
     }
     if (auto d = descriptions_.find(name); d != descriptions_.end() && !same_type(d->second->type, f->type()))
       throw error(errc::type_mismatch, "metric '" + f->name + "' was described as a " +
@@ -155,7 +160,8 @@ class registry_core {
     if (f.kind == value_kind::counter || f.kind == value_kind::float_counter) s->cell_count = 1;
     if (f.kind == value_kind::gauge) s->cell_count = gauge_cell_count;
     if (f.kind == value_kind::histogram) s->cell_count = static_cast<std::uint32_t>(f.layout.cell_count());
-    if (f.layout.high_resolution) s->high_resolution_buckets = new series_state::cell[f.layout.high_resolution_cells()]();
+    if (f.layout.exponential)
+      s->exponential_stripes = new std::atomic<exponential_stripe*>[f.layout.scheme.stripes + 1]();
     if (s->cell_count) s->cells = arena_.allocate(s->cell_count);
     s->created_seconds = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     s->last_change_ns = steady_ns();

@@ -47,7 +47,9 @@ struct series_cells {
   std::uint8_t value_count = 0;  ///< label values; at most max_label_keys
   cell* cells = nullptr;  ///< slot-0 copy of the first cell; see thread_slot.hpp
   const histogram_buckets* layout = nullptr;  ///< histograms only; owned by the family
-  cell* high_resolution_buckets = nullptr;  ///< shared by all threads
+  /// Exponential histograms: a stripe pointer per exclusive stripe and one
+  /// for the shared stripe, each null until it records (exponential_buckets.hpp).
+  std::atomic<exponential_stripe*>* exponential_stripes = nullptr;
   /// A gauge's value at its last `set`, and the seqlock that numbers sets
   /// (odd while one is in progress); see gauge_cells.hpp.
   std::atomic<double> gauge_base{0};

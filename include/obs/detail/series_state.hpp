@@ -66,10 +66,14 @@ struct series_state : series_cells {
     return s;
   }
 
-  /// Frees what create() made, and the high-resolution buckets if any; the
-  /// arena's cells are the caller's to release.
+  /// Frees what create() made, and the native buckets if any; the arena's
+  /// cells are the caller's to release.
   static void destroy(series_state* s) noexcept {
-    delete[] s->high_resolution_buckets;
+    if (s->exponential_stripes) {
+      for (std::size_t k = 0; k <= s->layout->scheme.stripes; ++k)
+        exponential_stripe::destroy(s->exponential_stripes[k].load(std::memory_order_relaxed), s->layout->scheme.octaves());
+      delete[] s->exponential_stripes;
+    }
     s->~series_state();
     ::operator delete(s);
   }

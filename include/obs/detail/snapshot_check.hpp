@@ -31,7 +31,7 @@ inline constexpr std::size_t max_exemplar_label_code_points = 128;
 
 inline std::size_t code_points(std::string_view text) noexcept {
   std::size_t n = 0;
-  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  for (char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
   return n;
 }
 

@@ -33,6 +33,7 @@
 #include "obs/detail/exposed_names.hpp"
 #include "obs/detail/family_state.hpp"
 #include "obs/detail/gauge_cells.hpp"
+#include "obs/detail/native_counts.hpp"
 #include "obs/detail/registry_core.hpp"
 #include "obs/detail/series_state.hpp"
 #include "obs/detail/snapshot_check.hpp"
@@ -230,10 +231,8 @@ class snapshot_walk {
       }
       case value_kind::histogram: {
         std::uint64_t total = 0;
-        if (s.layout->high_resolution) {
-          for (std::size_t i = 0; i < s.layout->high_resolution_cells(); ++i)
-            // Ordering: relaxed; a count may be torn across stripes.
-            total += s.high_resolution_buckets[i].load(std::memory_order_relaxed);
+        if (s.layout->exponential) {
+          total = exponential_total(s.exponential_stripes, s.layout->scheme);
         } else {
           for (std::size_t i = 0; i <= s.layout->bound_count; ++i)
             total += sum_u64(s.cells + histogram_buckets::first_bucket_cell + i);
@@ -263,7 +262,8 @@ class snapshot_walk {
       case value_kind::gauge: b_.add_series(labels, number::floating(gauge_read(&s))); return;
       case value_kind::info: b_.add_series(labels, number::integer(1)); return;
       case value_kind::histogram:
-        if (f.layout.high_resolution) return emit_summary(f.layout, s, labels);
+        if (f.layout.summary) return emit_summary(f.layout, s, labels);
+        if (f.layout.exponential) return emit_native(f.layout, s, labels);
         return emit_histogram(f.layout, s, labels);
     }
   }
@@ -282,20 +282,39 @@ class snapshot_walk {
   }
 
   /// A high-resolution histogram, exported as a summary: its quantiles from
-  /// the bucket counts of every stripe.
+  /// the native buckets of every stripe.
   void emit_summary(const histogram_layout& layout, const series_state& s, std::span<const label_view> labels) {
-    const std::size_t n = layout.high_resolution_buckets();
-    counts_.assign(n, 0);
-    for (std::size_t stripe = 0; stripe <= layout.stripes; ++stripe)
-      for (std::size_t i = 0; i < n; ++i)
-        // Ordering: relaxed; a snapshot may be torn across buckets.
-        counts_[i] += s.high_resolution_buckets[stripe * n + i].load(std::memory_order_relaxed);
-    std::uint64_t total = 0;
-    for (std::uint64_t c : counts_) total += c;
+    native_.read(s.exponential_stripes, layout.scheme);
     quantiles_.clear();
-    for (double q : layout.quantiles) quantiles_.push_back({q, layout.high_resolution_quantile(counts_, total, q)});
-    b_.add_summary_series(labels, quantiles_, sum_f64(s.cells + histogram_buckets::sum_cell), total,
+    for (double q : layout.quantiles) quantiles_.push_back({q, native_.quantile(q)});
+    b_.add_summary_series(labels, quantiles_, sum_f64(s.cells + histogram_buckets::sum_cell), native_.total(),
                           s.created_seconds);
+  }
+
+  /// A native histogram: its native buckets, at most max_buckets of them,
+  /// and its explicit buckets, or else classic buckets at powers of two.
+  void emit_native(const histogram_layout& layout, const series_state& s, std::span<const label_view> labels) {
+    native_.read(s.exponential_stripes, layout.scheme);
+    std::uint64_t total = native_.total();
+    if (layout.classic) {
+      buckets_.clear();
+      std::uint64_t cumulative = 0;
+      for (std::size_t i = 0; i <= layout.bounds.size(); ++i) {
+        cumulative += sum_u64(s.cells + histogram_buckets::first_bucket_cell + i);
+        const double bound = i < layout.bounds.size() ? layout.bounds[i] : std::numeric_limits<double>::infinity();
+        buckets_.push_back({bound, cumulative});
+      }
+      // Both counts are torn reads of the same values; the classic one is the count.
+      total = std::min(total, cumulative);
+      buckets_.back().cumulative_count = total;
+    } else {
+      native_.classic_buckets(layout.scheme.zero_threshold, buckets_);
+    }
+    native_.coarsen(layout.export_schema, layout.max_buckets);
+    native_histogram_snapshot native;
+    native_.to_snapshot(layout.scheme.zero_threshold, native, native_spans_, native_bucket_counts_);
+    b_.add_native_histogram_series(labels, native, buckets_, sum_f64(s.cells + histogram_buckets::sum_cell), total,
+                                   s.created_seconds);
   }
 
   /// The values of `f`'s callback series, outside the family's lock: a
@@ -347,7 +366,9 @@ class snapshot_walk {
   std::array<label_view, max_label_keys> label_buffer_;
   std::vector<bucket_count> buckets_;
   std::vector<quantile_value> quantiles_;
-  std::vector<std::uint64_t> counts_;
+  native_counts native_;
+  std::vector<bucket_span> native_spans_;
+  std::vector<std::uint64_t> native_bucket_counts_;
 
   // For obs's own families, by metric: label sets sent to overflow, values
   // refused, callbacks and collectors that failed.

@@ -1,0 +1,212 @@
+// detail::exponential_buckets: the bucket index of Prometheus's native
+// histograms (https://prometheus.io/docs/specs/native_histograms/), and the
+// sparse counts that native and high-resolution histograms record into.
+//
+// With `base = 2^(2^-schema)`, positive bucket `i` counts values in
+// `(base^(i-1), base^i]`, negative bucket `i` the same range negated, and the
+// zero bucket every value with `|v| <= zero_threshold`. Counts are kept at
+// the configured schema when it is >= 0 and at schema 0 otherwise, so an
+// exposition at the configured schema (or at a coarser one, see
+// native_histogram_options::max_buckets) merges whole buckets: it is exact,
+// never re-bucketed.
+//
+// Memory follows the observed range. The counts of one power of two (an
+// "octave", `(2^o, 2^(o+1)]`: 2^schema buckets) are one page, allocated the
+// first time a value lands in it; the page pointers of a stripe (see below)
+// are allocated the first time the stripe records. A series thus costs
+// `8 * (stripes + 1)` bytes, then `8 + 16 * octaves` per stripe that records,
+// then `8 * 2^schema` per octave and sign a stripe has seen (256 bytes at
+// schema 5). Values above the configured maximum count in its top bucket.
+//
+// Thread safety / memory ordering: as high-resolution histograms did, the
+// threads holding the first `stripes` slots each own a stripe and add with a
+// plain load + store; every other thread adds to the shared stripe with
+// fetch_add. Pages and stripes are installed with a compare-exchange
+// (release) and read with acquire, so a reader sees a zeroed page or none.
+// A snapshot may be torn across buckets, never loses a count.
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+#include "obs/detail/config.hpp"
+
+OBS_NAMESPACE_BEGIN
+namespace detail {
+
+/// How values map to native buckets: read by every record, owned by the
+/// family's histogram_layout.
+struct exponential_scheme {
+  using cell = std::atomic<std::uint64_t>;
+
+  /// The schema counts are kept at (>= 0) and its buckets per octave.
+  int schema = 0;
+  std::uint32_t octave_buckets = 1;
+  /// Octaves kept: [min_octave, max_octave); zero_threshold = 2^min_octave.
+  int min_octave = 0, max_octave = 0;
+  double zero_threshold = 0;
+  /// The index within an octave from a double's top 10 mantissa bits:
+  /// `sub_start[m]` is the bucket a mantissa at the start of cell `m` lies
+  /// in, and one compare with `sub_bounds` (2^(j / 2^schema), j = 0..2^schema)
+  /// finishes, since a cell 1/1024 wide holds at most one bound up to schema 8.
+  const std::uint16_t* sub_start = nullptr;
+  const double* sub_bounds = nullptr;
+  /// Stripes owned by the first slots; one more is shared.
+  std::size_t stripes = 0;
+
+  std::size_t octaves() const noexcept { return static_cast<std::size_t>(max_octave - min_octave); }
+
+  /// Where a value goes: the zero bucket, or page `page` (the octave's index
+  /// from min_octave, negatives after the positives) at `bucket`.
+  struct position {
+    bool zero;
+    std::size_t page;
+    std::uint32_t bucket;
+  };
+
+  position locate(double v) const noexcept {
+    const std::uint64_t bits = std::bit_cast<std::uint64_t>(v);
+    const std::uint64_t magnitude_bits = bits & ~(std::uint64_t{1} << 63);
+    const double magnitude = std::bit_cast<double>(magnitude_bits);
+    if (magnitude <= zero_threshold) return {true, 0, 0};  // NaN goes on, to the top bucket
+    const std::int64_t exponent = static_cast<std::int64_t>(magnitude_bits >> 52) - 1023;
+    const std::uint32_t mantissa_cell = static_cast<std::uint32_t>(magnitude_bits >> 42) & 1023;
+    const double mantissa = std::bit_cast<double>((magnitude_bits & ((std::uint64_t{1} << 52) - 1)) |
+                                                  (std::uint64_t{1023} << 52));
+    std::uint32_t j = sub_start[mantissa_cell];
+    j += mantissa > sub_bounds[j];
+    // The native index less one: its octave above and its bucket below the schema's bits.
+    const std::int64_t index = (exponent << schema) + j - 1;
+    std::int64_t octave = index >> schema;
+    std::uint32_t bucket = static_cast<std::uint32_t>(index) & (octave_buckets - 1);
+    if (octave >= max_octave) [[unlikely]] {
+      octave = max_octave - 1;
+      bucket = octave_buckets - 1;
+    }
+    const std::size_t page = static_cast<std::size_t>(octave - min_octave) + (bits >> 63) * octaves();
+    return {false, page, bucket};
+  }
+};
+
+/// One stripe of a series' counts: its zero bucket, then a page pointer per
+/// octave and sign (null until that octave sees a value).
+struct exponential_stripe {
+  using cell = exponential_scheme::cell;
+  using page_pointer = std::atomic<cell*>;
+  cell zero{0};
+
+  /// The page pointers, stored right after the stripe (see create).
+  page_pointer* pages() noexcept { return reinterpret_cast<page_pointer*>(this + 1); }
+
+  static exponential_stripe* create(std::size_t octaves) noexcept {
+    static_assert(sizeof(exponential_stripe) % alignof(page_pointer) == 0);
+    void* raw = ::operator new(sizeof(exponential_stripe) + 2 * octaves * sizeof(page_pointer), std::nothrow);
+    if (!raw) return nullptr;
+    auto* s = ::new (raw) exponential_stripe;
+    for (std::size_t i = 0; i < 2 * octaves; ++i) ::new (s->pages() + i) page_pointer(nullptr);
+    return s;
+  }
+
+  static void destroy(exponential_stripe* s, std::size_t octaves) noexcept {
+    if (!s) return;
+    for (std::size_t i = 0; i < 2 * octaves; ++i) delete[] s->pages()[i].load(std::memory_order_relaxed);
+    s->~exponential_stripe();
+    ::operator delete(s);
+  }
+};
+
+/// Installs what `slot` points at, made by `make`, unless another thread
+/// did first; returns what is installed (null if allocation failed).
+template <class T, class Make, class Free>
+T* install_once(std::atomic<T*>& slot, Make make, Free free) noexcept {
+  T* made = make();
+  if (!made) return nullptr;
+  T* expected = nullptr;
+  // Ordering: release publishes the zeroed memory; acquire on failure reads the winner's.
+  if (slot.compare_exchange_strong(expected, made, std::memory_order_release, std::memory_order_acquire))
+    return made;
+  free(made);
+  return expected;
+}
+
+/// Out of line: a stripe's or a page's first value. False if memory ran out.
+[[gnu::cold]] inline exponential_scheme::cell* first_page(std::atomic<exponential_stripe*>& stripe_slot,
+                                                         const exponential_scheme& scheme,
+                                                         exponential_scheme::position at) noexcept {
+  const std::size_t octaves = scheme.octaves();
+  // Ordering: acquire; pairs with install_once's release.
+  exponential_stripe* stripe = stripe_slot.load(std::memory_order_acquire);
+  if (!stripe) {
+    stripe = install_once(
+        stripe_slot, [&] { return exponential_stripe::create(octaves); },
+        [&](exponential_stripe* s) { exponential_stripe::destroy(s, octaves); });
+    if (!stripe) return nullptr;
+  }
+  if (at.zero) return &stripe->zero;
+  using cell = exponential_scheme::cell;
+  cell* page = stripe->pages()[at.page].load(std::memory_order_acquire);
+  if (!page) {
+    page = install_once(
+        stripe->pages()[at.page], [&] { return new (std::nothrow) cell[scheme.octave_buckets](); },
+        [](cell* p) { delete[] p; });
+    if (!page) return nullptr;
+  }
+  return page + at.bucket;
+}
+
+/// Counts `v` in the stripe `stripe` of `stripes` (one pointer per stripe):
+/// exclusively when `exclusive`, else atomically. False if a page could not
+/// be allocated (the caller counts the value as refused).
+inline bool record_exponential(std::atomic<exponential_stripe*>* stripes, std::size_t stripe, bool exclusive,
+                               const exponential_scheme& scheme, double v) noexcept {
+  using cell = exponential_scheme::cell;
+  const exponential_scheme::position at = scheme.locate(v);
+  // Ordering: acquire; pairs with install_once's release, so the page is seen zeroed.
+  exponential_stripe* s = stripes[stripe].load(std::memory_order_acquire);
+  cell* count = nullptr;
+  if (s) [[likely]] {
+    if (at.zero) {
+      count = &s->zero;
+    } else {
+      count = s->pages()[at.page].load(std::memory_order_acquire);
+      if (count) [[likely]] count += at.bucket;
+    }
+  }
+  if (!count) [[unlikely]] {
+    count = first_page(stripes[stripe], scheme, at);
+    if (!count) return false;
+  }
+  if (exclusive) {
+    // Ordering: relaxed; this thread is the stripe's only writer.
+    count->store(count->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  } else {
+    // Ordering: relaxed; the shared stripe needs atomicity, not ordering.
+    count->fetch_add(1, std::memory_order_relaxed);
+  }
+  return true;
+}
+
+/// Observations counted in a series' stripes. Walks every page.
+inline std::uint64_t exponential_total(const std::atomic<exponential_stripe*>* stripes,
+                                       const exponential_scheme& scheme) noexcept {
+  std::uint64_t total = 0;
+  for (std::size_t k = 0; k <= scheme.stripes; ++k) {
+    // Ordering: acquire; pairs with install_once's release.
+    exponential_stripe* s = stripes[k].load(std::memory_order_acquire);
+    if (!s) continue;
+    // Ordering: relaxed; a count may be torn across stripes.
+    total += s->zero.load(std::memory_order_relaxed);
+    for (std::size_t p = 0; p < 2 * scheme.octaves(); ++p) {
+      const exponential_scheme::cell* page = s->pages()[p].load(std::memory_order_acquire);
+      if (!page) continue;
+      for (std::uint32_t b = 0; b < scheme.octave_buckets; ++b) total += page[b].load(std::memory_order_relaxed);
+    }
+  }
+  return total;
+}
+
+}  // namespace detail
+OBS_NAMESPACE_END
