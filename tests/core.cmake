@@ -12,6 +12,7 @@ obs_add_test(storage_test SOURCES storage_test.cpp ENVIRONMENT OBS_THREAD_SLOTS=
 obs_add_test(alloc_test SOURCES alloc_test.cpp
              LIBS obs_test_counting_new obs::prometheus obs::openmetrics obs::json)
 obs_add_test(native_histogram_test SOURCES native_histogram_test.cpp LIBS obs_test_counting_new)
+obs_add_test(exemplar_test SOURCES exemplar_test.cpp LIBS obs_test_counting_new)
 obs_add_test(odr_test SOURCES odr_a.cpp odr_b.cpp)
 
 # Misuse of the macros must not compile, with a message that names the misuse.

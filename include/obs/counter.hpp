@@ -23,6 +23,7 @@
 #include "obs/detail/owning_handle.hpp"
 #include "obs/detail/series_cells.hpp"
 #include "obs/detail/thread_slot.hpp"
+#include "obs/exemplar.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
@@ -36,12 +37,16 @@ inline void raise_u64(series_cells* s, std::uint64_t value) noexcept {
   if (value > current) add_u64(s->cells, value - current);
 }
 
+/// Keeps `e` as the exemplar of counter `s`, for an increment by `v`; out of
+/// line (it reads the clock). See obs/exemplar.hpp.
+OBS_INLINE void keep_counter_exemplar(series_cells* s, double v, const exemplar& e) noexcept;
+
 /// Adds `v` to a float counter unless it is negative or NaN, which a counter
 /// cannot hold; those are counted in the family's rejected values instead.
 inline void add_counter_f64(series_cells* s, series_cells::cell* cells, double v) noexcept {
   if (!(v >= 0)) [[unlikely]] {
     // Ordering: relaxed; a statistic.
-    s->rejected_values->fetch_add(1, std::memory_order_relaxed);
+    s->refused->values.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   add_f64(cells, v);
@@ -57,10 +62,16 @@ class counter_ref {
 
   /// Adds `n` (default 1). Lock-free, allocation-free, never throws.
   void increment(std::uint64_t n = 1) const&& noexcept { detail::add_u64(state_->cells, n); }
+  /// Adds `n` and keeps `e` as the counter's exemplar (see obs::counter).
+  void increment(std::uint64_t n, const exemplar& e) const&& noexcept {
+    detail::add_u64(state_->cells, n);
+    detail::keep_counter_exemplar(state_, static_cast<double>(n), e);
+  }
   /// Raises the counter to `value` if it is below. Walks every shard.
   void absolute(std::uint64_t value) const&& noexcept { detail::raise_u64(state_, value); }
   // A kept ref may name a recycled series: keep an obs::counter instead.
   void increment(std::uint64_t n = 1) const& = delete;
+  void increment(std::uint64_t n, const exemplar& e) const& = delete;
   void absolute(std::uint64_t value) const& = delete;
 
  private:
@@ -77,6 +88,15 @@ class counter final : detail::series_handle {
 
   /// Adds `n` (default 1). Lock-free, allocation-free, never throws.
   void increment(std::uint64_t n = 1) const noexcept { detail::add_u64(cells_, n); }
+
+  /// Adds `n` and keeps `e`, e.g. `{{"trace_id", id}}`, as the counter's
+  /// exemplar (obs/exemplar.hpp). Lock-free; the series' first exemplar
+  /// allocates its slot, later ones nothing. Costs a clock read and a copy
+  /// of the labels on top of increment().
+  void increment(std::uint64_t n, const exemplar& e) const noexcept {
+    detail::add_u64(cells_, n);
+    detail::keep_counter_exemplar(state_, static_cast<double>(n), e);
+  }
   /// Raises the counter to `value` if it is below, like Rust metrics'
   /// `absolute`. Walks every shard; racing calls are serialised.
   void absolute(std::uint64_t value) const noexcept { detail::raise_u64(state_, value); }

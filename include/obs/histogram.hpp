@@ -22,6 +22,7 @@
 #include "obs/detail/histogram_buckets.hpp"
 #include "obs/detail/series_cells.hpp"
 #include "obs/detail/thread_slot.hpp"
+#include "obs/exemplar.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
@@ -51,6 +52,10 @@ inline bool record_native(const series_cells* s, const histogram_buckets* layout
   return record_exponential(s->exponential_stripes, exclusive ? slot : layout->scheme.stripes, exclusive,
                             layout->scheme, v);
 }
+
+/// Keeps `e` as an exemplar of histogram `s` for value `v`, if `v` was
+/// recorded; out of line (it reads the clock). See obs/exemplar.hpp.
+OBS_INLINE void keep_histogram_exemplar(series_cells* s, double v, const exemplar& e) noexcept;
 
 /// Every case of record_histogram but the common one: a value refused, a
 /// native histogram, a thread without a slot yet or in the shared
@@ -98,8 +103,18 @@ class histogram_ref {
   void record(Duration d) const&& noexcept {
     detail::record_histogram(state_, state_->cells, state_->layout, detail::seconds(d));
   }
+  /// Records `v` with exemplar `e` (see obs::histogram).
+  void record(double v, const exemplar& e) const&& noexcept {
+    detail::record_histogram(state_, state_->cells, state_->layout, v);
+    detail::keep_histogram_exemplar(state_, v, e);
+  }
+  template <detail::duration Duration>
+  void record(Duration d, const exemplar& e) const&& noexcept {
+    std::move(*this).record(detail::seconds(d), e);
+  }
   // A kept ref may name a recycled series: keep an obs::histogram instead.
   void record(double v) const& = delete;
+  void record(double v, const exemplar& e) const& = delete;
   template <detail::duration Duration>
   void record(Duration d) const& = delete;
 
@@ -128,6 +143,19 @@ class histogram final : detail::series_handle {
   template <detail::duration Duration>
   void record(Duration d) const noexcept {
     record(detail::seconds(d));
+  }
+
+  /// Records `v` and keeps `e`, e.g. `{{"trace_id", id}}`, as the exemplar
+  /// of its bucket (obs/exemplar.hpp). Lock-free; the series' first
+  /// exemplar allocates its slots, later ones nothing. Costs a clock read and
+  /// a copy of the labels on top of record().
+  void record(double v, const exemplar& e) const noexcept {
+    detail::record_histogram(state_, cells_, layout_, v);
+    detail::keep_histogram_exemplar(state_, v, e);
+  }
+  template <detail::duration Duration>
+  void record(Duration d, const exemplar& e) const noexcept {
+    record(detail::seconds(d), e);
   }
 
   /// Observations so far. Walks every shard and bucket.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <exception>
 #include <mutex>
 #include <span>
@@ -15,6 +16,7 @@
 
 #include "obs/detail/cell_arena.hpp"
 #include "obs/detail/config.hpp"
+#include "obs/detail/exemplar_store.hpp"
 #include "obs/detail/family_state.hpp"
 #include "obs/detail/gauge_cells.hpp"
 #include "obs/detail/histogram_layout.hpp"
@@ -26,6 +28,7 @@
 #include "obs/detail/snapshot_walk-inl.hpp"
 #include "obs/detail/utf8.hpp"
 #include "obs/error.hpp"
+#include "obs/counter.hpp"
 #include "obs/histogram.hpp"
 
 OBS_NAMESPACE_BEGIN
@@ -149,7 +152,7 @@ OBS_INLINE double gauge_read(const series_cells* s) noexcept {
   const std::intptr_t offset = current_slot_offset();
   if (layout->exponential && !record_native(s, layout, v, offset)) {
     // Ordering: relaxed; a statistic.
-    s->rejected_values->fetch_add(1, std::memory_order_relaxed);
+    s->refused->values.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   if (layout->classic) add_u64_at(cells + histogram_buckets::first_bucket_cell + layout->bucket_index(v), offset, 1);
@@ -168,15 +171,58 @@ OBS_INLINE void record_histogram_slow(series_cells* s, series_cells::cell* cells
       return;
     }
     // Ordering: relaxed; a statistic.
-    s->rejected_values->fetch_add(1, std::memory_order_relaxed);
+    s->refused->values.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   if (!(v >= layout->min_observation)) {
     // Ordering: relaxed; a statistic.
-    s->rejected_values->fetch_add(1, std::memory_order_relaxed);
+    s->refused->values.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   record_histogram_any(s, cells, layout, v);
+}
+
+/// Keeps exemplar `e` of value `v` in slot `slot` of `s`'s store, made with
+/// `slot_count` slots (a ring if `ring`) by the series' first exemplar.
+OBS_INLINE void keep_exemplar(series_cells* s, double v, std::size_t slot, std::uint32_t slot_count, bool ring,
+                              const exemplar& e) noexcept {
+  char encoded[exemplar_slot::text_capacity];
+  const std::size_t size = encode_exemplar(e, encoded);
+  // Ordering: acquire; pairs with install_once's release.
+  exemplar_store* store = size == invalid_exemplar ? nullptr : s->exemplars.load(std::memory_order_acquire);
+  if (!store && size != invalid_exemplar)
+    store = install_once(
+        s->exemplars, [&] { return exemplar_store::create(slot_count, ring); },
+        [](exemplar_store* made) { exemplar_store::destroy(made); });
+  if (!store) {
+    // Ordering: relaxed; a statistic.
+    s->refused->exemplars.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  // Ordering: relaxed; the ring only spreads writers over its slots.
+  if (ring) slot = store->next.fetch_add(1, std::memory_order_relaxed) % store->slot_count;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  store->slots()[slot].write(v, seconds, encoded, size);
+}
+
+OBS_INLINE void keep_counter_exemplar(series_cells* s, double v, const exemplar& e) noexcept {
+  keep_exemplar(s, v, 0, 1, false, e);
+}
+
+OBS_INLINE void keep_histogram_exemplar(series_cells* s, double v, const exemplar& e) noexcept {
+  const histogram_buckets* layout = s->layout;
+  if (!(v >= layout->min_observation)) return;  // not recorded, so no exemplar of it either
+  if (!layout->classic && static_cast<const histogram_layout*>(layout)->summary) {
+    // A summary has no buckets to carry exemplars.
+    // Ordering: relaxed; a statistic.
+    s->refused->exemplars.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (layout->classic)
+    keep_exemplar(s, v, layout->bucket_index(v), static_cast<std::uint32_t>(layout->bound_count + 1), false, e);
+  else
+    keep_exemplar(s, v, 0, exemplar_store::ring_slots, true, e);
 }
 
 OBS_INLINE void free_series(series_cells* cells) noexcept {
@@ -190,10 +236,10 @@ OBS_INLINE void free_series(series_cells* cells) noexcept {
 OBS_INLINE series_cells* unbound_series() noexcept {
   static series_cells* unbound = [] {
     static const histogram_layout* empty_layout = new histogram_layout(histogram_layout::explicit_buckets({}));
-    static std::atomic<std::uint64_t> rejected_nowhere{0};
+    static refusals refused_nowhere;
     auto* s = new series_cells;
     s->layout = empty_layout;
-    s->rejected_values = &rejected_nowhere;
+    s->refused = &refused_nowhere;
     // One page of cells for every slot, as a cell arena lays them out, and
     // as lazily committed.
     s->cells = allocate_zeroed_cells(total_slots() * page_cells);

@@ -54,8 +54,9 @@ struct family_state {
   /// Hashes of the label sets sent to `overflow`, and how many there were.
   std::unordered_set<std::uint64_t> overflow_sets;
   std::uint64_t overflow_label_sets = 0;
-  /// Values recording refused (NaN or negative into a counter-like value).
-  std::atomic<std::uint64_t> rejected_values{0};
+  /// Values recording refused (NaN or negative into a counter-like value),
+  /// and exemplars it could not keep.
+  refusals refused;
   /// Callbacks of this family that threw or returned what it cannot hold.
   std::atomic<std::uint64_t> callback_errors{0};
   /// `series.size()`, readable without the lock (snapshots size buffers by it).

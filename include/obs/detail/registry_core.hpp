@@ -71,12 +71,13 @@ class registry_core {
   /// The families obs itself adds to snapshots; their names are claimed.
   static constexpr std::string_view cardinality_overflow_metric = "obs_cardinality_overflow_total";
   static constexpr std::string_view rejected_values_metric = "obs_rejected_values_total";
+  static constexpr std::string_view rejected_exemplars_metric = "obs_rejected_exemplars_total";
   static constexpr std::string_view collect_errors_metric = "obs_collect_errors_total";
   static constexpr std::string_view registration_errors_metric = "obs_registration_errors_total";
 
   registry_core() {
-    for (std::string_view self : {cardinality_overflow_metric, rejected_values_metric, collect_errors_metric,
-                                  registration_errors_metric})
+    for (std::string_view self : {cardinality_overflow_metric, rejected_values_metric, rejected_exemplars_metric,
+                                  collect_errors_metric, registration_errors_metric})
       claim_locked(self, metric_type::counter);
   }
 
@@ -156,7 +157,7 @@ class registry_core {
     s->family_id = f.id;
     s->hash = hash;
     s->layout = &f.layout;
-    s->rejected_values = &f.rejected_values;
+    s->refused = &f.refused;
     if (f.kind == value_kind::counter || f.kind == value_kind::float_counter) s->cell_count = 1;
     if (f.kind == value_kind::gauge) s->cell_count = gauge_cell_count;
     if (f.kind == value_kind::histogram) s->cell_count = static_cast<std::uint32_t>(f.layout.cell_count());

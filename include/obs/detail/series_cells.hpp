@@ -35,6 +35,15 @@ enum class value_kind : std::uint8_t {
   info,            ///< constant 1
 };
 
+/// What recording refused, per family: values the type cannot hold, and
+/// exemplars it could not keep.
+struct refusals {
+  std::atomic<std::uint64_t> values{0};
+  std::atomic<std::uint64_t> exemplars{0};
+};
+
+struct exemplar_store;
+
 struct series_cells {
   using cell = std::atomic<std::uint64_t>;
 
@@ -54,8 +63,10 @@ struct series_cells {
   /// (odd while one is in progress); see gauge_cells.hpp.
   std::atomic<double> gauge_base{0};
   std::atomic<std::uint64_t> gauge_sequence{0};
-  /// Where recording counts values the type cannot hold (the family's count).
-  std::atomic<std::uint64_t>* rejected_values = nullptr;
+  /// Where recording counts what it refused (the family's counts).
+  refusals* refused = nullptr;
+  /// The series' exemplars, allocated with its first (exemplar_store.hpp).
+  std::atomic<exemplar_store*> exemplars{nullptr};
   /// Label values, valid UTF-8, stored after the series (series_state::create).
   const std::string_view* value_data = nullptr;
 

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "obs/detail/config.hpp"
+#include "obs/detail/exemplar_store.hpp"
 #include "obs/detail/series_cells.hpp"
 
 OBS_NAMESPACE_BEGIN
@@ -69,6 +70,7 @@ struct series_state : series_cells {
   /// Frees what create() made, and the native buckets if any; the arena's
   /// cells are the caller's to release.
   static void destroy(series_state* s) noexcept {
+    exemplar_store::destroy(s->exemplars.load(std::memory_order_relaxed));
     if (s->exponential_stripes) {
       for (std::size_t k = 0; k <= s->layout->scheme.stripes; ++k)
         exponential_stripe::destroy(s->exponential_stripes[k].load(std::memory_order_relaxed), s->layout->scheme.octaves());

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "obs/detail/config.hpp"
+#include "obs/detail/exemplar_store.hpp"
 #include "obs/detail/exposed_names.hpp"
 #include "obs/detail/family_state.hpp"
 #include "obs/detail/gauge_cells.hpp"
@@ -129,6 +130,9 @@ class snapshot_walk {
                "Recorded values a metric's type cannot hold (NaN, or negative into a counter-like value), not "
                "recorded.",
                "metric", rejected_);
+    own_family(registry_core::rejected_exemplars_metric,
+               "Exemplars not kept: invalid label names, labels longer than 128 code points, or a summary.",
+               "metric", rejected_exemplars_);
     std::vector<std::pair<std::string_view, std::uint64_t>> failures(collect_errors_.begin(), collect_errors_.end());
     for (const auto& [name, n] : collector_errors_) failures.emplace_back(name, n);
     own_family(registry_core::collect_errors_metric,
@@ -185,7 +189,9 @@ class snapshot_walk {
     }
     if (!callbacks_.empty()) call_callbacks(f);
     // Ordering: relaxed; statistics.
-    if (std::uint64_t n = f.rejected_values.load(std::memory_order_relaxed)) rejected_.emplace_back(f.name, n);
+    if (std::uint64_t n = f.refused.values.load(std::memory_order_relaxed)) rejected_.emplace_back(f.name, n);
+    if (std::uint64_t n = f.refused.exemplars.load(std::memory_order_relaxed))
+      rejected_exemplars_.emplace_back(f.name, n);
     if (std::uint64_t n = f.callback_errors.load(std::memory_order_relaxed)) collect_errors_.emplace_back(f.name, n);
   }
 
@@ -255,10 +261,12 @@ class snapshot_walk {
   void emit(const family_state& f, series_state& s) {
     const std::span<const label_view> labels = labels_of(f, s);
     switch (s.kind) {
-      case value_kind::counter: b_.add_series(labels, number::integer(sum_u64(s.cells)), s.created_seconds); return;
+      case value_kind::counter:
+        b_.add_series(labels, number::integer(sum_u64(s.cells)), s.created_seconds);
+        return add_exemplars_of(s, {});
       case value_kind::float_counter:
         b_.add_series(labels, number::floating(sum_f64(s.cells)), s.created_seconds);
-        return;
+        return add_exemplars_of(s, {});
       case value_kind::gauge: b_.add_series(labels, number::floating(gauge_read(&s))); return;
       case value_kind::info: b_.add_series(labels, number::integer(1)); return;
       case value_kind::histogram:
@@ -279,6 +287,52 @@ class snapshot_walk {
     }
     b_.add_histogram_series(labels, buckets_, sum_f64(s.cells + histogram_buckets::sum_cell), total,
                             s.created_seconds);
+    add_exemplars_of(s, buckets_);
+  }
+
+  /// The exemplars of the series just added, if any: those of a ring (a
+  /// histogram with native buckets only) ascending by value, the latest
+  /// per bucket of `buckets`.
+  void add_exemplars_of(const series_state& s, std::span<const bucket_count> buckets) {
+    // Ordering: acquire; pairs with install_once's release.
+    const exemplar_store* store = s.exemplars.load(std::memory_order_acquire);
+    if (!store) return;
+    exemplar_texts_.resize(store->slot_count);
+    exemplar_labels_.clear();
+    exemplar_labels_.reserve(store->slot_count * exemplar::max_labels);
+    exemplars_.clear();
+    for (std::uint32_t i = 0; i < store->slot_count; ++i) {
+      double value, seconds;
+      std::size_t size;
+      char* text = exemplar_texts_[i].data();
+      if (!store->slots()[i].read(value, seconds, text, size)) continue;
+      const std::size_t first = exemplar_labels_.size();
+      for (std::size_t at = 0; at < size;) {
+        const std::string_view name(text + at);
+        const std::string_view label_value(text + at + name.size() + 1);
+        exemplar_labels_.push_back({name, label_value});
+        at += name.size() + label_value.size() + 2;
+      }
+      exemplars_.push_back({std::span<const label_view>(exemplar_labels_).subspan(first), value, seconds});
+    }
+    if (store->ring) {
+      auto bucket_of = [&](double v) {
+        return std::lower_bound(buckets.begin(), buckets.end(), v,
+                                [](const bucket_count& b, double x) { return b.upper_bound < x; }) - buckets.begin();
+      };
+      // The latest per bucket, then ascending by value.
+      std::sort(exemplars_.begin(), exemplars_.end(), [&](const exemplar_snapshot& a, const exemplar_snapshot& b) {
+        return bucket_of(a.value) != bucket_of(b.value) ? a.value < b.value : a.timestamp > b.timestamp;
+      });
+      exemplars_.erase(std::unique(exemplars_.begin(), exemplars_.end(),
+                                   [&](const exemplar_snapshot& a, const exemplar_snapshot& b) {
+                                     return bucket_of(a.value) == bucket_of(b.value);
+                                   }),
+                       exemplars_.end());
+    }
+    b_.set_strings(snapshot_builder::strings::copied);
+    b_.add_exemplars(exemplars_);
+    b_.set_strings(snapshot_builder::strings::borrowed);
   }
 
   /// A high-resolution histogram, exported as a summary: its quantiles from
@@ -315,6 +369,7 @@ class snapshot_walk {
     native_.to_snapshot(layout.scheme.zero_threshold, native, native_spans_, native_bucket_counts_);
     b_.add_native_histogram_series(labels, native, buckets_, sum_f64(s.cells + histogram_buckets::sum_cell), total,
                                    s.created_seconds);
+    add_exemplars_of(s, buckets_);
   }
 
   /// The values of `f`'s callback series, outside the family's lock: a
@@ -335,7 +390,7 @@ class snapshot_walk {
       }
       if (f.kind == value_kind::float_counter && !(v >= 0)) {
         // Ordering: relaxed; a statistic.
-        f.rejected_values.fetch_add(1, std::memory_order_relaxed);
+        f.refused.values.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
       b_.add_series(labels_of(f, *s), number::floating(v));
@@ -367,12 +422,15 @@ class snapshot_walk {
   std::vector<bucket_count> buckets_;
   std::vector<quantile_value> quantiles_;
   native_counts native_;
+  std::vector<std::array<char, exemplar_slot::text_capacity>> exemplar_texts_;
+  std::vector<label_view> exemplar_labels_;
+  std::vector<exemplar_snapshot> exemplars_;
   std::vector<bucket_span> native_spans_;
   std::vector<std::uint64_t> native_bucket_counts_;
 
   // For obs's own families, by metric: label sets sent to overflow, values
   // refused, callbacks and collectors that failed.
-  counts_by_name overflowed_, rejected_, collect_errors_;
+  counts_by_name overflowed_, rejected_, rejected_exemplars_, collect_errors_;
   std::vector<std::pair<std::string, std::uint64_t>> collector_errors_;
 };
 
