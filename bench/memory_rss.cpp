@@ -5,13 +5,19 @@
 // One case per process, so no memory freed by an earlier case is reused and
 // hidden. bench/memory_rss runs it at several OBS_THREAD_SLOTS values.
 //
-//   obs_memory_rss obs|prometheus-cpp counter|histogram THREADS [SERIES]
+//   obs_memory_rss obs|prometheus-cpp counter|histogram|quantiles THREADS [SERIES]
+//
+// `quantiles` is a latency distribution: obs's native histogram (and
+// OBS_QUANTILES=high_resolution, its summary form) against prometheus-cpp's
+// Summary (0.5, 0.9, 0.99), each series recording 16 values from 0.1 ms to
+// about 1 s, 14 powers of two.
 //
 // Prints one line: `rss_bytes_per_series heap_bytes_per_series`, the second
 // from glibc's mallinfo2 (what the library allocated with malloc/new).
 #include <malloc.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +35,7 @@
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+#include <prometheus/summary.h>
 #endif
 
 namespace {
@@ -61,7 +68,39 @@ struct obs_histograms {
   void record(std::size_t i) { refs[i].record(0.042); }
 };
 
+/// 16 values from 0.1 ms to ~1 s.
+double spread_value(std::size_t k) { return 1e-4 * std::exp2(0.85 * static_cast<double>(k)); }
+
+struct obs_quantiles {
+  obs::registry reg;
+  obs::histogram_family family = [&] {
+    const char* form = std::getenv("OBS_QUANTILES");
+    reg.set_histogram_config(obs::matcher::full("bench_memory_seconds"),
+                             form && std::string_view(form) == "high_resolution"
+                                 ? obs::histogram_config::high_resolution()
+                                 : obs::histogram_config::native());
+    return with_room(reg).histogram_family("bench_memory_seconds", {"id"});
+  }();
+  std::vector<obs::histogram> refs;
+  void create(const char* value) { refs.push_back(family.with(std::string_view(value))); }
+  void record(std::size_t i) {
+    for (std::size_t k = 0; k < 16; ++k) refs[i].record(spread_value(k));
+  }
+};
+
 #if OBS_BENCH_PROMETHEUS_CPP
+struct promcpp_summaries {
+  prometheus::Registry reg;
+  prometheus::Family<prometheus::Summary>& family = prometheus::BuildSummary().Name("bench_memory_seconds").Register(reg);
+  std::vector<prometheus::Summary*> refs;
+  void create(const char* value) {
+    refs.push_back(&family.Add({{"id", value}}, prometheus::Summary::Quantiles{{0.5, 0.05}, {0.9, 0.01}, {0.99, 0.001}}));
+  }
+  void record(std::size_t i) {
+    for (std::size_t k = 0; k < 16; ++k) refs[i]->Observe(spread_value(k));
+  }
+};
+
 struct promcpp_counters {
   prometheus::Registry reg;
   prometheus::Family<prometheus::Counter>& family = prometheus::BuildCounter().Name("bench_memory_total").Register(reg);
@@ -119,7 +158,7 @@ int measure(int threads) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: obs_memory_rss obs|prometheus-cpp counter|histogram THREADS [SERIES]\n");
+  std::fprintf(stderr, "usage: obs_memory_rss obs|prometheus-cpp counter|histogram|quantiles THREADS [SERIES]\n");
   return 2;
 }
 
@@ -133,9 +172,11 @@ int main(int argc, char** argv) {
   if (threads < 1 || series_count < 1) return usage();
   if (library == "obs" && kind == "counter") return measure<obs_counters>(threads);
   if (library == "obs" && kind == "histogram") return measure<obs_histograms>(threads);
+  if (library == "obs" && kind == "quantiles") return measure<obs_quantiles>(threads);
 #if OBS_BENCH_PROMETHEUS_CPP
   if (library == "prometheus-cpp" && kind == "counter") return measure<promcpp_counters>(threads);
   if (library == "prometheus-cpp" && kind == "histogram") return measure<promcpp_histograms>(threads);
+  if (library == "prometheus-cpp" && kind == "quantiles") return measure<promcpp_summaries>(threads);
 #endif
   return usage();
 }

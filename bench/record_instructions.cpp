@@ -7,7 +7,9 @@
 //     obs_record_instructions LIBRARY KIND N
 //
 // LIBRARY: obs or prometheus-cpp; KIND: histogram (11 default buckets),
-// counter, gauge (increment) or none. Values come from a fixed sequence that
+// counter, gauge (increment), quantiles (obs: a native histogram;
+// prometheus-cpp: a Summary of 0.5, 0.9, 0.99), histogram_exemplar and
+// counter_exemplar (obs only: with a trace id exemplar), or none. Values come from a fixed sequence that
 // jumps between buckets, as real latencies do.
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +18,7 @@
 #include "obs/counter.hpp"
 #include "obs/gauge.hpp"
 #include "obs/histogram.hpp"
+#include "obs/histogram_config.hpp"
 #include "obs/registry.hpp"
 
 #if OBS_BENCH_PROMETHEUS_CPP
@@ -23,6 +26,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+#include <prometheus/summary.h>
 #endif
 
 namespace {
@@ -71,7 +75,37 @@ void keep(double v) { asm volatile("" : : "x"(v)); }
   keep(g.value());
 }
 
+[[gnu::noinline]] void obs_quantiles(obs::registry& reg, long n) {
+  reg.set_histogram_config(obs::matcher::full("instructions_native_seconds"), obs::histogram_config::native());
+  obs::histogram h = reg.histogram("instructions_native_seconds");
+  run(n, [&](double v) { h.record(v); });
+  keep(h.sum());
+}
+
+constexpr std::string_view trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+[[gnu::noinline]] void obs_histogram_exemplar(obs::registry& reg, long n) {
+  obs::histogram h = reg.histogram("instructions_seconds");
+  run(n, [&](double v) { h.record(v, {{"trace_id", trace_id}}); });
+  keep(h.sum());
+}
+
+[[gnu::noinline]] void obs_counter_exemplar(obs::registry& reg, long n) {
+  obs::counter c = reg.counter("instructions_total");
+  run(n, [&](double v) {
+    keep(v);
+    c.increment(1, {{"trace_id", trace_id}});
+  });
+  keep(static_cast<double>(c.sum()));
+}
+
 #if OBS_BENCH_PROMETHEUS_CPP
+[[gnu::noinline]] void promcpp_quantiles(prometheus::Registry& reg, long n) {
+  auto& s = prometheus::BuildSummary().Name("instructions_native_seconds").Register(reg).Add(
+      {}, prometheus::Summary::Quantiles{{0.5, 0.05}, {0.9, 0.01}, {0.99, 0.001}});
+  run(n, [&](double v) { s.Observe(v); });
+}
+
 [[gnu::noinline]] void promcpp_histogram(prometheus::Registry& reg, long n) {
   auto& h = prometheus::BuildHistogram().Name("instructions_seconds").Register(reg).Add(
       {}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
@@ -98,7 +132,9 @@ void keep(double v) { asm volatile("" : : "x"(v)); }
 #endif
 
 int usage() {
-  std::fprintf(stderr, "usage: obs_record_instructions obs|prometheus-cpp histogram|counter|gauge|none N\n");
+  std::fprintf(stderr,
+               "usage: obs_record_instructions obs|prometheus-cpp "
+               "histogram|counter|gauge|quantiles|histogram_exemplar|counter_exemplar|none N\n");
   return 2;
 }
 
@@ -117,6 +153,9 @@ int main(int argc, char** argv) {
     if (kind == "histogram") obs_histogram(reg, n);
     else if (kind == "counter") obs_counter(reg, n);
     else if (kind == "gauge") obs_gauge(reg, n);
+    else if (kind == "quantiles") obs_quantiles(reg, n);
+    else if (kind == "histogram_exemplar") obs_histogram_exemplar(reg, n);
+    else if (kind == "counter_exemplar") obs_counter_exemplar(reg, n);
     else return usage();
     return 0;
   }
@@ -126,6 +165,7 @@ int main(int argc, char** argv) {
     if (kind == "histogram") promcpp_histogram(reg, n);
     else if (kind == "counter") promcpp_counter(reg, n);
     else if (kind == "gauge") promcpp_gauge(reg, n);
+    else if (kind == "quantiles") promcpp_quantiles(reg, n);
     else return usage();
     return 0;
   }

@@ -77,6 +77,9 @@ obs::registry& bench_registry() {
     auto* r = new obs::registry;
     r->set_histogram_config(obs::matcher::full("bench_highres_seconds"),
                             obs::histogram_config::high_resolution());
+    r->set_histogram_config(obs::matcher::full("bench_native_seconds"), obs::histogram_config::native());
+    r->set_histogram_config(obs::matcher::full("bench_both_seconds"),
+                            obs::histogram_config::explicit_buckets(obs::default_buckets()).with_native());
     return r;
   }();
   return *reg;
@@ -141,6 +144,30 @@ void obs_histogram_explicit(benchmark::State& state) {
 void obs_histogram_high_resolution(benchmark::State& state) {
   static const obs::histogram histogram = bench_registry().histogram("bench_highres_seconds");
   run(state, [i = std::size_t{0}]() mutable { histogram.record(latency_seconds(i++)); });
+}
+
+void obs_histogram_native(benchmark::State& state) {
+  static const obs::histogram histogram = bench_registry().histogram("bench_native_seconds");
+  run(state, [i = std::size_t{0}]() mutable { histogram.record(latency_seconds(i++)); });
+}
+
+// Explicit and native buckets at once, as the example services record requests.
+void obs_histogram_explicit_and_native(benchmark::State& state) {
+  static const obs::histogram histogram = bench_registry().histogram("bench_both_seconds");
+  run(state, [i = std::size_t{0}]() mutable { histogram.record(latency_seconds(i++)); });
+}
+
+// A W3C trace id, as the services attach to request durations.
+constexpr std::string_view bench_trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+void obs_histogram_exemplar(benchmark::State& state) {
+  static const obs::histogram histogram = bench_registry().histogram("bench_exemplar_seconds");
+  run(state, [i = std::size_t{0}]() mutable { histogram.record(latency_seconds(i++), {{"trace_id", bench_trace_id}}); });
+}
+
+void obs_counter_exemplar(benchmark::State& state) {
+  static const obs::counter counter = bench_registry().counter("bench_exemplar_total");
+  run(state, [] { counter.increment(1, {{"trace_id", bench_trace_id}}); });
 }
 
 // --- prometheus-cpp ----------------------------------------------------------
@@ -255,6 +282,10 @@ void threaded(const char* name, void (*fn)(benchmark::State&)) {
 #if OBS_BENCH_PROMETHEUS_CPP
   threaded("histogram/promcpp", promcpp_histogram);
 #endif
+  threaded("histogram/obs_explicit_and_native", obs_histogram_explicit_and_native);
+  threaded("histogram/obs_explicit_exemplar", obs_histogram_exemplar);
+  threaded("counter/obs_handle_exemplar", obs_counter_exemplar);
+  threaded("quantiles/obs_native", obs_histogram_native);
   threaded("quantiles/obs_high_resolution", obs_histogram_high_resolution);
 #if OBS_BENCH_PROMETHEUS_CPP
   threaded("quantiles/promcpp_summary", promcpp_summary);
