@@ -3,6 +3,9 @@
 // buckets), in every obs format and through prometheus-cpp's Collect +
 // TextSerializer on the same data; and the text render of a million counter
 // series (10 metrics of 100,000), where the per-series costs dominate.
+// The render_only cases render one snapshot taken up front, text against
+// protobuf (with OBS_BENCH_PROTOBUF), and report ns per series (`series`
+// counter: seconds per series).
 //
 // Each case reports the time per render, MB/s of output (`bytes_per_second`),
 // the output size (`bytes`) and heap allocations per render (`allocs/op`).
@@ -19,6 +22,9 @@
 #include "obs/openmetrics.hpp"
 #include "obs/prometheus.hpp"
 #include "obs/registry.hpp"
+#if OBS_BENCH_PROTOBUF
+#include "obs/protobuf.hpp"
+#endif
 
 #if OBS_BENCH_PROMETHEUS_CPP
 #include <prometheus/counter.h>
@@ -111,6 +117,51 @@ void obs_json(benchmark::State& state) {
   run_render(state, [&] { return obs::json::render(reg.snapshot()); });
 }
 
+#if OBS_BENCH_PROTOBUF
+void obs_protobuf(benchmark::State& state) {
+  obs::registry& reg = obs_data();
+  run_render(state, [&] { return obs::protobuf::render(reg.snapshot()); });
+}
+#endif
+
+/// Renders one snapshot, taken before timing, into a string reused across
+/// iterations (as a server does), and reports the time per series.
+template <class RenderTo>
+void run_render_only(benchmark::State& state, RenderTo render_to) {
+  const obs::snapshot snap = obs_data().snapshot();
+  std::size_t series = 0;
+  for (const obs::family_snapshot& f : snap.families()) series += f.series.size();
+  std::string body;
+  render_to(snap, body);
+  const std::size_t bytes = body.size();
+  obs_bench::alloc_meter meter;
+  for (auto _ : state) {
+    body.clear();
+    render_to(snap, body);
+    benchmark::DoNotOptimize(body.data());
+  }
+  meter.report(state);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(bytes));
+  state.counters["bytes"] = static_cast<double>(bytes);
+  state.counters["series"] = benchmark::Counter(static_cast<double>(series),
+                                                benchmark::Counter::kIsIterationInvariantRate |
+                                                    benchmark::Counter::kInvert);
+}
+
+void render_only_prometheus(benchmark::State& state) {
+  run_render_only(state, [](const obs::snapshot& s, std::string& out) { obs::prometheus::render_to(s, out); });
+}
+
+void render_only_openmetrics(benchmark::State& state) {
+  run_render_only(state, [](const obs::snapshot& s, std::string& out) { obs::openmetrics::render_to(s, out); });
+}
+
+#if OBS_BENCH_PROTOBUF
+void render_only_protobuf(benchmark::State& state) {
+  run_render_only(state, [](const obs::snapshot& s, std::string& out) { obs::protobuf::render_to(s, out); });
+}
+#endif
+
 // The snapshot alone, to split a render's cost between reading the live
 // series and formatting.
 void obs_snapshot(benchmark::State& state) {
@@ -178,6 +229,14 @@ void promcpp_text_million(benchmark::State& state) {
 #endif
   add("render_openmetrics/obs", obs_openmetrics);
   add("render_json/obs", obs_json);
+#if OBS_BENCH_PROTOBUF
+  add("render_protobuf/obs", obs_protobuf);
+#endif
+  benchmark::RegisterBenchmark("render_only/prometheus", render_only_prometheus)->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("render_only/openmetrics", render_only_openmetrics)->Unit(benchmark::kMicrosecond);
+#if OBS_BENCH_PROTOBUF
+  benchmark::RegisterBenchmark("render_only/protobuf", render_only_protobuf)->Unit(benchmark::kMicrosecond);
+#endif
   add("render_snapshot/obs", obs_snapshot);
   add("render_text_million/obs_prometheus", obs_prometheus_million);
 #if OBS_BENCH_PROMETHEUS_CPP

@@ -42,6 +42,9 @@ configure_package_config_file(cmake/obsConfig.cmake.in
 # Not ARCH_INDEPENDENT: obs::obs and the exporters are static libraries.
 write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/obsConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
+# Findprotozero.cmake: obsConfig.cmake finds the protobuf component's
+# dependency with it, as obs's own build does (protozero has no package).
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/obsConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/obsConfigVersion.cmake
+              ${CMAKE_CURRENT_SOURCE_DIR}/cmake/Findprotozero.cmake
         DESTINATION ${obs_install_cmakedir})

@@ -70,3 +70,52 @@ if(EXISTS ${OBS_PYTHON3})
            COMMAND ${OBS_PYTHON3} ${obs_exposition_dir}/check_json.py --expect-reject
                    ${obs_broken_json})
 endif()
+
+# The protobuf exposition: golden bytes (protoc's encoding of hand-written
+# text protos), then the same goldens and the whole corpus decoded by Python's
+# protobuf against the vendored metrics.proto (client_model 0.3.0).
+if(TARGET obs::protobuf)
+  obs_add_test(protobuf_test SOURCES protobuf_test.cpp LIBS obs::protobuf)
+  target_link_libraries(protobuf_test PRIVATE protozero::protozero)
+  # The public header of the compiled library brings no protozero.
+  add_executable(protobuf_compiled_test protobuf_compiled_test.cpp)
+  target_link_libraries(protobuf_compiled_test PRIVATE obs_test_main obs::protobuf_compiled)
+  catch_discover_tests(protobuf_compiled_test TEST_PREFIX "protobuf_compiled_test: " PROPERTIES TIMEOUT 300)
+
+  add_executable(protobuf_corpus protobuf_corpus.cpp)
+  obs_link(protobuf_corpus obs::protobuf obs::openmetrics)
+  set(obs_protobuf_corpus_dir ${CMAKE_CURRENT_BINARY_DIR}/protobuf_corpus_out)
+  add_test(NAME protobuf_corpus_write COMMAND protobuf_corpus ${obs_protobuf_corpus_dir})
+  set_tests_properties(protobuf_corpus_write PROPERTIES FIXTURES_SETUP protobuf_corpus)
+
+  find_program(OBS_PROTOC protoc)
+  execute_process(COMMAND ${OBS_PYTHON3} -c "import google.protobuf"
+                  RESULT_VARIABLE obs_no_python_protobuf OUTPUT_QUIET ERROR_QUIET)
+  if(OBS_PROTOC AND obs_no_python_protobuf EQUAL 0)
+    add_test(NAME protobuf_python_decode
+             COMMAND ${OBS_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/protobuf/check_protobuf.py
+                     --protoc ${OBS_PROTOC} ${obs_protobuf_corpus_dir})
+    set_tests_properties(protobuf_python_decode PROPERTIES FIXTURES_REQUIRED protobuf_corpus)
+  else()
+    message(STATUS "protoc or ${OBS_PYTHON3}'s google.protobuf missing: skipping protobuf_python_decode "
+                   "(Debian protobuf-compiler, python3-protobuf)")
+  endif()
+endif()
+
+# The protobuf property test (protobuf_property.cpp): random snapshots of
+# every type, protobuf decoded and compared with the OpenMetrics text; a few
+# of them then go through the Python decoder and parser as well.
+if(TARGET obs::protobuf)
+  add_executable(protobuf_property protobuf_property.cpp)
+  obs_link(protobuf_property obs::protobuf obs::openmetrics)
+  target_link_libraries(protobuf_property PRIVATE protozero::protozero)
+  set(obs_protobuf_property_dir ${CMAKE_CURRENT_BINARY_DIR}/protobuf_property_out)
+  add_test(NAME protobuf_property COMMAND protobuf_property ${obs_protobuf_property_dir})
+  set_tests_properties(protobuf_property PROPERTIES FIXTURES_SETUP protobuf_property TIMEOUT 300)
+  if(OBS_PROTOC AND obs_no_python_protobuf EQUAL 0)
+    add_test(NAME protobuf_property_python_decode
+             COMMAND ${OBS_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/protobuf/check_protobuf.py --no-goldens
+                     --protoc ${OBS_PROTOC} ${obs_protobuf_property_dir})
+    set_tests_properties(protobuf_property_python_decode PROPERTIES FIXTURES_REQUIRED protobuf_property)
+  endif()
+endif()

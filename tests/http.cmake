@@ -19,6 +19,12 @@ foreach(t options observer negotiation auth gzip health handler server robustnes
   target_include_directories(http_${t}_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 endforeach()
 
+# obs::http serving obs::protobuf: only where the protobuf component is built.
+if(TARGET obs::protobuf)
+  obs_add_test(http_protobuf_test SOURCES http_protobuf_test.cpp LIBS obs::http obs::protobuf Boost::headers ZLIB::ZLIB)
+  target_include_directories(http_protobuf_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+endif()
+
 # The server out of descriptors: the test execs http/accept_errors_target.cpp,
 # which lowers its own RLIMIT_NOFILE, so the test process keeps its limit and
 # shares no thread or sanitizer state with the server it starves.
@@ -103,4 +109,17 @@ if(OBS_PROMETHEUS AND OBS_PYTHON3)
   set_tests_properties(http_prometheus_scrape PROPERTIES TIMEOUT 60)
 else()
   message(STATUS "obs: prometheus or /usr/bin/python3 missing; http_prometheus_scrape not registered")
+endif()
+
+# The same Prometheus with native histograms and exemplars on, reading a
+# hand-built snapshot over protobuf and over OpenMetrics.
+if(TARGET obs::protobuf)
+  add_executable(http_prom_protobuf_target http/prom_protobuf_target.cpp)
+  obs_link(http_prom_protobuf_target obs::http obs::protobuf)
+  if(OBS_PROMETHEUS AND OBS_PYTHON3)
+    add_test(NAME http_prometheus_protobuf_scrape
+             COMMAND ${OBS_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/http/prometheus_protobuf_scrape.py
+                     $<TARGET_FILE:http_prom_protobuf_target>)
+    set_tests_properties(http_prometheus_protobuf_scrape PROPERTIES TIMEOUT 90)
+  endif()
 endif()

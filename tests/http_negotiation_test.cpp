@@ -6,6 +6,12 @@
 #include "obs/openmetrics.hpp"
 #include "obs/prometheus.hpp"
 
+// obs::http offers protobuf without depending on it: linking obs::http alone
+// (as this test does) brings no obs::protobuf header.
+#if __has_include(<obs/protobuf.hpp>)
+static_assert(false, "obs::http exposes obs::protobuf's include tree");
+#endif
+
 using obs::http::accepts_gzip;
 using obs::http::format;
 using obs::http::negotiate;
@@ -100,4 +106,61 @@ TEST_CASE("a wildcard admits every format not refused by a more specific range")
   CHECK_FALSE(negotiate("application/openmetrics-text;q=0, application/json;q=0, text/*;q=0, */*").has_value());
   // The most specific range sets a format's weight, whatever a wildcard says.
   CHECK(negotiate("*/*;q=0.5, text/plain;q=0.1") == format::openmetrics);
+}
+
+namespace {
+// What Prometheus 2.42 sends with --enable-feature=native-histograms
+// (scrape/scrape.go, scrapeAcceptHeaderWithProtobuf).
+constexpr std::string_view prometheus_protobuf_accept =
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,"
+    "application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+constexpr obs::http::format_set with_protobuf = obs::http::text_formats.with(format::protobuf);
+}  // namespace
+
+TEST_CASE("protobuf is offered only when asked: Prometheus's protobuf Accept then gets it") {
+  CHECK(negotiate(prometheus_protobuf_accept, with_protobuf) == format::protobuf);
+  // Not offered (the default): the same header gets OpenMetrics, its second choice.
+  CHECK(negotiate(prometheus_protobuf_accept) == format::openmetrics);
+  // The older form clients (and Prometheus 1.x) send.
+  CHECK(negotiate("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;"
+                  "q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.1",
+                  with_protobuf) == format::protobuf);
+  CHECK(negotiate("application/vnd.google.protobuf", with_protobuf) == format::protobuf);
+}
+
+TEST_CASE("protobuf's proto and encoding parameters must be ours") {
+  CHECK(negotiate("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text,"
+                  "text/plain;q=0.5",
+                  with_protobuf) == format::prometheus_text);
+  CHECK(negotiate("application/vnd.google.protobuf;proto=io.prometheus.client.Other;encoding=delimited",
+                  with_protobuf) == format::prometheus_text);
+  CHECK(negotiate("application/vnd.google.protobuf;proto=\"io.prometheus.client.MetricFamily\";"
+                  "encoding=\"delimited\"",
+                  with_protobuf) == format::protobuf);
+}
+
+TEST_CASE("protobuf loses ties, and wildcards alone never pick it") {
+  CHECK(negotiate("*/*", with_protobuf) == format::prometheus_text);
+  CHECK(negotiate("application/*", with_protobuf) == format::openmetrics);
+  CHECK(negotiate("text/plain;q=0, application/openmetrics-text;q=0, application/json;q=0, */*", with_protobuf) ==
+        format::protobuf);
+  CHECK_FALSE(negotiate("text/plain;q=0, application/*;q=0", with_protobuf).has_value());
+}
+
+TEST_CASE("an endpoint without the text formats falls back to what it offers") {
+  const obs::http::format_set only_protobuf{format::protobuf};
+  CHECK(negotiate("image/png", only_protobuf) == format::protobuf);
+  CHECK(negotiate("text/plain", only_protobuf) == format::protobuf);  // covers none of ours: fallback
+  CHECK_FALSE(negotiate("*/*;q=0", only_protobuf).has_value());
+}
+
+TEST_CASE("format sets") {
+  CHECK(obs::http::text_formats.contains(format::prometheus_text));
+  CHECK(obs::http::text_formats.contains(format::json));
+  CHECK_FALSE(obs::http::text_formats.contains(format::protobuf));
+  CHECK(with_protobuf.contains(format::protobuf));
+  CHECK(with_protobuf.without(format::protobuf) == obs::http::text_formats);
+  CHECK(obs::http::format_from_name("protobuf") == format::protobuf);
+  CHECK(obs::http::to_string(format::protobuf) == "protobuf");
 }

@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#if __has_include(<obs/openmetrics.hpp>) || __has_include(<obs/json.hpp>)
+#if __has_include(<obs/openmetrics.hpp>) || __has_include(<obs/json.hpp>) || __has_include(<obs/protobuf.hpp>)
 static_assert(false, "obs::prometheus exposes another exporter's include tree");
 #endif
 #if __has_include(<obs/http.hpp>) || __has_include(<obs/process_metrics.hpp>)

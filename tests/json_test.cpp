@@ -121,3 +121,15 @@ TEST_CASE("json: 10,000 counters and 1,000 histograms render in few allocations"
   obs::json::render_to(s, out);
   CHECK(obs_test::thread_allocation_count() - again == 0);
 }
+
+TEST_CASE("json: exemplars on the counter series and on the bucket each belongs to") {
+  CHECK(obs::json::render(obs_test::exemplars()) ==
+        R"x({"metrics":[{"name":"order_value_dollars","type":"histogram","help":"Order values.","unit":"","series":[)x"
+        R"x({"labels":{},"buckets":[{"le":1,"count":1,"exemplar":{"labels":{"trace_id":"s1"},"value":0.25}},)x"
+        R"x({"le":10,"count":1},{"le":100,"count":3},)x"
+        R"x({"le":"+Inf","count":4,"exemplar":{"labels":{"trace_id":"b2","user":"u"},"value":120,"timestamp":1700000001}}],)x"
+        R"x("sum":270.25,"count":4}]},)x"
+        R"x({"name":"orders_total","type":"counter","help":"Orders taken.","unit":"","series":[)x"
+        R"x({"labels":{"shop":"east"},"value":3,"exemplar":{"labels":{"trace_id":"abc\"1\\"},"value":1,"timestamp":1700000000.5}},)x"
+        R"x({"labels":{"shop":"west"},"value":0}]}]})x");
+}

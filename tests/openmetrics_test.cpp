@@ -222,3 +222,67 @@ temperature_celsius_bucket{le="+Inf"} 3
 # EOF
 )");
 }
+
+TEST_CASE("openmetrics: exemplars on the counter's _total line and on their buckets") {
+  CHECK(render(obs_test::exemplars()) == R"x(# TYPE order_value_dollars histogram
+# HELP order_value_dollars Order values.
+order_value_dollars_bucket{le="1.0"} 1 # {trace_id="s1"} 0.25
+order_value_dollars_bucket{le="10.0"} 1
+order_value_dollars_bucket{le="100.0"} 3
+order_value_dollars_bucket{le="+Inf"} 4 # {trace_id="b2",user="u"} 120 1700000001
+order_value_dollars_count 4
+order_value_dollars_sum 270.25
+# TYPE orders counter
+# HELP orders Orders taken.
+orders_total{shop="east"} 3 # {trace_id="abc\"1\\"} 1 1700000000.5
+orders_total{shop="west"} 0
+# EOF
+)x");
+}
+
+TEST_CASE("openmetrics: a native histogram shows its classic buckets and exemplar") {
+  CHECK(render(obs_test::native_histogram()) == R"(# TYPE rpc_duration_seconds histogram
+# UNIT rpc_duration_seconds seconds
+# HELP rpc_duration_seconds RPC durations.
+rpc_duration_seconds_bucket{service="auth",le="0.0"} 6
+rpc_duration_seconds_bucket{service="auth",le="1.0"} 6
+rpc_duration_seconds_bucket{service="auth",le="2.0"} 13 # {trace_id="f00d"} 1.5 1700000002.25
+rpc_duration_seconds_bucket{service="auth",le="+Inf"} 13
+rpc_duration_seconds_count{service="auth"} 13
+rpc_duration_seconds_sum{service="auth"} 5.75
+rpc_duration_seconds_bucket{service="idle",le="+Inf"} 0
+rpc_duration_seconds_count{service="idle"} 0
+rpc_duration_seconds_sum{service="idle"} 0
+# EOF
+)");
+}
+
+TEST_CASE("openmetrics: an exemplar goes on the first bucket at or above it, the last of several kept") {
+  obs::snapshot_builder b;
+  b.add_family("h", obs::metric_type::histogram);
+  const obs::label_view one[] = {{"id", "1"}};
+  const obs::label_view two[] = {{"id", "2"}};
+  const obs::label_view three[] = {{"id", "3"}};
+  const obs::label_view none[] = {{"id", "n"}};
+  b.add_histogram_series({}, {{1, 2}, {5, 3}}, 9.5, 4);
+  // 1 lies on the bound of le="1", so it belongs there; 7 lies above every
+  // finite bound, so +Inf.
+  b.add_exemplars({{one, 0.5, std::nullopt}, {two, 1, std::nullopt}, {three, 2, std::nullopt},
+                   {none, 7, std::nullopt}});
+  CHECK(render(std::move(b).build()) == R"(# TYPE h histogram
+h_bucket{le="1.0"} 2 # {id="2"} 1
+h_bucket{le="5.0"} 3 # {id="3"} 2
+h_bucket{le="+Inf"} 4 # {id="n"} 7
+h_count 4
+h_sum 9.5
+# EOF
+)");
+}
+
+TEST_CASE("openmetrics: an exemplar without labels is written with an empty label set") {
+  obs::snapshot_builder b;
+  b.add_family("c_total", obs::metric_type::counter);
+  b.add_series({}, obs::number::integer(1));
+  b.add_exemplars({{{}, 1, std::nullopt}});
+  CHECK(render(std::move(b).build()) == "# TYPE c counter\nc_total 1 # {} 1\n# EOF\n");
+}

@@ -129,6 +129,12 @@ obs_add_installed_consumer_test(find_package_component_without_dependency
   PROJECT find_package_fails
   EXPECT_CONFIGURE_FAILURE "obs component \"json\" needs fmt, which find_package.fmt CONFIG. did not find"
   CONSUMER_ARGS -DOBS_COMPONENTS=json -DCMAKE_DISABLE_FIND_PACKAGE_fmt=ON)
+if(TARGET obs::protobuf)
+  obs_add_installed_consumer_test(find_package_protobuf_without_protozero
+    PROJECT find_package_fails
+    EXPECT_CONFIGURE_FAILURE "obs component \"protobuf\" needs protozero, which find_package.protozero 1.6. did not find"
+    CONSUMER_ARGS -DOBS_COMPONENTS=protobuf -DCMAKE_DISABLE_FIND_PACKAGE_protozero=ON)
+endif()
 
 # The README's install commands, verbatim, on a clean copy of this tree, then
 # a find_package consumer of every component against what they installed

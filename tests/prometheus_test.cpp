@@ -182,3 +182,20 @@ TEST_CASE("prometheus: 10,000 counters and 1,000 histograms render in few alloca
   obs::prometheus::render_to(s, out);
   CHECK(obs_test::thread_allocation_count() - again == 0);
 }
+
+TEST_CASE("prometheus: exemplars are never written, 0.0.4 cannot carry them") {
+  CHECK(render(obs_test::exemplars()) == R"(# HELP order_value_dollars Order values.
+# TYPE order_value_dollars histogram
+order_value_dollars_bucket{le="1"} 1
+order_value_dollars_bucket{le="10"} 1
+order_value_dollars_bucket{le="100"} 3
+order_value_dollars_bucket{le="+Inf"} 4
+order_value_dollars_sum 270.25
+order_value_dollars_count 4
+# HELP orders_total Orders taken.
+# TYPE orders_total counter
+orders_total{shop="east"} 3
+orders_total{shop="west"} 0
+)");
+  CHECK(render(obs_test::native_histogram()).find('#' + std::string(" {")) == std::string::npos);
+}

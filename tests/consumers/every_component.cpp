@@ -14,6 +14,9 @@
 #if OBS_CONSUMER_HTTP
 #include <obs/http.hpp>
 #endif
+#if OBS_CONSUMER_PROTOBUF
+#include <obs/protobuf.hpp>
+#endif
 
 namespace {
 const char* yes(bool b) { return b ? "yes" : "no"; }
@@ -30,6 +33,10 @@ int main() {
   std::printf("openmetrics ends with # EOF: %s\n", yes(om.size() >= 6 && om.compare(om.size() - 6, 6, "# EOF\n") == 0));
   std::printf("json names jobs_total: %s\n", yes(obs::json::render(snap).find("\"jobs_total\"") != std::string::npos));
   std::printf("process_metrics exported: %s\n", yes(text.find("process_cpu_seconds_total") != std::string::npos));
+#if OBS_CONSUMER_PROTOBUF
+  std::printf("protobuf names jobs_total: %s\n",
+              yes(obs::protobuf::render(snap).find("jobs_total") != std::string::npos));
+#endif
 #if OBS_CONSUMER_HTTP
   obs::http::options o;
   o.port = 0;

@@ -67,6 +67,11 @@ if [[ -f $prefix/share/cmake/obs/obs_httpTargets.cmake ]]; then
   components+=,http
   echo "http serving: yes" >>"$work/expected_output.txt"
 fi
+# Built by default where protozero (libprotozero-dev) is installed.
+if [[ -f $prefix/share/cmake/obs/obs_protobufTargets.cmake ]]; then
+  components+=,protobuf
+  echo "protobuf names jobs_total: yes" >>"$work/expected_output.txt"
+fi
 consumer_args="-DCMAKE_PREFIX_PATH=$prefix|-DOBS_EXPECTED_COMPONENTS=$components"
 cmake -DCONSUMER_SOURCE_DIR="$src/tests/consumers/every_component" \
       -DCONSUMER_BINARY_DIR="$work/consumer" \

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <locale>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -121,6 +122,54 @@ inline obs::snapshot counters_created() {
   return std::move(b).build();
 }
 
+/// Exemplars: on a counter, and on classic histogram buckets, one of them
+/// the `+Inf` bucket, with and without a timestamp.
+inline obs::snapshot exemplars() {
+  obs::snapshot_builder b;
+  b.add_family("orders_total", obs::metric_type::counter, "Orders taken.");
+  const obs::label_view trace[] = {{"trace_id", "abc\"1\\"}};
+  b.add_series({{"shop", "east"}}, obs::number::integer(3));
+  b.add_exemplars({{trace, 1, 1700000000.5}});
+  b.add_series({{"shop", "west"}}, obs::number::integer(0));
+  b.add_family("order_value_dollars", obs::metric_type::histogram, "Order values.");
+  const obs::label_view small[] = {{"trace_id", "s1"}};
+  const obs::label_view big[] = {{"trace_id", "b2"}, {"user", "u"}};
+  b.add_histogram_series({}, {{1, 1}, {10, 1}, {100, 3}}, 270.25, 4);
+  b.add_exemplars({{small, 0.25, std::nullopt}, {big, 120, 1700000001.0}});
+  return std::move(b).build();
+}
+
+/// A native histogram (schema 3, the values 2^(k/8)): negative and positive
+/// buckets in two spans each, a zero bucket, classic buckets beside it, an
+/// exemplar; and one with no observations and a zero threshold of 0.
+inline obs::snapshot native_histogram() {
+  obs::snapshot_builder b;
+  b.add_family("rpc_duration_seconds", obs::metric_type::histogram, "RPC durations.", "seconds");
+  // Positive buckets 1, 2 and 5, 6 (values 2^(1/8), 2^(2/8), 2^(5/8),
+  // 2^(6/8)), negative buckets 0 and 3 (values -1, -2^(3/8)).
+  const obs::bucket_span positive_spans[] = {{1, 2}, {2, 2}};
+  const std::uint64_t positive_counts[] = {2, 1, 0, 4};
+  const obs::bucket_span negative_spans[] = {{0, 1}, {2, 1}};
+  const std::uint64_t negative_counts[] = {3, 1};
+  obs::native_histogram_snapshot native;
+  native.schema = 3;
+  native.zero_threshold = 0.001;
+  native.zero_count = 2;
+  native.positive_spans = positive_spans;
+  native.positive_counts = positive_counts;
+  native.negative_spans = negative_spans;
+  native.negative_counts = negative_counts;
+  const obs::bucket_count classic[] = {{0, 6}, {1, 6}, {2, 13}};
+  const obs::label_view auth[] = {{"service", "auth"}};
+  b.add_native_histogram_series(auth, native, classic, 5.75, 13);
+  const obs::label_view trace[] = {{"trace_id", "f00d"}};
+  b.add_exemplars({{trace, 1.5, 1700000002.25}});
+  obs::native_histogram_snapshot empty;
+  const obs::label_view idle[] = {{"service", "idle"}};
+  b.add_native_histogram_series(idle, empty, {}, 0, 0);
+  return std::move(b).build();
+}
+
 /// Many families of every type, with varied labels and values.
 inline obs::snapshot big_varied() {
   obs::snapshot_builder b;
@@ -226,6 +275,8 @@ inline const std::vector<named_case>& all_cases() {
       {"info_and_units", info_and_units},
       {"counters_created", counters_created, false},
       {"big_varied", big_varied},
+      {"exemplars", exemplars},
+      {"native_histogram", native_histogram},
   };
   return cases;
 }

@@ -30,6 +30,16 @@ def expect(condition, message):
         raise ValueError(message)
 
 
+def check_exemplar(e):
+    expect(isinstance(e, dict) and set(e) <= {"labels", "value", "timestamp"} and
+           set(e) >= {"labels", "value"}, f"exemplar keys {sorted(e) if isinstance(e, dict) else e!r}")
+    expect(isinstance(e["labels"], dict) and all(isinstance(v, str) for v in e["labels"].values()),
+           "exemplar labels")
+    expect(is_number(e["value"]), "exemplar value")
+    if "timestamp" in e:
+        expect(is_number(e["timestamp"]), "exemplar timestamp")
+
+
 def check_series(kind, s):
     expect(isinstance(s["labels"], dict) and
            all(isinstance(v, str) for v in s["labels"].values()), "labels")
@@ -41,6 +51,10 @@ def check_series(kind, s):
         expect(counts == sorted(counts), "buckets are cumulative")
         expect(all(is_number(b["le"]) and is_number(b["count"], True) for b in s["buckets"]),
                "bucket fields")
+        for b in s["buckets"]:
+            expect(set(b) <= {"le", "count", "exemplar"}, f"bucket keys {sorted(b)}")
+            if "exemplar" in b:
+                check_exemplar(b["exemplar"])
     elif kind == "summary":
         keys |= {"quantiles", "sum", "count"}
         expect(all(is_number(q["quantile"]) and is_number(q["value"]) for q in s["quantiles"]),
@@ -52,7 +66,13 @@ def check_series(kind, s):
         expect(is_number(s["sum"]) and is_number(s["count"], True), "sum and count")
     if "created" in s:
         expect(is_number(s["created"]), "created")
-    expect(set(s) <= keys and set(s) >= keys - {"created"}, f"series keys {sorted(s)}")
+    optional = {"created"}
+    if kind == "counter":
+        keys |= {"exemplar"}
+        optional |= {"exemplar"}
+        if "exemplar" in s:
+            check_exemplar(s["exemplar"])
+    expect(set(s) <= keys and set(s) >= keys - optional, f"series keys {sorted(s)}")
 
 
 def check_document(doc):

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -72,11 +73,11 @@ inline void put_json_number(output_writer& out, number n) {
   else put_json_double(out, n.as_double());
 }
 
-/// Writes the object for series `s` of a family of type `type`.
-inline void put_json_series(output_writer& out, metric_type type, const series_snapshot& s) {
-  out.put("{\"labels\":{");
+/// Writes `{"a":"x",...}`.
+inline void put_json_labels(output_writer& out, std::span<const label_view> labels) {
+  out.put('{');
   bool first = true;
-  for (const label_view& l : s.labels) {
+  for (const label_view& l : labels) {
     if (!first) out.put(',');
     first = false;
     put_json_string(out, l.name);
@@ -84,15 +85,42 @@ inline void put_json_series(output_writer& out, metric_type type, const series_s
     put_json_string(out, l.value);
   }
   out.put('}');
+}
+
+/// Writes `,"exemplar":{"labels":{...},"value":v[,"timestamp":t]}`.
+inline void put_json_exemplar(output_writer& out, const exemplar_snapshot& e) {
+  out.put(",\"exemplar\":{\"labels\":");
+  put_json_labels(out, e.labels);
+  out.put(",\"value\":");
+  put_json_double(out, e.value);
+  if (e.timestamp) {
+    out.put(",\"timestamp\":");
+    put_json_double(out, *e.timestamp);
+  }
+  out.put('}');
+}
+
+/// Writes the object for series `s` of a family of type `type`.
+inline void put_json_series(output_writer& out, metric_type type, const series_snapshot& s) {
+  out.put("{\"labels\":");
+  put_json_labels(out, s.labels);
+  bool first = true;
   if (type == metric_type::histogram) {
     out.put(",\"buckets\":[");
-    first = true;
-    for (const bucket_count& b : s.buckets) {
+    // Each exemplar on the first bucket at or above its value, the last of
+    // several kept, as the OpenMetrics and protobuf exporters place them.
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < s.buckets.size(); ++i) {
+      const bucket_count& b = s.buckets[i];
       out.put(first ? "{\"le\":" : ",{\"le\":");
       first = false;
       put_json_double(out, b.upper_bound);
       out.put(",\"count\":");
       out.put_uint(b.cumulative_count);
+      const exemplar_snapshot* e = nullptr;
+      const bool last = i + 1 == s.buckets.size();
+      while (next < s.exemplars.size() && (last || s.exemplars[next].value <= b.upper_bound)) e = &s.exemplars[next++];
+      if (e) put_json_exemplar(out, *e);
       out.put('}');
     }
     out.put(']');
@@ -111,6 +139,8 @@ inline void put_json_series(output_writer& out, metric_type type, const series_s
   } else {
     out.put(",\"value\":");
     put_json_number(out, s.value);
+    // A counter has at most one exemplar.
+    if (type == metric_type::counter && !s.exemplars.empty()) put_json_exemplar(out, s.exemplars.back());
   }
   if (type == metric_type::histogram || type == metric_type::summary) {
     out.put(",\"sum\":");

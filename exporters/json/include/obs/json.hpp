@@ -19,7 +19,11 @@
 //   cumulative, ascending, the last `le` is "+Inf"), `sum`, `count`;
 // - summary series: `labels`, `quantiles` (`[{"quantile": 0.5, "value":
 //   1.2}, ...]`), `sum`, `count`;
-// - `created` (optional): seconds since the epoch, when known.
+// - `created` (optional): seconds since the epoch, when known;
+// - `exemplar` (optional), on a counter series and on the histogram bucket
+//   it belongs to (the first whose `le` is at or above its value):
+//   `{"labels": {"trace_id": "abc"}, "value": 0.25, "timestamp": 1700000000.5}`,
+//   `timestamp` only when known.
 // Numbers JSON cannot hold are strings: "NaN", "+Inf", "-Inf". Integers
 // (u64 counters, counts) are exact, even above 2^53; a reader that parses
 // numbers as doubles loses that, not the text. Strings are escaped in full;

@@ -6,6 +6,7 @@
 // the obs::openmetrics library, and its users never include it.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -39,8 +40,33 @@ constexpr bool openmetrics_has_unit(const family_snapshot& f, std::string_view n
          name.ends_with(f.unit) && name[name.size() - f.unit.size() - 1] == '_';
 }
 
+/// Writes ` # {labels} value [timestamp]`, an exemplar after a sample's value
+/// (OpenMetrics 1.0, "Exemplars"): label values escaped as on samples, the
+/// timestamp in seconds when known.
+/// https://github.com/OpenObservability/OpenMetrics/blob/main/specification/OpenMetrics.md#exemplars
+inline void put_openmetrics_exemplar(output_writer& out, const exemplar_snapshot& e) {
+  out.put(" # {");
+  bool first = true;
+  for (const label_view& l : e.labels) {
+    if (!first) out.put(',');
+    first = false;
+    out.put(l.name);
+    out.put("=\"");
+    put_escaped(out, l.value, true);
+    out.put('"');
+  }
+  out.put("} ");
+  out.put_double(e.value);
+  if (e.timestamp) {
+    out.put(' ');
+    out.put_double(*e.timestamp);
+  }
+}
+
 /// Writes the sample lines of series `s` of family `f`, whose samples
-/// are named from `name`.
+/// are named from `name`. Exemplars go on a counter's `_total` line and on
+/// the first `_bucket` line whose bound is at or above their value (the last
+/// one when several fall there); the spec allows them nowhere else.
 inline void put_openmetrics_series(output_writer& out, const family_snapshot& f,
                                    std::string_view name, const series_snapshot& s,
                                    bool created) {
@@ -54,18 +80,29 @@ inline void put_openmetrics_series(output_writer& out, const family_snapshot& f,
       else if (f.type == metric_type::info) suffix = "_info";
       put_sample_start(out, name, suffix, labels);
       out.put_number(s.value);
+      // A counter has at most one exemplar.
+      if (f.type == metric_type::counter && !s.exemplars.empty()) put_openmetrics_exemplar(out, s.exemplars.back());
       out.put('\n');
       if (f.type != metric_type::counter) return;
       break;
     }
-    case metric_type::histogram:
-      for (const bucket_count& b : s.buckets) {
+    case metric_type::histogram: {
+      std::size_t next = 0;
+      for (std::size_t i = 0; i < s.buckets.size(); ++i) {
+        const bucket_count& b = s.buckets[i];
         put_bound_sample_start(out, name, "_bucket", labels, "le", b.upper_bound,
                                &output_writer::put_canonical_float);
         out.put_uint(b.cumulative_count);
+        // Exemplars ascend by value; the last bucket (+Inf) takes the rest.
+        const exemplar_snapshot* e = nullptr;
+        const bool last = i + 1 == s.buckets.size();
+        while (next < s.exemplars.size() && (last || s.exemplars[next].value <= b.upper_bound))
+          e = &s.exemplars[next++];
+        if (e) put_openmetrics_exemplar(out, *e);
         out.put('\n');
       }
       break;
+    }
     case metric_type::summary:
       for (const quantile_value& q : s.quantiles) {
         put_bound_sample_start(out, name, {}, labels, "quantile", q.quantile,

@@ -15,8 +15,11 @@
 // Metadata comes in the spec's order: `# TYPE`, then `# UNIT` when the unit
 // is set and the family name ends in `_<unit>` (a strict parser rejects any
 // other), then `# HELP` when set, escaping `\`, `"` and newline. `le` and
-// `quantile` values are canonical numbers (`1.0`, `0.25`, `1e+06`). The
-// body ends with `# EOF`.
+// `quantile` values are canonical numbers (`1.0`, `0.25`, `1e+06`).
+// Exemplars follow the value of a counter's `_total` line and of the bucket
+// line each belongs to (the first whose bound is at or above its value):
+// `x_bucket{le="0.5"} 3 # {trace_id="abc"} 0.25 1700000000.5`, timestamp
+// only when known. The body ends with `# EOF`.
 #pragma once
 
 #include <string>

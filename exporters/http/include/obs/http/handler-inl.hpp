@@ -192,20 +192,31 @@ OBS_INLINE response handler::probe(const health::report& r) {
 
 OBS_INLINE void handler::admit_scrape(exchange& ex, std::string_view query) {
   namespace bh = boost::beast::http;
+  constexpr format all_formats[] = {format::prometheus_text, format::openmetrics, format::json, format::protobuf};
+  const format_set offered = options_.formats;
   std::optional<format> fmt;
   if (const auto named = detail::query_format(query)) {
     fmt = format_from_name(*named);
-    if (!fmt) return ex.answer(fail(bh::status::bad_request, error_cause::bad_request,
-                                    "Bad Request: format must be prometheus, openmetrics or json"));
+    if (!fmt || !offered.contains(*fmt)) {
+      std::string message = "Bad Request: format must be one of";
+      for (format f : all_formats) {
+        if (!offered.contains(f)) continue;
+        message += ' ';
+        message += to_string(f);
+      }
+      return ex.answer(fail(bh::status::bad_request, error_cause::bad_request, message));
+    }
   } else {
-    fmt = negotiate(detail::field_value(*ex.request_, bh::field::accept));
+    fmt = negotiate(detail::field_value(*ex.request_, bh::field::accept), offered);
     if (!fmt) {
-      std::string message = "Not Acceptable: serves ";
-      message += content_type(format::prometheus_text);
-      message += ", ";
-      message += content_type(format::openmetrics);
-      message += ", ";
-      message += content_type(format::json);
+      std::string message = "Not Acceptable: serves";
+      const char* separator = " ";
+      for (format f : all_formats) {
+        if (!offered.contains(f)) continue;
+        message += separator;
+        message += content_type(f);
+        separator = ", ";
+      }
       return ex.answer(fail(bh::status::not_acceptable, error_cause::not_acceptable, message));
     }
   }

@@ -23,6 +23,10 @@ OBS_INLINE std::string_view content_type(format f) noexcept {
   switch (f) {
     case format::openmetrics: return openmetrics::content_type;
     case format::json: return json::content_type;
+    // obs::protobuf::content_type, spelled here because obs::http does not
+    // depend on the protobuf component (http_negotiation_test checks they agree).
+    case format::protobuf:
+      return "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
     case format::prometheus_text: break;
   }
   return prometheus::content_type;
@@ -54,10 +58,12 @@ constexpr std::string_view next_item(std::string_view& list, char sep) noexcept 
 }
 
 /// One element of an Accept or Accept-Encoding list, or of a Content-Type:
-/// its value, its `version` parameter, and its weight.
+/// its value, the parameters that tell our formats apart, and its weight.
 struct weighted_item {
   std::string_view value;
-  std::string_view version;  // the `version` parameter, unquoted; empty if absent
+  std::string_view version;   // the `version` parameter, unquoted; empty if absent
+  std::string_view proto;     // protobuf's `proto` (the message type); empty if absent
+  std::string_view encoding;  // protobuf's `encoding` (`delimited`, `text`, ...); empty if absent
   double q = 1.0;
   bool valid = true;
 };
@@ -85,6 +91,10 @@ OBS_INLINE weighted_item parse_item(std::string_view item) {
         out.q = q;
     } else if (iequals(name, "version")) {
       out.version = value;
+    } else if (iequals(name, "proto")) {
+      out.proto = value;
+    } else if (iequals(name, "encoding")) {
+      out.encoding = value;
     }
   }
   return out;
@@ -110,17 +120,23 @@ OBS_INLINE std::optional<int> range_specificity(const weighted_item& range, form
   if (subtype == "*") return 1;
   if (!iequals(subtype, served_subtype)) return std::nullopt;
   // Our output is OpenMetrics 1.0.0 and text 0.0.4; other versions are not it.
-  // A served type without a version (JSON) matches any.
-  if (!range.version.empty() && !served.version.empty() && range.version != served.version)
+  // A served type without a version (JSON) matches any. Likewise protobuf's
+  // message type and encoding: we write delimited MetricFamily messages, not
+  // `encoding=text` nor `compact-text`.
+  const auto differs = [](std::string_view asked, std::string_view ours) {
+    return !asked.empty() && !ours.empty() && asked != ours;
+  };
+  if (differs(range.version, served.version) || differs(range.proto, served.proto) ||
+      differs(range.encoding, served.encoding))
     return std::nullopt;
   return 2;
 }
 
 }  // namespace detail
 
-OBS_INLINE std::optional<format> negotiate(std::string_view accept) {
+OBS_INLINE std::optional<format> negotiate(std::string_view accept, format_set offered) {
   // Ours, in our order of preference.
-  constexpr format formats[] = {format::prometheus_text, format::openmetrics, format::json};
+  constexpr format formats[] = {format::prometheus_text, format::openmetrics, format::json, format::protobuf};
   struct grade {
     int specificity = -1;  // of the range that set q; -1: no range covers the format
     double q = 0;
@@ -132,6 +148,7 @@ OBS_INLINE std::optional<format> negotiate(std::string_view accept) {
     const detail::weighted_item item = detail::parse_item(detail::next_item(accept, ','));
     if (!item.valid || item.value.empty()) continue;
     for (format f : formats) {
+      if (!offered.contains(f)) continue;
       const std::optional<int> specificity = detail::range_specificity(item, f);
       if (!specificity) continue;
       covered_any = true;
@@ -141,7 +158,12 @@ OBS_INLINE std::optional<format> negotiate(std::string_view accept) {
         g = {*specificity, item.q, position};
     }
   }
-  if (!covered_any) return format::prometheus_text;
+  if (!covered_any) {
+    // The text format, or what we offer first instead.
+    for (format f : formats)
+      if (offered.contains(f)) return f;
+    return std::nullopt;
+  }
   const auto outranks = [](const grade& a, const grade& b) {
     if (a.q != b.q) return a.q > b.q;
     if (a.specificity != b.specificity) return a.specificity > b.specificity;
@@ -149,6 +171,7 @@ OBS_INLINE std::optional<format> negotiate(std::string_view accept) {
   };
   std::optional<format> best;
   for (format f : formats) {
+    if (!offered.contains(f)) continue;
     const grade& g = grades[static_cast<int>(f)];
     // q=0 means "not acceptable" (RFC 9110 section 12.4.2).
     if (g.specificity < 0 || g.q == 0) continue;

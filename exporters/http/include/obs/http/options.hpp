@@ -16,6 +16,7 @@
 
 #include "obs/detail/config.hpp"
 #include "obs/http/auth.hpp"
+#include "obs/http/negotiation.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace http {
@@ -32,6 +33,12 @@ struct options {
   /// Where the metrics are served. `<path>?format=json` and `Accept:
   /// application/json` select JSON there.
   std::string metrics_path = "/metrics";
+  /// The formats offered at `metrics_path`, by content negotiation and
+  /// `?format=`; the render callable must render each. Add format::protobuf
+  /// when it renders obs::protobuf too: registry_source(reg,
+  /// obs::protobuf::render_to) does, and serve(opts, reg,
+  /// obs::protobuf::render_to) adds it here itself.
+  format_set formats = text_formats;
   /// Health probe paths: overall status, liveness and readiness.
   std::string health_path = "/health";
   std::string live_path = "/health/live";

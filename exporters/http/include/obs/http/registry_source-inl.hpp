@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -19,13 +20,17 @@
 OBS_NAMESPACE_BEGIN
 namespace http {
 
-OBS_INLINE render_fn registry_source(registry& reg) {
-  return [&reg](format f) {
+OBS_INLINE render_fn registry_source(registry& reg, snapshot_render_fn protobuf) {
+  return [&reg, protobuf](format f) {
+    // Checked before the snapshot: the handler answers 500 for it.
+    if (f == format::protobuf && protobuf == nullptr)
+      throw std::logic_error("obs::http::registry_source: no protobuf renderer was given");
     const snapshot snap = reg.snapshot();
     std::string body;
     switch (f) {
       case format::openmetrics: openmetrics::render_to(snap, body); break;
       case format::json: json::render_to(snap, body); break;
+      case format::protobuf: protobuf(snap, body); break;
       case format::prometheus_text: prometheus::render_to(snap, body); break;
     }
     return body;
@@ -34,8 +39,10 @@ OBS_INLINE render_fn registry_source(registry& reg) {
 
 OBS_INLINE render_fn registry_source() { return registry_source(global_registry()); }
 
-OBS_INLINE std::unique_ptr<server> serve(options opts, registry& reg) {
-  auto srv = std::make_unique<server>(registry_source(reg), std::move(opts), std::make_shared<self_metrics>(reg));
+OBS_INLINE std::unique_ptr<server> serve(options opts, registry& reg, snapshot_render_fn protobuf) {
+  if (protobuf != nullptr) opts.formats = opts.formats.with(format::protobuf);
+  auto srv = std::make_unique<server>(registry_source(reg, protobuf), std::move(opts),
+                                      std::make_shared<self_metrics>(reg));
   srv->start();
   return srv;
 }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "obs/detail/config.hpp"
 #include "obs/http/negotiation.hpp"
@@ -21,30 +22,47 @@
 OBS_NAMESPACE_BEGIN
 
 class registry;  // obs/registry.hpp
+class snapshot;  // obs/snapshot.hpp
 
 namespace http {
 
+/// A function that appends a snapshot's rendering to a string, as
+/// obs::protobuf::render_to does. obs::http takes the protobuf renderer this
+/// way, so it links protozero only where its user links obs::protobuf.
+using snapshot_render_fn = void (*)(const snapshot&, std::string&);
+
 /// A render callable that snapshots `reg` and renders it in the requested
-/// format. `reg` must outlive the callable.
+/// format: text, OpenMetrics and JSON, and protobuf with `protobuf` when
+/// given (a format the callable cannot render is a 500). `reg` must outlive
+/// the callable.
 ///
 ///   obs::http::handler h(obs::http::registry_source(reg));
+///
+///   #include <obs/protobuf.hpp>                       // link obs::protobuf
+///   obs::http::options o;
+///   o.formats = o.formats.with(obs::http::format::protobuf);
+///   obs::http::handler h(obs::http::registry_source(reg, obs::protobuf::render_to), o);
 [[nodiscard("hand it to a handler or server; on its own it renders nothing")]]
-render_fn registry_source(registry& reg);
+render_fn registry_source(registry& reg, snapshot_render_fn protobuf = nullptr);
 
 /// registry_source() on obs::global_registry().
 [[nodiscard("hand it to a handler or server; on its own it renders nothing")]]
 render_fn registry_source();
 
 /// Starts a server on its own threads exporting `reg`, with its self-metrics
-/// recorded into `reg`. Throws boost::system::system_error (a
-/// std::runtime_error) if it cannot bind.
+/// recorded into `reg`; given `protobuf` (obs::protobuf::render_to), it also
+/// offers the protobuf format, which Prometheus needs for native histograms.
+/// Throws boost::system::system_error (a std::runtime_error) if it cannot
+/// bind.
 ///
 ///   obs::http::options o;
 ///   o.port = 9464;
 ///   auto srv = obs::http::serve(o, reg);
 ///   srv->health().add_check("database", [] { return obs::http::check_result::healthy(); });
+///
+///   auto srv = obs::http::serve(o, reg, obs::protobuf::render_to);  // link obs::protobuf
 [[nodiscard("keep the returned server alive; it stops when destroyed")]]
-std::unique_ptr<server> serve(options opts, registry& reg);
+std::unique_ptr<server> serve(options opts, registry& reg, snapshot_render_fn protobuf = nullptr);
 
 /// serve() on obs::global_registry().
 ///
