@@ -18,6 +18,12 @@ if(TARGET obs::protobuf)
   target_compile_definitions(obs_bench PRIVATE OBS_BENCH_PROTOBUF=1)
 endif()
 
+# What a remote_write push costs, where that component is built.
+if(TARGET obs::remote_write)
+  target_link_libraries(obs_bench PRIVATE obs::remote_write)
+  target_compile_definitions(obs_bench PRIVATE OBS_BENCH_REMOTE_WRITE=1)
+endif()
+
 if(prometheus-cpp_FOUND)
   target_link_libraries(obs_bench PRIVATE prometheus-cpp::core)
   target_compile_definitions(obs_bench PRIVATE OBS_BENCH_PROMETHEUS_CPP=1)

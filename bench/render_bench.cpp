@@ -25,6 +25,9 @@
 #if OBS_BENCH_PROTOBUF
 #include "obs/protobuf.hpp"
 #endif
+#if OBS_BENCH_REMOTE_WRITE
+#include "obs/remote_write.hpp"
+#endif
 
 #if OBS_BENCH_PROMETHEUS_CPP
 #include <prometheus/counter.h>
@@ -162,6 +165,35 @@ void render_only_protobuf(benchmark::State& state) {
 }
 #endif
 
+#if OBS_BENCH_REMOTE_WRITE
+/// What a remote_write push costs beside a text render of the same
+/// snapshot: encoding WriteRequests and compressing them with snappy, per
+/// sample (every bucket, sum and count is one), and the bytes each sample
+/// costs on the wire.
+void remote_write_push(benchmark::State& state) {
+  const obs::snapshot snap = obs_data().snapshot();
+  obs::remote_write::encode_options o;
+  o.external_labels = {{"job", "bench"}, {"instance", "127.0.0.1:9464"}};
+  std::size_t samples = 0, wire = 0;
+  for (auto _ : state) {
+    samples = wire = 0;
+    for (const obs::remote_write::write_request& r : obs::remote_write::encode(snap, o)) {
+      const std::string body = obs::remote_write::compress(r.bytes);
+      samples += r.samples;
+      wire += body.size();
+      benchmark::DoNotOptimize(body.data());
+    }
+  }
+  std::string text;
+  obs::prometheus::render_to(snap, text);
+  state.counters["samples"] = benchmark::Counter(static_cast<double>(samples),
+                                                 benchmark::Counter::kIsIterationInvariantRate |
+                                                     benchmark::Counter::kInvert);
+  state.counters["wire_bytes_per_sample"] = static_cast<double>(wire) / static_cast<double>(samples);
+  state.counters["text_bytes_per_sample"] = static_cast<double>(text.size()) / static_cast<double>(samples);
+}
+#endif
+
 // The snapshot alone, to split a render's cost between reading the live
 // series and formatting.
 void obs_snapshot(benchmark::State& state) {
@@ -236,6 +268,9 @@ void promcpp_text_million(benchmark::State& state) {
   benchmark::RegisterBenchmark("render_only/openmetrics", render_only_openmetrics)->Unit(benchmark::kMicrosecond);
 #if OBS_BENCH_PROTOBUF
   benchmark::RegisterBenchmark("render_only/protobuf", render_only_protobuf)->Unit(benchmark::kMicrosecond);
+#endif
+#if OBS_BENCH_REMOTE_WRITE
+  benchmark::RegisterBenchmark("remote_write/encode_and_compress", remote_write_push)->Unit(benchmark::kMicrosecond);
 #endif
   add("render_snapshot/obs", obs_snapshot);
   add("render_text_million/obs_prometheus", obs_prometheus_million);

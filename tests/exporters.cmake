@@ -5,6 +5,21 @@
 obs_add_test(prometheus_test SOURCES prometheus_test.cpp LIBS obs_test_counting_new obs::prometheus)
 obs_add_test(openmetrics_test SOURCES openmetrics_test.cpp LIBS obs_test_counting_new obs::openmetrics)
 obs_add_test(json_test SOURCES json_test.cpp LIBS obs_test_counting_new obs::json)
+if(OBS_BUILD_REMOTE_WRITE)
+  obs_add_test(remote_write_test SOURCES remote_write_test.cpp LIBS obs::remote_write protozero::protozero Snappy::snappy)
+  # The receivers Debian ships, started by the test itself, and faults.
+  add_executable(remote_write_push_target remote_write/push_target.cpp)
+  obs_link(remote_write_push_target obs::remote_write obs::prometheus)
+  find_program(OBS_PROMETHEUS_SERVER prometheus)
+  find_program(OBS_VICTORIA_METRICS victoria-metrics)
+  find_program(OBS_PYTHON3_RW python3)
+  if(OBS_PROMETHEUS_SERVER AND OBS_VICTORIA_METRICS AND OBS_PYTHON3_RW)
+    add_test(NAME remote_write_receivers
+             COMMAND ${OBS_PYTHON3_RW} ${CMAKE_CURRENT_SOURCE_DIR}/remote_write/receivers_test.py
+                     $<TARGET_FILE:remote_write_push_target>)
+    set_tests_properties(remote_write_receivers PROPERTIES TIMEOUT 240)
+  endif()
+endif()
 # Written against snapshot.hpp alone: a new format needs nothing else from obs.
 obs_add_test(custom_exporter_test SOURCES custom_exporter_test.cpp)
 

@@ -42,13 +42,17 @@ if(TARGET obs_http)
 else()
   set(obs_header_usage obs_json_header_only)
 endif()
-# obs::protobuf is beside obs::http, not under it: both, with protozero's
-# include directory, wherever it is installed.
-if(TARGET obs_protobuf_header_only)
-  add_library(obs_header_warnings_usage INTERFACE)
-  target_link_libraries(obs_header_warnings_usage INTERFACE ${obs_header_usage} obs_protobuf_header_only)
-  set(obs_header_usage obs_header_warnings_usage)
-endif()
+# obs::protobuf and obs::remote_write are beside obs::http, not under it:
+# all of them, with protozero's and snappy's include directories, wherever
+# they are installed.
+add_library(obs_header_warnings_usage INTERFACE)
+target_link_libraries(obs_header_warnings_usage INTERFACE ${obs_header_usage})
+foreach(beside obs_protobuf_header_only obs_remote_write_header_only)
+  if(TARGET ${beside})
+    target_link_libraries(obs_header_warnings_usage INTERFACE ${beside})
+  endif()
+endforeach()
+set(obs_header_usage obs_header_warnings_usage)
 set(obs_header_exclude "")
 list(JOIN obs_header_warning_flags "|" obs_header_flags_arg)
 list(JOIN CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES "|" obs_implicit_dirs_arg)

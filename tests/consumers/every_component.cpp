@@ -17,6 +17,9 @@
 #if OBS_CONSUMER_PROTOBUF
 #include <obs/protobuf.hpp>
 #endif
+#if OBS_CONSUMER_REMOTE_WRITE
+#include <obs/remote_write.hpp>
+#endif
 
 namespace {
 const char* yes(bool b) { return b ? "yes" : "no"; }
@@ -36,6 +39,10 @@ int main() {
 #if OBS_CONSUMER_PROTOBUF
   std::printf("protobuf names jobs_total: %s\n",
               yes(obs::protobuf::render(snap).find("jobs_total") != std::string::npos));
+#endif
+#if OBS_CONSUMER_REMOTE_WRITE
+  std::printf("remote_write encodes jobs_total: %s\n",
+              yes(obs::remote_write::encode(snap, {}).at(0).bytes.find("jobs_total") != std::string::npos));
 #endif
 #if OBS_CONSUMER_HTTP
   obs::http::options o;

@@ -72,6 +72,11 @@ if [[ -f $prefix/share/cmake/obs/obs_protobufTargets.cmake ]]; then
   components+=,protobuf
   echo "protobuf names jobs_total: yes" >>"$work/expected_output.txt"
 fi
+# Built by default where protozero and snappy (libsnappy-dev) are installed.
+if [[ -f $prefix/share/cmake/obs/obs_remote_writeTargets.cmake ]]; then
+  components+=,remote_write
+  echo "remote_write encodes jobs_total: yes" >>"$work/expected_output.txt"
+fi
 consumer_args="-DCMAKE_PREFIX_PATH=$prefix|-DOBS_EXPECTED_COMPONENTS=$components"
 cmake -DCONSUMER_SOURCE_DIR="$src/tests/consumers/every_component" \
       -DCONSUMER_BINARY_DIR="$work/consumer" \

@@ -1,0 +1,552 @@
+// The definitions of what obs/remote_write.hpp declares: the WriteRequest
+// encoder (protozero), snappy compression, and the pusher's thread, which
+// sends over Boost.Beast.
+//
+// Header-only, obs/remote_write.hpp includes this file; with
+// OBS_COMPILED_LIB, exporters/remote_write/src/remote_write.cpp compiles it
+// once into the obs::remote_write library.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/detail/base64.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <protozero/pbf_writer.hpp>
+#include <snappy.h>
+
+#include "obs/counter.hpp"
+#include "obs/detail/config.hpp"
+#include "obs/detail/exposition_numbers.hpp"
+#include "obs/error.hpp"
+#include "obs/gauge.hpp"
+#include "obs/registry.hpp"
+#include "obs/remote_write.hpp"
+#include "obs/snapshot.hpp"
+
+OBS_NAMESPACE_BEGIN
+namespace detail {
+
+// Field numbers of prompb/remote.proto and prompb/types.proto.
+namespace prompb {
+enum write_request : protozero::pbf_tag_type { timeseries = 1, metadata = 3 };
+enum time_series : protozero::pbf_tag_type { labels = 1, samples = 2, exemplars = 3, histograms = 4 };
+enum label : protozero::pbf_tag_type { name = 1, value = 2 };
+enum sample : protozero::pbf_tag_type { sample_value = 1, sample_timestamp = 2 };
+enum exemplar : protozero::pbf_tag_type { exemplar_labels = 1, exemplar_value = 2, exemplar_timestamp = 3 };
+enum histogram : protozero::pbf_tag_type {
+  count_int = 1, sum = 3, schema = 4, zero_threshold = 5, zero_count_int = 6, negative_spans = 8,
+  negative_deltas = 9, positive_spans = 11, positive_deltas = 12, histogram_timestamp = 15
+};
+enum bucket_span : protozero::pbf_tag_type { span_offset = 1, span_length = 2 };
+enum metadata : protozero::pbf_tag_type { metadata_type = 1, family_name = 2, help = 4, unit = 5 };
+// MetricMetadata.MetricType
+enum metric_type_value : std::int32_t { counter = 1, gauge = 2, histogram_type = 3, summary = 5, info = 6 };
+}  // namespace prompb
+
+/// Builds WriteRequests series by series, starting a new request when the
+/// next series would pass the sample limit.
+class remote_write_encoder {
+ public:
+  explicit remote_write_encoder(const remote_write::encode_options& o) : o_(o) {}
+
+  void add_family(const family_snapshot& f) {
+    for (const series_snapshot& s : f.series) add_series(f, s);
+    // Metadata goes with the request that holds the family's last series.
+    protozero::pbf_writer request(current().bytes);
+    protozero::pbf_writer m(request, prompb::metadata);
+    m.add_enum(prompb::metadata_type, metadata_type(f.type));
+    m.add_string(prompb::family_name, f.name.data(), f.name.size());
+    if (!f.help.empty()) m.add_string(prompb::help, f.help.data(), f.help.size());
+    if (!f.unit.empty()) m.add_string(prompb::unit, f.unit.data(), f.unit.size());
+  }
+
+  std::vector<remote_write::write_request> finish() && {
+    if (!requests_.empty() && requests_.back().samples == 0 && requests_.back().bytes.empty()) requests_.pop_back();
+    return std::move(requests_);
+  }
+
+ private:
+  static std::int32_t metadata_type(metric_type t) {
+    switch (t) {
+      case metric_type::counter: return prompb::counter;
+      case metric_type::gauge: return prompb::gauge;
+      case metric_type::histogram: return prompb::histogram_type;
+      case metric_type::summary: return prompb::summary;
+      case metric_type::info: return prompb::info;
+    }
+    return prompb::gauge;
+  }
+
+  remote_write::write_request& current() {
+    if (requests_.empty()) requests_.emplace_back();
+    return requests_.back();
+  }
+
+  /// The request to add `samples` more to: the current one, or a new one.
+  remote_write::write_request& room_for(std::size_t samples) {
+    remote_write::write_request& r = current();
+    if (r.samples > 0 && r.samples + samples > o_.max_samples_per_request) requests_.emplace_back();
+    return requests_.back();
+  }
+
+  void add_series(const family_snapshot& f, const series_snapshot& s) {
+    const std::size_t series_samples = s.buckets.size() + s.quantiles.size() +
+                                       (f.type == metric_type::histogram || f.type == metric_type::summary ? 2 : 1) +
+                                       (o_.native_histograms && s.native ? 1 : 0);
+    remote_write::write_request& r = room_for(series_samples);
+    r.samples += series_samples;
+    protozero::pbf_writer request(r.bytes);
+    char number[number_buffer_size];
+    switch (f.type) {
+      case metric_type::counter:
+        put(request, f.name, {}, s, {}, {}, s.value.as_double(), s.exemplars);
+        return;
+      case metric_type::gauge:
+      case metric_type::info:
+        put(request, f.name, {}, s, {}, {}, s.value.as_double(), {});
+        return;
+      case metric_type::histogram: {
+        std::size_t e = 0;  // exemplars ascend by value, as buckets do
+        for (const bucket_count& b : s.buckets) {
+          const std::size_t first = e;
+          while (e < s.exemplars.size() && s.exemplars[e].value <= b.upper_bound) ++e;
+          const std::string_view le(number, static_cast<std::size_t>(format_go_float(b.upper_bound, number) - number));
+          put(request, f.name, "_bucket", s, "le", le, static_cast<double>(b.cumulative_count),
+              s.exemplars.subspan(first, e - first));
+        }
+        if (o_.native_histograms && s.native) put_native(request, f.name, s);
+        break;
+      }
+      case metric_type::summary:
+        for (const quantile_value& q : s.quantiles) {
+          const std::string_view quantile(number, static_cast<std::size_t>(format_go_float(q.quantile, number) - number));
+          put(request, f.name, {}, s, "quantile", quantile, q.value, {});
+        }
+        break;
+    }
+    put(request, f.name, "_sum", s, {}, {}, s.sum, {});
+    put(request, f.name, "_count", s, {}, {}, static_cast<double>(s.count), {});
+  }
+
+  /// Writes the sorted labels of a sample of `s`: `__name__`, the series'
+  /// labels, one extra (`le`, `quantile`) and the external labels it lacks.
+  void put_labels(protozero::pbf_writer& ts, std::string_view name, std::string_view suffix, const series_snapshot& s,
+                  std::string_view extra_name, std::string_view extra_value) {
+    name_.assign(name);
+    name_.append(suffix);
+    labels_.clear();
+    labels_.emplace_back("__name__", name_);
+    for (const label_view& l : s.labels) labels_.emplace_back(l.name, l.value);
+    if (!extra_name.empty()) labels_.emplace_back(extra_name, extra_value);
+    for (const auto& external : o_.external_labels)
+      if (std::none_of(s.labels.begin(), s.labels.end(), [&](const label_view& l) { return l.name == external.first; }))
+        labels_.emplace_back(external.first, external.second);
+    std::sort(labels_.begin(), labels_.end());
+    for (const auto& [k, v] : labels_) {
+      protozero::pbf_writer l(ts, prompb::labels);
+      l.add_string(prompb::name, k.data(), k.size());
+      l.add_string(prompb::value, v.data(), v.size());
+    }
+  }
+
+  void put(protozero::pbf_writer& request, std::string_view name, std::string_view suffix, const series_snapshot& s,
+           std::string_view extra_name, std::string_view extra_value, double value,
+           std::span<const exemplar_snapshot> exemplars) {
+    protozero::pbf_writer ts(request, prompb::timeseries);
+    put_labels(ts, name, suffix, s, extra_name, extra_value);
+    {
+      protozero::pbf_writer sample(ts, prompb::samples);
+      sample.add_double(prompb::sample_value, value);
+      sample.add_int64(prompb::sample_timestamp, o_.timestamp_ms);
+    }
+    for (const exemplar_snapshot& e : exemplars) {
+      protozero::pbf_writer x(ts, prompb::exemplars);
+      for (const label_view& l : e.labels) {
+        protozero::pbf_writer label(x, prompb::exemplar_labels);
+        label.add_string(prompb::name, l.name.data(), l.name.size());
+        label.add_string(prompb::value, l.value.data(), l.value.size());
+      }
+      x.add_double(prompb::exemplar_value, e.value);
+      x.add_int64(prompb::exemplar_timestamp,
+                  e.timestamp ? static_cast<std::int64_t>(*e.timestamp * 1000) : o_.timestamp_ms);
+    }
+  }
+
+  /// A native histogram, on the series named as the family.
+  void put_native(protozero::pbf_writer& request, std::string_view name, const series_snapshot& s) {
+    const native_histogram_snapshot& n = *s.native;
+    protozero::pbf_writer ts(request, prompb::timeseries);
+    put_labels(ts, name, {}, s, {}, {});
+    protozero::pbf_writer h(ts, prompb::histograms);
+    h.add_uint64(prompb::count_int, s.count);
+    h.add_double(prompb::sum, s.sum);
+    h.add_sint32(prompb::schema, n.schema);
+    h.add_double(prompb::zero_threshold, n.zero_threshold);
+    h.add_uint64(prompb::zero_count_int, n.zero_count);
+    put_buckets(h, prompb::negative_spans, prompb::negative_deltas, n.negative_spans, n.negative_counts);
+    put_buckets(h, prompb::positive_spans, prompb::positive_deltas, n.positive_spans, n.positive_counts);
+    h.add_int64(prompb::histogram_timestamp, o_.timestamp_ms);
+  }
+
+  static void put_buckets(protozero::pbf_writer& h, protozero::pbf_tag_type spans_tag,
+                          protozero::pbf_tag_type deltas_tag, std::span<const bucket_span> spans,
+                          std::span<const std::uint64_t> counts) {
+    for (const bucket_span& b : spans) {
+      protozero::pbf_writer span(h, spans_tag);
+      span.add_sint32(prompb::span_offset, b.offset);
+      span.add_uint32(prompb::span_length, b.length);
+    }
+    if (counts.empty()) return;
+    protozero::packed_field_sint64 deltas(h, deltas_tag);
+    std::int64_t previous = 0;
+    for (std::uint64_t c : counts) {
+      deltas.add_element(static_cast<std::int64_t>(c) - previous);
+      previous = static_cast<std::int64_t>(c);
+    }
+  }
+
+  const remote_write::encode_options& o_;
+  std::vector<remote_write::write_request> requests_;
+  std::string name_;
+  std::vector<std::pair<std::string_view, std::string_view>> labels_;
+};
+
+}  // namespace detail
+
+namespace remote_write {
+
+OBS_INLINE std::vector<write_request> encode(const snapshot& s, const encode_options& options) {
+  detail::remote_write_encoder encoder(options);
+  for (const family_snapshot& f : s.families()) encoder.add_family(f);
+  return std::move(encoder).finish();
+}
+
+OBS_INLINE std::string compress(std::string_view bytes) {
+  std::string out;
+  snappy::Compress(bytes.data(), bytes.size(), &out);
+  return out;
+}
+
+namespace detail_push {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using clock = std::chrono::steady_clock;
+
+/// Where a pusher sends: `http://host[:port][/path]` taken apart.
+struct endpoint {
+  std::string host, port, target;
+  std::string display;  ///< the url, for logs and the `endpoint` label
+};
+
+inline endpoint parse_url(std::string_view url) {
+  constexpr std::string_view scheme = "http://";
+  auto invalid = [&](const char* why) {
+    return error(errc::invalid_argument, "remote_write url '" + std::string(url) + "': " + why);
+  };
+  if (url.starts_with("https://")) throw invalid("TLS is not supported yet; use http://");
+  if (!url.starts_with(scheme)) throw invalid("expected http://host[:port][/path]");
+  std::string_view rest = url.substr(scheme.size());
+  const std::size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  endpoint e;
+  e.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  if (authority.find('@') != std::string_view::npos) throw invalid("credentials go in basic_auth_user/password");
+  std::string_view host = authority, port = "80";
+  if (authority.starts_with('[')) {  // [IPv6]:port
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) throw invalid("unclosed '['");
+    host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') throw invalid("expected ':' after ']'");
+      port = authority.substr(close + 2);
+    }
+  } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) throw invalid("no host");
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    throw invalid("the port is not a number");
+  e.host = std::string(host);
+  e.port = std::string(port);
+  e.display = std::string(url);
+  return e;
+}
+
+/// A compressed WriteRequest waiting to be sent.
+struct batch {
+  std::string body;
+  std::size_t samples;
+};
+
+enum class outcome { sent, refused, retry };
+
+}  // namespace detail_push
+
+struct pusher::state {
+  using clock = detail_push::clock;
+
+  state(registry& r, options opts)
+      : reg(r), o(std::move(opts)), ep(detail_push::parse_url(o.url)),
+        sent(counter_of(r, "obs_remote_write_samples_sent_total", "Samples the receiver accepted.")),
+        failed(counter_of(r, "obs_remote_write_samples_failed_total",
+                          "Samples the receiver refused (4xx but 429); not retried.")),
+        dropped(counter_of(r, "obs_remote_write_samples_dropped_total",
+                           "Samples dropped, oldest first, from a full queue or at the shutdown deadline.")),
+        retries(counter_of(r, "obs_remote_write_retries_total", "Requests sent again after a 5xx, a 429 or no answer.")),
+        queue_bytes_gauge(gauge_of(r, "obs_remote_write_queue_bytes", "bytes", "Compressed bytes waiting to be sent.")),
+        queue_samples_gauge(gauge_of(r, "obs_remote_write_queue_samples", "", "Samples waiting to be sent.")),
+        last_success(gauge_of(r, "obs_remote_write_last_success_timestamp_seconds", "seconds",
+                              "When the receiver last accepted a request, in seconds since the Unix epoch.")),
+        rng(std::random_device{}()) {
+    if (o.interval.count() <= 0 || o.max_samples_per_request == 0 || o.min_backoff.count() <= 0 ||
+        o.max_backoff < o.min_backoff)
+      throw error(errc::invalid_argument, "remote_write: interval, max_samples_per_request and backoffs must be positive");
+  }
+
+  counter counter_of(registry& r, std::string_view name, std::string_view help) {
+    r.describe_counter(name, "", help);
+    const label_view l{"endpoint", ep.display};
+    return r.counter(name, std::span<const label_view>(&l, 1));
+  }
+  gauge gauge_of(registry& r, std::string_view name, std::string_view unit, std::string_view help) {
+    r.describe_gauge(name, unit, help);
+    const label_view l{"endpoint", ep.display};
+    return r.gauge(name, std::span<const label_view>(&l, 1));
+  }
+
+  static std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  /// Snapshots the registry into the queue, dropping the oldest requests
+  /// beyond its bounds.
+  void enqueue_snapshot() {
+    const snapshot snap = reg.snapshot();
+    const encode_options eo{o.external_labels, now_ms(), o.native_histograms, o.max_samples_per_request};
+    for (write_request& r : encode(snap, eo)) {
+      detail_push::batch b{compress(r.bytes), r.samples};
+      queue_bytes += b.body.size();
+      queue_samples += b.samples;
+      queue.push_back(std::move(b));
+    }
+    while (!queue.empty() && (queue_bytes > o.max_queue_bytes || queue_samples > o.max_queue_samples)) {
+      dropped.increment(queue.front().samples);
+      pop();
+    }
+    update_gauges();
+  }
+
+  void pop() {
+    queue_bytes -= queue.front().body.size();
+    queue_samples -= queue.front().samples;
+    queue.pop_front();
+  }
+
+  void update_gauges() {
+    queue_bytes_gauge.set(static_cast<double>(queue_bytes));
+    queue_samples_gauge.set(static_cast<double>(queue_samples));
+  }
+
+  /// Runs an asynchronous operation to its end (or the stream's timeout).
+  template <class Start>
+  boost::system::error_code run(Start start) {
+    boost::system::error_code result = boost::asio::error::would_block;
+    start([&](boost::system::error_code ec, auto&&...) { result = ec; });
+    io.restart();
+    io.run();
+    return result;
+  }
+
+  /// Sends the queue's first request once, within `timeout`.
+  detail_push::outcome send(std::chrono::milliseconds timeout) {
+    namespace bhttp = detail_push::bhttp;
+    const detail_push::batch& b = queue.front();
+    bhttp::request<bhttp::string_body> req(bhttp::verb::post, ep.target, 11);
+    req.set(bhttp::field::host, ep.host);
+    req.set(bhttp::field::user_agent, "obs-remote-write");
+    req.set(bhttp::field::content_type, "application/x-protobuf");
+    req.set(bhttp::field::content_encoding, "snappy");
+    req.set("X-Prometheus-Remote-Write-Version", "0.1.0");
+    if (!o.bearer_token.empty()) req.set(bhttp::field::authorization, "Bearer " + o.bearer_token);
+    else if (!o.basic_auth_user.empty()) req.set(bhttp::field::authorization, "Basic " + basic_credentials());
+    req.body() = b.body;
+    req.prepare_payload();
+    boost::system::error_code ec;
+    if (!stream) {
+      stream.emplace(io);
+      detail_push::asio::ip::tcp::resolver resolver(io);
+      const auto addresses = resolver.resolve(ep.host, ep.port, ec);
+      if (!ec) {
+        stream->expires_after(timeout);
+        ec = run([&](auto handler) { stream->async_connect(addresses, handler); });
+      }
+      if (ec) return failure("connect", ec.message());
+    }
+    stream->expires_after(timeout);
+    ec = run([&](auto handler) { bhttp::async_write(*stream, req, handler); });
+    if (ec) return failure("write", ec.message());
+    bhttp::response<bhttp::string_body> res;
+    buffer.clear();
+    ec = run([&](auto handler) { bhttp::async_read(*stream, buffer, res, handler); });
+    if (ec) return failure("read", ec.message());
+    if (!res.keep_alive()) stream.reset();
+    const unsigned status = res.result_int();
+    if (status >= 200 && status < 300) return detail_push::outcome::sent;
+    const std::string body = res.body().substr(0, 200);
+    if (status == 429 || status >= 500) return failure("status " + std::to_string(status), body);
+    std::fprintf(stderr, "obs remote_write %s: refused with %u, %zu samples not retried: %s\n", ep.display.c_str(),
+                 status, b.samples, body.c_str());
+    return detail_push::outcome::refused;
+  }
+
+  detail_push::outcome failure(const std::string& what, const std::string& detail) {
+    stream.reset();
+    // One line per failing streak, not per retry.
+    if (!failing) std::fprintf(stderr, "obs remote_write %s: %s: %s; retrying\n", ep.display.c_str(), what.c_str(), detail.c_str());
+    failing = true;
+    return detail_push::outcome::retry;
+  }
+
+  std::string basic_credentials() const {
+    namespace base64 = boost::beast::detail::base64;
+    const std::string plain = o.basic_auth_user + ":" + o.basic_auth_password;
+    std::string out(base64::encoded_size(plain.size()), '\0');
+    out.resize(base64::encode(out.data(), plain.data(), plain.size()));
+    return out;
+  }
+
+  /// A wait drawn from [wait / 2, wait], so that many pushers that
+  /// failed together do not retry together.
+  std::chrono::milliseconds jittered(std::chrono::milliseconds wait) {
+    std::uniform_int_distribution<std::int64_t> d(wait.count() / 2, wait.count());
+    return std::chrono::milliseconds(d(rng));
+  }
+
+  /// Sends queued requests until the queue is empty, a retry is due later,
+  /// or `until` passes. Returns when the next retry is due, if one is.
+  std::optional<clock::time_point> send_queue(clock::time_point until) {
+    while (!queue.empty() && clock::now() < until) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
+      switch (send(std::min(o.timeout, std::max(left, std::chrono::milliseconds(1))))) {
+        case detail_push::outcome::sent:
+          sent.increment(queue.front().samples);
+          last_success.set(static_cast<double>(now_ms()) / 1000);
+          failing = false;
+          backoff = o.min_backoff;
+          pop();
+          break;
+        case detail_push::outcome::refused:
+          failed.increment(queue.front().samples);
+          pop();
+          break;
+        case detail_push::outcome::retry: {
+          retries.increment();
+          const auto wait = jittered(backoff);
+          backoff = std::min(backoff * 2, o.max_backoff);
+          update_gauges();
+          return clock::now() + wait;
+        }
+      }
+    }
+    update_gauges();
+    return std::nullopt;
+  }
+
+  void loop() {
+    clock::time_point next_push = clock::now();
+    std::optional<clock::time_point> retry_at;
+    for (;;) {
+      {
+        std::unique_lock lock(mutex);
+        const clock::time_point wake = retry_at ? std::min(*retry_at, next_push) : next_push;
+        wakeup.wait_until(lock, wake, [&] { return stopping || push_requested; });
+        if (stopping) break;
+        if (push_requested || clock::now() >= next_push) {
+          push_requested = false;
+          lock.unlock();
+          enqueue_snapshot();
+          next_push = std::max(next_push + o.interval, clock::now());
+        }
+      }
+      if (retry_at && clock::now() < *retry_at) continue;
+      // The next snapshot is due at next_push: send until then.
+      retry_at = send_queue(next_push);
+    }
+    // Once more, then what is queued, within the deadline.
+    const clock::time_point deadline = clock::now() + o.shutdown_deadline;
+    enqueue_snapshot();
+    while (!queue.empty() && clock::now() < deadline) {
+      if (const std::optional<clock::time_point> again = send_queue(deadline))
+        std::this_thread::sleep_until(std::min(*again, deadline));
+    }
+    for (; !queue.empty(); pop()) dropped.increment(queue.front().samples);
+    update_gauges();
+  }
+
+  registry& reg;
+  const options o;
+  const detail_push::endpoint ep;
+  counter sent, failed, dropped, retries;
+  gauge queue_bytes_gauge, queue_samples_gauge, last_success;
+  std::mt19937_64 rng;
+
+  // The pusher thread's alone.
+  std::deque<detail_push::batch> queue;
+  std::size_t queue_bytes = 0, queue_samples = 0;
+  std::chrono::milliseconds backoff = o.min_backoff;
+  bool failing = false;
+  boost::asio::io_context io;
+  std::optional<boost::beast::tcp_stream> stream;
+  boost::beast::flat_buffer buffer;
+
+  // Shared with the owner.
+  std::mutex mutex;
+  std::condition_variable wakeup;
+  bool stopping = false, push_requested = false;
+  std::thread thread;
+};
+
+OBS_INLINE pusher::pusher(registry& reg, options o) : state_(std::make_unique<state>(reg, std::move(o))) {
+  state_->thread = std::thread([s = state_.get()] { s->loop(); });
+}
+
+OBS_INLINE pusher::~pusher() {
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+  }
+  state_->wakeup.notify_one();
+  state_->thread.join();
+}
+
+OBS_INLINE void pusher::push_now() {
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->push_requested = true;
+  }
+  state_->wakeup.notify_one();
+}
+
+}  // namespace remote_write
+OBS_NAMESPACE_END
