@@ -61,10 +61,10 @@ instructions_control() {  # OPTION PID
   fi
 }
 
-# Instructions since the last zeroing, all and obs's ("ALL OBS"). callgrind writes a dump file
+# Instructions since the last dump, all and obs's ("ALL OBS"). callgrind writes a dump file
 # asynchronously, once the process next wakes up, so this waits for a new,
 # complete one (its totals line comes last).
-instructions_since_zero() {  # NAME
+instructions_since_dump() {  # NAME
   local name=$1 pid=${instructions_pid[$1]} dir=${instructions_dir[$1]} before dumps
   before=$({ compgen -G "$dir/$name.callgrind.*" || true; } | wc -l)
   instructions_control --dump "$pid"
@@ -85,9 +85,14 @@ instructions_output() { echo "${instructions_dir[$1]}/$1.workload.out"; }
 instructions_run() {  # NAME N WORKLOAD...: "ALL OBS" for one run of N operations
   local name=$1 n=$2
   shift 2
-  instructions_control --zero "${instructions_pid[$name]}"
+  # A dump, not callgrind_control --zero, starts the count: a dump taken
+  # after --zero in a server with threads still held costs from before it
+  # (its totals line exceeded its own summary by 0.2-0.7 million
+  # instructions), and the difference of two runs then took that off the
+  # figure per operation. A dump holds exactly what ran since the last one.
+  instructions_since_dump "$name" >/dev/null || return 1
   INSTRUCTIONS_OPS=$n "$@" >"$(instructions_output "$name")" || { echo "instructions: workload failed: $*" >&2; return 1; }
-  instructions_since_zero "$name"
+  instructions_since_dump "$name"
 }
 
 instructions_per_op() {  # NAME N WORKLOAD...

@@ -35,7 +35,9 @@ bench_require_idle
 
 ccache=$(command -v ccache || true)  # used when installed, as tests/install-deps does
 build() {  # dir, OBS_DISABLE for the pooler's files
-  cmake -S "$repo" -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOBS_BUILD_TESTS=OFF \
+  # -g leaves the code as it is and gives callgrind the source lines that
+  # attribute obs's inlined instructions to obs (bench/lib/obs_instructions.py).
+  cmake -S "$repo" -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-g -DOBS_BUILD_TESTS=OFF \
     ${ccache:+-DCMAKE_CXX_COMPILER_LAUNCHER=$ccache} "-DPOOLER_OBS_DISABLE=$2" >/dev/null
   cmake --build "$1" --target pooler -j2 >/dev/null
   echo "$1/examples/pooler/pooler"
@@ -227,7 +229,7 @@ pgbench_xacts() {  # port flag: $INSTRUCTIONS_OPS transactions, one client
 echo
 echo "Instructions per transaction (callgrind; $counted_xacts and $((2 * counted_xacts)) transactions by one client, the difference over $counted_xacts):"
 echo
-echo "| load | pgbouncer 1.18 | pooler | pooler, OBS_DISABLE=1 | pooler / pgbouncer | pooler / OBS_DISABLE=1 | in obs's functions |"
+echo "| load | pgbouncer 1.18 | pooler | pooler, OBS_DISABLE=1 | pooler / pgbouncer | pooler / OBS_DISABLE=1 | in obs's code, inlined included |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 for load in select tpcb; do
   flag=""

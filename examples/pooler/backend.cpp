@@ -3,7 +3,10 @@
 #include <boost/asio/connect.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 
 #include "pgwire/codec.hpp"
 #include "pgwire/messages.hpp"
@@ -114,6 +117,20 @@ std::optional<std::size_t> oversized(const pgwire::decoder& d, std::size_t limit
   for (int i = 1; i < 5; ++i) length = length << 8 | static_cast<unsigned char>(header[static_cast<std::size_t>(i)]);
   if (length <= limit) return std::nullopt;
   return length;
+}
+
+std::size_t read_now(tcp::socket& s, std::span<char> room, boost::system::error_code& ec) noexcept {
+  for (;;) {
+    const auto n = ::recv(s.native_handle(), room.data(), room.size(), MSG_DONTWAIT);
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n == 0) {
+      ec = asio::error::eof;
+      return 0;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) ec.assign(errno, boost::system::system_category());
+    return 0;
+  }
 }
 
 void close_quietly(tcp::socket& s) noexcept {

@@ -117,7 +117,7 @@ asio::awaitable<void> service::handle_client(std::shared_ptr<client> c) {
   if (!failure.empty()) tell(*c, failure);
   c->closing = true;
   if (c->server) {
-    // Wakes relay_server, which decides whether the server can be reused.
+    // Wakes relay(), which decides whether the server can be reused.
     boost::system::error_code ignored;
     c->server->socket.cancel(ignored);
   }
@@ -286,16 +286,38 @@ asio::awaitable<void> service::serve_pooled(std::shared_ptr<client> c) {
   pgwire::ready_for_query(out, 'I');
   co_await write_all(c->socket, out);
 
-  // Client -> server. relay_server runs beside this loop whenever a server
-  // is attached and carries the answers back.
-  for (;;) {
-    auto room = c->decoder.prepare(read_size);
-    std::size_t n = co_await c->socket.async_read_some(asio::buffer(room.data(), room.size()), use_awaitable);
+  // Client -> server, in callbacks from here on; relay() runs beside them
+  // whenever a server is attached and carries the answers back.
+  c->session_end.expires_at(steady::time_point::max());
+  read_client(c);
+  if (!c->session_over) co_await c->session_end.async_wait(asio::as_tuple(use_awaitable));
+  if (c->session_failure) std::rethrow_exception(c->session_failure);
+}
+
+void service::end_session(client& c, std::exception_ptr failure) {
+  c.session_failure = std::move(failure);
+  c.session_over = true;
+  c.session_end.cancel();
+}
+
+void service::read_client(std::shared_ptr<client> c) {
+  auto& socket = c->socket;
+  socket.async_wait(tcp::socket::wait_read, [this, c = std::move(c)](boost::system::error_code ec) mutable {
+    std::size_t n = 0;
+    if (!ec) n = read_now(c->socket, c->decoder.prepare(read_size), ec);
+    if (ec) return end_session(*c, std::make_exception_ptr(boost::system::system_error(ec)));
+    if (n == 0) return read_client(std::move(c));
     c->decoder.commit(n);
-    const char* first = nullptr;
-    std::size_t length = 0;
-    int answers = 0;
-    bool terminate_message = false;
+    on_client_data(std::move(c));
+  });
+}
+
+void service::on_client_data(std::shared_ptr<client> c) {
+  const char* first = nullptr;
+  std::size_t length = 0;
+  int answers = 0;
+  bool terminate_message = false;
+  try {
     while (auto m = c->decoder.next()) {
       switch (m->type) {
         case 'X':
@@ -320,15 +342,70 @@ asio::awaitable<void> service::serve_pooled(std::shared_ptr<client> c) {
       if (!first) first = m->frame.data();
       length = static_cast<std::size_t>(m->frame.data() + m->frame.size() - first);
     }
-    if (length > 0 && !co_await send_to_server(c, std::string_view(first, length), answers)) co_return;
-    if (terminate_message) co_return;
+  } catch (const pgwire::protocol_error&) {
+    return end_session(*c, std::current_exception());
   }
+  if (length > 0) return forward(std::move(c), std::string_view(first, length), answers, terminate_message);
+  if (terminate_message) return end_session(*c, nullptr);
+  read_client(std::move(c));
 }
 
-asio::awaitable<bool> service::send_to_server(std::shared_ptr<client> c, std::string_view request, int answers) {
+void service::note_request(client& c, std::size_t bytes, int answers, steady::time_point now) {
+  if (c.pending == 0 && answers > 0) c.query_start = now;
+  c.pending += answers;
+  c.pool_->stats.bytes_received += bytes;
+}
+
+void service::forward(std::shared_ptr<client> c, std::string_view request, int answers, bool then_end) {
+  bool fresh = false;
+  const auto now = steady::now();
+  if (!c->server && !draining_ && !c->pool_->destroyed) {
+    if (auto sv = take_idle(*c->pool_, now)) {
+      sv->link = c.get();
+      c->server = std::move(sv);
+      c->xact_start = now;
+      fresh = true;
+    }
+  }
+  if (!c->server) {
+    asio::co_spawn(ioc_, forward_waiting(std::move(c), request, answers, then_end, false, false, 0), asio::detached);
+    return;
+  }
+  note_request(*c, request.size(), answers, now);
+  auto& sv = *c->server;
+  c->request_time = sv.request_time = std::chrono::system_clock::now();
+  // One write, as pgbouncer's when the socket takes it all; a socket that
+  // takes part of it, or fails, is a coroutine's to wait on or to tell.
+  const auto n = ::send(sv.socket.native_handle(), request.data(), request.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n != static_cast<ssize_t>(request.size())) {
+    const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+    c->writing = true;  // until send_to_server has written the rest
+    asio::co_spawn(ioc_, forward_waiting(std::move(c), request, answers, then_end, true, fresh, sent), asio::detached);
+    return;
+  }
+  if (fresh) relay(c, c->server);
+  if (then_end) return end_session(*c, nullptr);
+  read_client(std::move(c));
+}
+
+asio::awaitable<void> service::forward_waiting(std::shared_ptr<client> c, std::string_view request, int answers,
+                                               bool then_end, bool counted, bool fresh, std::size_t sent) {
+  bool sent_all = false;
+  std::exception_ptr failure;
+  try {
+    sent_all = co_await send_to_server(c, request, answers, counted, fresh, sent);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (sent_all && !then_end) read_client(std::move(c));
+  else end_session(*c, std::move(failure));
+}
+
+asio::awaitable<bool> service::send_to_server(std::shared_ptr<client> c, std::string_view request, int answers,
+                                              bool counted, bool fresh, std::size_t sent) {
   for (int attempt = 0;; ++attempt) {
-    const bool fresh = !c->server;
-    if (fresh) {
+    if (!c->server) {
+      fresh = true;
       // Between transactions: a stopping pooler, or a RELOAD that removed
       // the client's user, ends the session here.
       if (draining_ || c->pool_->destroyed) {
@@ -357,31 +434,31 @@ asio::awaitable<bool> service::send_to_server(std::shared_ptr<client> c, std::st
       c->server->link = c.get();
       c->xact_start = steady::now();
     }
-    if (attempt == 0) {
-      // Counted before the write: relay_server may read the answer before
-      // this coroutine resumes.
-      if (c->pending == 0 && answers > 0) c->query_start = steady::now();
-      c->pending += answers;
-      c->pool_->stats.bytes_received += request.size();
+    if (!counted) {
+      // Counted before the write: relay() may read the answer before this
+      // coroutine resumes.
+      note_request(*c, request.size(), answers, steady::now());
+      counted = true;
     }
     auto sv = c->server;
     c->request_time = sv->request_time = std::chrono::system_clock::now();
     c->writing = true;
-    auto [ec, written] = co_await asio::async_write(sv->socket, asio::buffer(request.data(), request.size()),
-                                                    asio::as_tuple(use_awaitable));
+    auto [ec, written] = co_await asio::async_write(
+        sv->socket, asio::buffer(request.data() + sent, request.size() - sent), asio::as_tuple(use_awaitable));
+    written += std::exchange(sent, 0);
     c->writing = false;
     if (!ec) {
-      if (fresh) asio::co_spawn(ioc_, relay_server(c, sv), asio::detached);
+      if (fresh) relay(c, sv);
       break;
     }
     if (!fresh) {
-      // relay_server sees the same failure and returns the connection.
+      // relay() sees the same failure and returns the connection.
       tell(*c, error_message("FATAL", pgwire::sqlstate::connection_failure, "server connection closed"));
       co_return false;
     }
-    // Taken from the pool just now and dead after all (it died between the
-    // check and the write): while no byte of the request reached it, another
-    // connection is as good.
+    // Lent just now and dead after all (it died between the check and the
+    // write): while no byte of the request reached it, another connection is
+    // as good.
     if (c->pool_->m) c->pool_->m->errors_closed.increment();
     release(*c->pool_, std::exchange(c->server, nullptr), false);
     if (written > 0 || attempt > 0) {

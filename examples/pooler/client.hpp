@@ -4,9 +4,11 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
 
@@ -20,9 +22,17 @@ enum class auth_source { config, auth_query };
 
 /// One client connection.
 struct client {
-  client(boost::asio::ip::tcp::socket s, std::size_t max_message) : socket(std::move(s)), decoder(max_message) {}
+  client(boost::asio::ip::tcp::socket s, std::size_t max_message)
+      : socket(std::move(s)), decoder(max_message), session_end(socket.get_executor()) {}
   boost::asio::ip::tcp::socket socket;
   pgwire::decoder decoder;
+  /// After login, callbacks carry the session (client.cpp, server.cpp) and
+  /// serve_pooled waits on this timer; cancelled when the session ends, with
+  /// why in `session_failure` (null: the client said Terminate, or was told
+  /// why it ends).
+  boost::asio::steady_timer session_end;
+  std::exception_ptr session_failure;
+  bool session_over = false;
   std::uint64_t id = 0;
   std::string user, database, application_name;
   std::string addr;
@@ -39,7 +49,7 @@ struct client {
   // no extended-protocol batch is open.
   int pending = 0;
   bool writing = false;
-  /// relay_server is writing the server's answers to it: a message of our
+  /// relay() is writing the server's answers to it: a message of our
   /// own now would land inside one of theirs.
   bool replying = false;
   bool extended_open = false;

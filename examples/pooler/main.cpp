@@ -2,8 +2,6 @@
 // admin console) instrumented with obs. See README.md.
 //
 //   pooler --config pooler.toml [--listen 127.0.0.1:6432] [--metrics-listen 127.0.0.1:9127]
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <obs/http.hpp>
@@ -56,7 +54,11 @@ int main(int argc, char** argv) {
   service::stop_signals stop;
   try {
     pooler::metrics::describe();
-    boost::asio::io_context ioc(1);
+    // One thread runs the io_context, and once it runs nothing else touches
+    // the io_context or its sockets (SIGTERM reaches drain() through
+    // request_drain(), a write to an eventfd): it takes no locks, which a
+    // round trip would otherwise take and release a dozen times.
+    boost::asio::io_context ioc(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE);
     pooler::service pooler(ioc, cfg, config_path);
     pooler.start();
 
@@ -70,17 +72,17 @@ int main(int argc, char** argv) {
     auto metrics_server = obs::http::serve(http);
     metrics_server->health().add_check("postgresql", [&] { return pooler.upstreams().run(); });
 
-    std::thread io([&] { ioc.run(); });
     std::printf("pooler: listening on %s:%u, metrics on http://%s:%u/metrics\n", cfg.listen.host.c_str(),
                 unsigned{pooler.port()}, cfg.metrics_listen.host.c_str(), unsigned{metrics_server->port()});
     std::fflush(stdout);
+    std::thread io([&] { ioc.run(); });
 
     stop.wait();
     metrics_server->health().set_ready(false);
     // drain() ends within shutdown_timeout; the watchdog is for a drain
     // that is stuck all the same.
     service::shutdown_deadline bound(cfg.shutdown_timeout + std::chrono::seconds(1), "pooler");
-    boost::asio::co_spawn(ioc, pooler.drain(), boost::asio::detached);
+    pooler.request_drain();
     io.join();
     metrics_server->stop();
   } catch (const std::exception& e) {

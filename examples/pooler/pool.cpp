@@ -17,21 +17,44 @@
 namespace pooler {
 namespace {
 
-std::chrono::microseconds since(steady::time_point t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t);
+/// Records a connection lent from `p` to a client that asked at `asked`.
+void note_lent(pool& p, steady::time_point asked) {
+  const auto now = steady::now();
+  const auto waited = std::chrono::duration_cast<std::chrono::microseconds>(now - asked);
+  p.stats.wait_time += waited;
+  p.max_wait = std::max(p.max_wait, waited);
+  p.last_used = now;
+  if (p.m) p.m->acquire_duration.record(now - asked);
 }
 
 }  // namespace
+
+std::shared_ptr<server_conn> service::take_idle(pool& p, steady::time_point asked) {
+  while (!p.idle.empty()) {
+    auto sv = std::move(p.idle.back());
+    p.idle.pop_back();
+    // `::service` is the services' shared skeleton: its liveness rule.
+    if (!::service::idle_socket_alive(sv->socket.native_handle())) {
+      // PostgreSQL ended it while it sat here (a restart,
+      // idle_session_timeout, pg_terminate_backend): never lent, replaced.
+      if (p.m) p.m->errors_closed.increment();
+      close_quietly(sv->socket);
+      p.sync_counts();
+      continue;
+    }
+    p.busy.push_back(sv);
+    p.sync_counts();
+    note_lent(p, asked);
+    return sv;
+  }
+  return nullptr;
+}
 
 asio::awaitable<std::shared_ptr<server_conn>> service::acquire(client& c) {
   const auto start = steady::now();
   const auto deadline = start + cfg_.query_wait_timeout;
   auto lend = [&](pool& p, std::shared_ptr<server_conn> sv) {
-    auto waited = since(start);
-    p.stats.wait_time += waited;
-    p.max_wait = std::max(p.max_wait, waited);
-    p.last_used = steady::now();
-    if (p.m) p.m->acquire_duration.record(steady::now() - start);
+    note_lent(p, start);
     return sv;
   };
   for (;;) {
@@ -41,22 +64,7 @@ asio::awaitable<std::shared_ptr<server_conn>> service::acquire(client& c) {
     // Stopping, or RELOAD removed the client's user: its callers see which
     // and tell the client themselves.
     if (draining_ || p->destroyed) throw timeout_error("no server connection for this client any more");
-    if (!p->idle.empty()) {
-      auto sv = std::move(p->idle.back());
-      p->idle.pop_back();
-      // `::service` is the services' shared skeleton: its liveness rule.
-      if (!::service::idle_socket_alive(sv->socket.native_handle())) {
-        // PostgreSQL ended it while it sat here (a restart,
-        // idle_session_timeout, pg_terminate_backend): never lent, replaced.
-        if (p->m) p->m->errors_closed.increment();
-        close_quietly(sv->socket);
-        p->sync_counts();
-        continue;
-      }
-      p->busy.push_back(sv);
-      p->sync_counts();
-      co_return lend(*p, std::move(sv));
-    }
+    if (auto sv = take_idle(*p, start)) co_return sv;
     if (p->busy.size() + p->idle.size() + p->connecting < p->max) {
       ++p->connecting;
       std::shared_ptr<server_conn> sv;

@@ -8,7 +8,9 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "pgwire/codec.hpp"
 #include "pgwire/messages.hpp"
@@ -32,6 +34,11 @@ asio::awaitable<std::shared_ptr<server_conn>> service::connect_server(pool& p) {
   sv->id = next_id_++;
   auto session = co_await with_timeout(open_backend(sv->socket, sv->decoder, p.host, p.port, p.user, p.dbname, p.credentials),
                                        cfg_.server_connect_timeout, "timed out connecting to the server");
+  // The connect left the descriptor watched for writability too, so every
+  // wait for an answer would wake the loop a second time, for nothing: it is
+  // registered anew, for reading.
+  const auto protocol = sv->socket.local_endpoint().protocol();
+  sv->socket.assign(protocol, sv->socket.release());
   sv->process_id = session.process_id;
   sv->secret_key = session.secret_key;
   sv->connect_time = sv->request_time = std::chrono::system_clock::now();
@@ -42,23 +49,16 @@ asio::awaitable<std::shared_ptr<server_conn>> service::connect_server(pool& p) {
   co_return sv;
 }
 
-asio::awaitable<void> service::relay_server(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv) {
-  // The server goes back at the end of a transaction in transaction mode;
-  // in any mode when the pooler stops or RELOAD removed the client's user,
-  // after which the client is told so.
-  auto ends_here = [&] {
-    return c->at_boundary() && (c->pool_->mode == pool_mode::transaction || draining_ || c->pool_->destroyed);
-  };
-  bool released = false;
-  bool reading_server = false;
-  bool server_failed = false;
-  std::optional<std::size_t> too_long;
-  std::string failure;
-  try {
-    for (;;) {
-      const char* first = nullptr;
-      std::size_t length = 0;
-      bool release_now = false;
+bool service::ends_here(const client& c) const noexcept {
+  return c.at_boundary() && (c.pool_->mode == pool_mode::transaction || draining_ || c.pool_->destroyed);
+}
+
+void service::relay(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv) {
+  for (;;) {
+    const char* first = nullptr;
+    std::size_t length = 0;
+    bool release_now = false;
+    try {
       while (auto m = sv->decoder.next()) {
         if (!first) first = m->frame.data();
         length = static_cast<std::size_t>(m->frame.data() + m->frame.size() - first);
@@ -71,65 +71,98 @@ asio::awaitable<void> service::relay_server(std::shared_ptr<client> c, std::shar
           }
           if (status == 'I' && c->pending == 0) ++stats.xact_count;
           c->tx_status = status;
-          if (ends_here()) {
+          if (ends_here(*c)) {
             release_now = true;
             break;  // nothing follows a final ReadyForQuery
           }
         }
       }
-      if (length == 0) {
-        if (c->closing) break;
-        reading_server = true;
-        auto room = sv->decoder.prepare(read_size);
-        std::size_t n = co_await sv->socket.async_read_some(asio::buffer(room.data(), room.size()), asio::use_awaitable);
-        sv->decoder.commit(n);
-        reading_server = false;
-        continue;
-      }
-      c->pool_->stats.bytes_sent += length;
-      c->replying = true;
-      co_await write_all(c->socket, std::string_view(first, length));
-      c->replying = false;
-      if (release_now && ends_here()) {
-        released = true;
-        break;
-      }
+    } catch (const pgwire::protocol_error& e) {
+      auto too_long = oversized(sv->decoder, cfg_.max_message_size);
+      return relay_end(std::move(c), std::move(sv), relay_end_kind::server_failed, e.what(), too_long);
     }
-  } catch (const boost::system::system_error& e) {
-    server_failed = reading_server && !(c->closing && e.code() == asio::error::operation_aborted);
-    failure = e.code().message();
-  } catch (const pgwire::protocol_error& e) {
-    server_failed = true;
-    failure = e.what();
-    too_long = oversized(sv->decoder, cfg_.max_message_size);
+    if (length == 0) {
+      if (c->closing) return relay_end(std::move(c), std::move(sv), relay_end_kind::client_gone, {});
+      auto& socket = sv->socket;
+      socket.async_wait(tcp::socket::wait_read, [this, c = std::move(c), sv = std::move(sv)](
+                                                    boost::system::error_code ec) mutable {
+        std::size_t n = 0;
+        if (!ec) n = read_now(sv->socket, sv->decoder.prepare(read_size), ec);
+        if (ec) {
+          // The client's end cancels the wait: not the server's failure.
+          auto how = c->closing && ec == asio::error::operation_aborted ? relay_end_kind::client_gone
+                                                                        : relay_end_kind::server_failed;
+          return relay_end(std::move(c), std::move(sv), how, ec.message());
+        }
+        sv->decoder.commit(n);
+        relay(std::move(c), std::move(sv));
+      });
+      return;
+    }
+    c->pool_->stats.bytes_sent += length;
+    // One write when the client's socket takes it all; the rest waits for
+    // the client to read, and nothing more is read from the server meanwhile.
+    const auto n = ::send(c->socket.native_handle(), first, length, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n != static_cast<ssize_t>(length)) {
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        return relay_end(std::move(c), std::move(sv), relay_end_kind::client_gone, std::strerror(errno));
+      const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+      c->replying = true;
+      auto& socket = c->socket;
+      asio::async_write(socket, asio::buffer(first + sent, length - sent),
+                        [this, c = std::move(c), sv = std::move(sv), release_now](const boost::system::error_code& ec,
+                                                                                  std::size_t) mutable {
+                          c->replying = false;
+                          if (ec) return relay_end(std::move(c), std::move(sv), relay_end_kind::client_gone, ec.message());
+                          if (release_now && ends_here(*c))
+                            return relay_end(std::move(c), std::move(sv), relay_end_kind::released, {});
+                          relay(std::move(c), std::move(sv));
+                        });
+      return;
+    }
+    if (release_now && ends_here(*c)) return relay_end(std::move(c), std::move(sv), relay_end_kind::released, {});
   }
+}
+
+void service::relay_end(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv, relay_end_kind how,
+                        const std::string& failure, std::optional<std::size_t> too_long) {
   c->replying = false;
   if (c->server == sv) c->server = nullptr;
   auto& p = *c->pool_;
-  if (released) {
-    p.stats.xact_time += since(c->xact_start);
-    release(p, sv, true);
-    if (draining_ || p.destroyed) terminate(*c);
-  } else if (server_failed) {
-    if (p.m) p.m->errors_closed.increment();
-    release(p, sv, false);
-    std::fprintf(stderr, "pooler: %s: server connection %d lost in use: %s\n", p.service().c_str(),
-                 int{sv->process_id}, failure.c_str());
-    if (!c->closing) {
-      std::string message = "server connection closed";
-      if (too_long)
-        message = "a message of " + std::to_string(*too_long) + " bytes from the server exceeds the limit of " +
-                  std::to_string(cfg_.max_message_size) + " bytes (general.max_message_size)";
-      // The answer so far is written: nothing of the server's is in flight.
-      auto out = error_message("FATAL", pgwire::sqlstate::connection_failure, message);
-      ::send(c->socket.native_handle(), out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-      close_quietly(c->socket);
-    }
-  } else {
-    // The client left (or its socket failed): the server is reusable only
-    // if it is between transactions; one inside a transaction is closed,
-    // never handed to another client.
-    co_await return_server(c, sv);
+  switch (how) {
+    case relay_end_kind::released:
+      p.stats.xact_time += since(c->xact_start);
+      release(p, sv, true);
+      if (draining_ || p.destroyed) terminate(*c);
+      break;
+    case relay_end_kind::server_failed:
+      if (p.m) p.m->errors_closed.increment();
+      release(p, sv, false);
+      std::fprintf(stderr, "pooler: %s: server connection %d lost in use: %s\n", p.service().c_str(),
+                   int{sv->process_id}, failure.c_str());
+      if (!c->closing) {
+        std::string message = "server connection closed";
+        if (too_long)
+          message = "a message of " + std::to_string(*too_long) + " bytes from the server exceeds the limit of " +
+                    std::to_string(cfg_.max_message_size) + " bytes (general.max_message_size)";
+        // The answer so far is written: nothing of the server's is in flight.
+        auto out = error_message("FATAL", pgwire::sqlstate::connection_failure, message);
+        ::send(c->socket.native_handle(), out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        close_quietly(c->socket);
+      }
+      break;
+    case relay_end_kind::client_gone:
+      // The client left (or its socket failed): the server is reusable only
+      // if it is between transactions; one inside a transaction is closed,
+      // never handed to another client.
+      asio::co_spawn(
+          ioc_,
+          [this, c = std::move(c), sv = std::move(sv)]() -> asio::awaitable<void> {
+            co_await return_server(c, sv);
+            note_server_returned();
+          },
+          asio::detached);
+      return;
   }
   note_server_returned();
 }

@@ -6,12 +6,15 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <service/accept_loop.hpp>
 
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <vector>
 
 #include "pgwire/protocol.hpp"
@@ -19,7 +22,11 @@
 namespace pooler {
 
 service::service(asio::io_context& ioc, config cfg, std::string config_path)
-    : ioc_(ioc), cfg_(std::move(cfg)), config_path_(std::move(config_path)), acceptor_(ioc), gc_timer_(ioc), drained_(ioc) {
+    : ioc_(ioc), cfg_(std::move(cfg)), config_path_(std::move(config_path)), acceptor_(ioc), gc_timer_(ioc), drained_(ioc),
+      drain_requested_(ioc) {
+  drain_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (drain_fd_ < 0) throw boost::system::system_error(errno, boost::system::system_category(), "eventfd");
+  drain_requested_.assign(drain_fd_);
   apply_databases(cfg_.databases);
 }
 
@@ -39,6 +46,15 @@ void service::start() {
                      [this](const boost::system::error_code&) { m_.accept_errors.increment(); }),
                  asio::detached);
   asio::co_spawn(ioc_, gc_loop(), asio::detached);
+  drain_requested_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+    if (!ec) asio::co_spawn(ioc_, drain(), asio::detached);
+  });
+}
+
+void service::request_drain() noexcept {
+  // The descriptor stays open until the service is destroyed: no other
+  // file can have taken its number.
+  ::eventfd_write(drain_fd_, 1);
 }
 
 void service::accept(tcp::socket socket) {
@@ -103,6 +119,7 @@ void service::stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   gc_timer_.cancel();
+  drain_requested_.cancel(ignored);
   for (auto& [id, c] : clients_) close_quietly(c->socket);
   for (auto& [key, p] : pools_) {
     for (auto& sv : p->idle) close_quietly(sv->socket);

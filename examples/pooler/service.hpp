@@ -18,10 +18,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -56,6 +58,10 @@ class service {
   /// finish for up to `shutdown_timeout`, answers the rest with 57P01, closes
   /// everything and stops the io_context. Run it on the io_context.
   asio::awaitable<void> drain();
+  /// Starts drain() on the io_context's thread; any thread (main's, on
+  /// SIGTERM). The io_context runs without locks, so this is the one way in
+  /// from another thread.
+  void request_drain() noexcept;
   /// Stops accepting and closes every connection at once.
   void stop();
   /// The bound port.
@@ -84,10 +90,33 @@ class service {
                                                       std::function<asio::awaitable<std::optional<secret>>()> refetch);
   /// Looks up and checks the client's password; nullopt if it fails.
   asio::awaitable<std::optional<secret>> log_in(client& c, std::shared_ptr<database_state> db);
+  // After login a session runs in callbacks, not coroutines: a transaction
+  // is two reads and two writes, and a coroutine's frames and resumptions
+  // per round trip cost more than the relaying itself. Whatever may wait
+  // (a pool with no idle connection, a socket that takes a write only in
+  // part) goes on in a coroutine.
+  /// Reads the client's next bytes; then on_client_data.
+  void read_client(std::shared_ptr<client> c);
+  /// Frames what the client sent and forwards the complete messages.
+  void on_client_data(std::shared_ptr<client> c);
   /// Writes `request` (with `answers` Query/Sync messages) to the client's
-  /// server connection, lending it one first if it has none; false (the
-  /// client told why) when that fails.
-  asio::awaitable<bool> send_to_server(std::shared_ptr<client> c, std::string_view request, int answers);
+  /// server connection, lending it an idle one first if it has none, then
+  /// reads on (or ends the session, `then_end`).
+  void forward(std::shared_ptr<client> c, std::string_view request, int answers, bool then_end);
+  /// forward's way when it cannot finish at once.
+  asio::awaitable<void> forward_waiting(std::shared_ptr<client> c, std::string_view request, int answers,
+                                        bool then_end, bool counted, bool fresh, std::size_t sent);
+  /// What forward_waiting does: writes the rest of `request` from `sent`
+  /// on, first lending the client a server connection if it has none
+  /// (`fresh`: lent for this request; `counted`: its bookkeeping is done);
+  /// false (the client told why) when that fails.
+  asio::awaitable<bool> send_to_server(std::shared_ptr<client> c, std::string_view request, int answers,
+                                       bool counted, bool fresh, std::size_t sent);
+  /// A request's bookkeeping, before its first byte is written: the answer
+  /// may be read before the write completes.
+  void note_request(client& c, std::size_t bytes, int answers, steady::time_point now);
+  /// Ends the callbacks' part of a session; serve_pooled goes on.
+  void end_session(client& c, std::exception_ptr failure);
   /// Tells a client it is terminated (57P01) without waiting for it to read.
   void terminate(client& c, std::string_view message = "terminating connection due to administrator command");
 
@@ -96,6 +125,9 @@ class service {
 
   // pool.cpp: lending and taking back server connections.
   asio::awaitable<std::shared_ptr<server_conn>> acquire(client& c);
+  /// An idle connection of `p` that is still alive, counted busy and its
+  /// wait recorded; null if there is none. acquire() without the waiting.
+  std::shared_ptr<server_conn> take_idle(pool& p, steady::time_point asked);
   void release(pool& p, std::shared_ptr<server_conn> sv, bool reusable);
   std::shared_ptr<pool> make_pool(const database_state& db, const std::string& user, const secret& credentials,
                                   unsigned size, pool_mode mode, bool dynamic);
@@ -107,7 +139,17 @@ class service {
 
   // server.cpp: the PostgreSQL side.
   asio::awaitable<std::shared_ptr<server_conn>> connect_server(pool& p);
-  asio::awaitable<void> relay_server(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv);
+  /// How a server connection's relaying ended.
+  enum class relay_end_kind { released, server_failed, client_gone };
+  /// Writes the server's complete answers to the client, reading more as
+  /// needed, until the transaction ends (the server goes back) or a side
+  /// fails; in callbacks.
+  void relay(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv);
+  /// Whether the server goes back now: the end of a transaction in
+  /// transaction mode, or of any in a stopping pooler or a removed pool.
+  bool ends_here(const client& c) const noexcept;
+  void relay_end(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv, relay_end_kind how,
+                 const std::string& failure, std::optional<std::size_t> too_long = std::nullopt);
   asio::awaitable<void> return_server(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv);
   void cancel(std::int32_t pid, std::int32_t key);
 
@@ -135,6 +177,9 @@ class service {
   asio::steady_timer gc_timer_;
   /// Wakes drain() when the last transaction in progress ends.
   asio::steady_timer drained_;
+  /// An eventfd: request_drain() writes it, the io_context's thread reads it.
+  asio::posix::stream_descriptor drain_requested_;
+  int drain_fd_ = -1;
   std::map<std::string, std::shared_ptr<database_state>> databases_;
   std::map<pool_key, std::shared_ptr<pool>> pools_;
   std::map<std::uint64_t, std::shared_ptr<client>> clients_;

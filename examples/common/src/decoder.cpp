@@ -15,7 +15,7 @@ std::uint32_t read_be32(const char* p) noexcept {
 
 }  // namespace
 
-std::span<char> decoder::prepare(std::size_t n) {
+std::span<char> decoder::make_room(std::size_t n) {
   // Slide unread bytes to the front before growing, so a long-lived
   // connection's buffer stays as large as its largest message, not its traffic.
   if (begin_ > 0) {
@@ -33,7 +33,7 @@ void decoder::feed(std::string_view bytes) {
   commit(bytes.size());
 }
 
-std::optional<message_view> decoder::next() {
+std::optional<message_view> decoder::next_rare() {
   const std::size_t header = startup_ ? 4 : 5;
   if (buffered() < header) return std::nullopt;
   const char* start = buffer_.data() + begin_;
