@@ -9,6 +9,8 @@
 //
 // Stops on SIGINT or SIGTERM: requests in progress get --shutdown-timeout-ms.
 #include <obs/http.hpp>
+#include <obs/protobuf.hpp>
+#include <obs/registry.hpp>
 #include <service/stop_signals.hpp>
 
 #include <chrono>
@@ -49,7 +51,8 @@ int main(int argc, char** argv) {
     management.port = cfg.management_listen.port;
     management.live_path = "/livez";
     management.ready_path = "/readyz";
-    auto admin = obs::http::serve(management);
+    // Protobuf too: Prometheus reads the native request-duration histogram only from it.
+    auto admin = obs::http::serve(management, obs::global_registry(), obs::protobuf::render_to);
     admin->health().add_check("database", [&public_api] {
       return public_api.database_ready() ? obs::http::check_result::healthy("PostgreSQL answers")
                                          : obs::http::check_result::unhealthy("PostgreSQL did not answer");

@@ -1,6 +1,7 @@
 #include "metrics.hpp"
 
 #include <array>
+#include <optional>
 
 #include <obs/callback_registration.hpp>
 #include <obs/histogram_config.hpp>
@@ -38,6 +39,11 @@ void register_metrics() {
                        "Object store calls that failed: unreachable, no answer in time or an unexpected status; "
                        "the log has the detail.");
 
+  // Native buckets aggregate across instances at any quantile; the classic
+  // ones stay for text scrapes and existing dashboards.
+  reg.set_histogram_config(obs::matcher::full("http_request_duration_seconds"),
+                           obs::histogram_config::explicit_buckets(obs::default_buckets()).with_native());
+
   // Series without labels exist from the start, so that rate() and
   // increase() have a zero to start from.
   metrics.http_requests = reg.counter_family("http_requests_total", {"method", "route", "status"});
@@ -60,6 +66,14 @@ void register_metrics() {
                              {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5});
   reg.set_buckets_for_metric(obs::matcher::full("db_query_duration_seconds"),
                              {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+}
+
+void record_request_duration(std::string_view method, std::string_view route, double seconds,
+                             const trace_context::request_trace& trace) {
+  if (const std::optional<std::string_view> id = trace.id())
+    metrics.http_request_duration.with(method, route).record(seconds, {{"trace_id", *id}});
+  else
+    metrics.http_request_duration.with(method, route).record(seconds);
 }
 
 struct queue_depth_gauges::registrations {

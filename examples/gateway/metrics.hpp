@@ -19,6 +19,10 @@
 //                      db_errors_total                             counter
 //                      s3_errors_total                             counter
 //
+// http_request_duration_seconds is a native histogram besides its classic
+// buckets, and carries the request's W3C trace id as exemplar when it sent
+// a `traceparent`: protobuf and OpenMetrics scrapes see both.
+//
 // The four durations are timed by OBS_SCOPED_TIMER at the top of the function
 // named (a timer covers every exit, exceptions included), so their names
 // appear there too.
@@ -27,8 +31,10 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <string_view>
 
 #include <obs/handles.hpp>
+#include <trace_context/traceparent.hpp>
 
 namespace gateway {
 
@@ -53,6 +59,10 @@ inline metric_handles metrics;
 /// Registers every metric in obs's global registry, with HELP texts and
 /// buckets, and points `metrics` at them; call once at startup.
 void register_metrics();
+
+/// Records one request's duration, with its trace id as exemplar if it has one.
+void record_request_duration(std::string_view method, std::string_view route, double seconds,
+                             const trace_context::request_trace& trace);
 
 /// channel_queue_depth{type}: callbacks that read the two depths at scrape
 /// time, registered while this lives.

@@ -417,7 +417,7 @@ struct server::impl {
     const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const std::string_view method = method_label(req.method());
     metrics.http_requests.with(method, "/ws", std::to_string(c->handshake_status)).increment();
-    metrics.http_request_duration.with(method, "/ws").record(took);
+    record_request_duration(method, "/ws", took, trace_context::request_trace(req["traceparent"]));
     if (ec) {
       connections.erase(c.get());
       co_return;
@@ -580,9 +580,10 @@ struct server::impl {
       std::optional<route_match> m = routes.match(parser.get().target());
       const std::string_view route_label = m ? m->route_template : unmatched_route;
       const http::verb verb = parser.get().method();
+      const trace_context::request_trace trace(parser.get()["traceparent"]);
       auto count = [&](std::string_view status) {
         metrics.http_requests.with(method_label(verb), route_label, status).increment();
-        metrics.http_request_duration.with(method_label(verb), route_label).record(seconds_since(started));
+        record_request_duration(method_label(verb), route_label, seconds_since(started), trace);
       };
       if (m && m->id == route_id::websocket && websocket::is_upgrade(parser.get())) {
         request req = parser.release();

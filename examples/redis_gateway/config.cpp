@@ -77,6 +77,7 @@ config parse_config(int argc, const char* const* argv, const std::function<const
     if (flag == "--listen") c.listen = parse_endpoint(flag, value());
     else if (flag == "--metrics-listen") c.metrics_listen = parse_endpoint(flag, value());
     else if (flag == "--metrics-enabled") c.metrics_enabled = parse_bool(flag, value());
+    else if (flag == "--remote-write-url") c.remote_write_url = value();
     else if (flag == "--database-url") c.database_url = value();
     else if (flag == "--db-schema") c.db_schema = value();
     else if (flag == "--admin-token") c.admin_token = value();
@@ -109,6 +110,7 @@ std::string usage() {
          "  --listen HOST:PORT            API address (127.0.0.1:3000)\n"
          "  --metrics-listen HOST:PORT    serve /metrics on this management port instead of the API port\n"
          "  --metrics-enabled BOOL        METRICS_ENABLED (true)\n"
+         "  --remote-write-url URL        also push the metrics to this remote_write receiver every 15 s\n"
          "  --database-url CONNINFO       DATABASE_URL, libpq conninfo (required)\n"
          "  --db-schema NAME              schema of the gateway's tables (redis_gateway)\n"
          "  --admin-token TOKEN           ADMIN_TOKEN, bearer token for /api (required)\n"

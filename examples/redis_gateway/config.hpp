@@ -23,6 +23,8 @@ struct config {
   service::endpoint listen{"127.0.0.1", 3000};     ///< the API (and by default /metrics)
   std::optional<service::endpoint> metrics_listen;  ///< moves /metrics to a management port
   bool metrics_enabled = true;               ///< METRICS_ENABLED
+  /// Pushes the metrics to this Prometheus remote_write receiver too, every 15 s.
+  std::optional<std::string> remote_write_url;
   std::string database_url;                  ///< libpq conninfo; DATABASE_URL
   std::string db_schema = "redis_gateway";   ///< schema of the gateway's tables
   std::string admin_token;                   ///< bearer token of the /api admin; ADMIN_TOKEN

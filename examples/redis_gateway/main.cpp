@@ -12,6 +12,9 @@
 #include <optional>
 
 #include <obs/http.hpp>
+#include <obs/protobuf.hpp>
+#include <obs/remote_write.hpp>
+#include <obs/registry.hpp>
 #include <service/stop_signals.hpp>
 
 #include "config.hpp"
@@ -72,11 +75,22 @@ int main(int argc, char** argv) {
       o.address = cfg.metrics_listen->host;
       o.port = cfg.metrics_listen->port;
       o.health_path = o.ready_path = "";
-      management = obs::http::serve(o);
+      // Protobuf too: Prometheus reads the native request-duration histogram only from it.
+      management = obs::http::serve(o, obs::global_registry(), obs::protobuf::render_to);
       std::printf("redis_gateway: metrics on %s\n", service::to_string({o.address, management->port()}).c_str());
       std::fflush(stdout);
     }
     gw.start_maintenance();
+
+    // Pushed as well as scraped, when asked: the last push goes out at exit.
+    std::optional<obs::remote_write::pusher> push;
+    if (cfg.remote_write_url) {
+      obs::remote_write::options o;
+      o.url = *cfg.remote_write_url;
+      o.external_labels = {{"job", "redis_gateway"}, {"instance", service::to_string(cfg.listen)}};
+      o.native_histograms = true;
+      push.emplace(obs::global_registry(), std::move(o));
+    }
 
     const int signal = stop.wait();
     std::fprintf(stderr, "redis_gateway: signal %d, stopping\n", signal);

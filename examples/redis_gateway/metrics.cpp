@@ -1,5 +1,6 @@
 #include "metrics.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,10 @@ std::vector<double> redis_buckets() {
 void register_metrics() {
   obs::registry& reg = obs::global_registry();
   reg.set_buckets_for_metric(obs::matcher::full("redis_command_duration_seconds"), redis_buckets());
-  // HTTP and database durations keep obs::default_buckets() (5 ms .. 10 s).
+  // HTTP and database durations keep obs::default_buckets() (5 ms .. 10 s);
+  // HTTP's are native too, which aggregate across instances at any quantile.
+  reg.set_histogram_config(obs::matcher::full("http_request_duration_seconds"),
+                           obs::histogram_config::explicit_buckets(obs::default_buckets()).with_native());
 
   // HTTP
   reg.describe_counter("http_requests_total", "", "Total number of HTTP requests");
@@ -73,6 +77,14 @@ void register_metrics() {
 
 void forget_api_key(std::int64_t api_key_id) {
   obs::global_registry().remove("api_key_rate_limited_total", {{"api_key_id", std::to_string(api_key_id)}});
+}
+
+void record_request_duration(std::string_view method, std::string_view path, double seconds,
+                             const trace_context::request_trace& trace) {
+  if (const std::optional<std::string_view> id = trace.id())
+    metrics.http_request_duration.with(method, path).record(seconds, {{"trace_id", *id}});
+  else
+    metrics.http_request_duration.with(method, path).record(seconds);
 }
 
 }  // namespace redis_gateway

@@ -10,11 +10,17 @@
 // labelled series appears when first recorded, as the seed's do.
 // `api_key_id` names an API key by its database id, never the key itself;
 // a key's series goes when the key does.
+//
+// http_request_duration_seconds is a native histogram besides its classic
+// buckets, and carries the request's W3C trace id as exemplar when it sent
+// a `traceparent`: protobuf and OpenMetrics scrapes see both.
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include <obs/handles.hpp>
+#include <trace_context/traceparent.hpp>
 
 namespace redis_gateway {
 
@@ -52,6 +58,10 @@ inline metric_handles metrics;
 /// Registers every metric in obs's global registry, with HELP texts and
 /// buckets, and points `metrics` at them; call once at startup.
 void register_metrics();
+
+/// Records one request's duration, with its trace id as exemplar if it has one.
+void record_request_duration(std::string_view method, std::string_view path, double seconds,
+                             const trace_context::request_trace& trace);
 
 /// Drops the series of a deleted API key.
 void forget_api_key(std::int64_t api_key_id);

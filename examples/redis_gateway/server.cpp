@@ -29,6 +29,8 @@
 
 #include <obs/http/handler.hpp>
 #include <obs/http/registry_source.hpp>
+#include <obs/protobuf.hpp>
+#include <obs/registry.hpp>
 #include <service/accept_loop.hpp>
 
 #include "metrics.hpp"
@@ -74,10 +76,20 @@ struct io_thread {
   std::thread thread;
 };
 
+// The probes' handler serves /metrics too: protobuf among its formats, for
+// the native request-duration histogram.
+obs::http::options with_protobuf() {
+  obs::http::options o;
+  o.formats = o.formats.with(obs::http::format::protobuf);
+  return o;
+}
+
 struct server::impl {
   impl(const config& c, gateway& g, health_checks& h, database& d)
       : cfg(c), gw(g), checks(h), db(d), workers(c.workers), probe_pool(probe_threads),
-        probes(std::make_shared<obs::http::handler>(obs::http::registry_source())) {
+        probes(std::make_shared<obs::http::handler>(obs::http::registry_source(obs::global_registry(),
+                                                                                obs::protobuf::render_to),
+                                                    with_protobuf())) {
     for (unsigned t = 0; t < std::max(c.io_threads, 1u); ++t) io.push_back(std::make_unique<io_thread>(c));
     acceptor.emplace(io.front()->ioc);
     probes->health().add_check("database", [this] { return checks.check_database(); });
@@ -91,12 +103,13 @@ struct server::impl {
     return m.route && m.result != route_match::outcome::not_found ? m.route->path : http_routes::unmatched;
   }
 
-  static void record(std::string_view method, std::string_view path, unsigned status, clock::time_point start) {
+  static void record(const obs::http::request& req, std::string_view path, unsigned status, clock::time_point start) {
     const std::string code = std::to_string(status);
-    const std::string_view verb = method_label(method);
+    const std::string_view verb = method_label({req.method_string().data(), req.method_string().size()});
     metrics.http_requests.with(verb, path, code).increment();
     if (status >= 400) metrics.http_request_errors.with(verb, path, code).increment();
-    metrics.http_request_duration.with(verb, path).record(clock::now() - start);
+    record_request_duration(verb, path, std::chrono::duration<double>(clock::now() - start).count(),
+                            trace_context::request_trace(field(req, "traceparent")));
   }
 
   template <class Name>
@@ -151,7 +164,7 @@ struct server::impl {
       res = (*probes)(req);
     else
       res = to_response(gw.handle(m, view(req)), req);
-    record({req.method_string().data(), req.method_string().size()}, path_label(m), res.result_int(), start);
+    record(req, path_label(m), res.result_int(), start);
     return res;
   }
 
@@ -169,7 +182,7 @@ struct server::impl {
       a.reply = gateway::finish(r);
     }
     obs::http::response res = to_response(std::move(a.reply), req);
-    record({req.method_string().data(), req.method_string().size()}, path_label(m), res.result_int(), start);
+    record(req, path_label(m), res.result_int(), start);
     co_return res;
   }
 
@@ -189,7 +202,7 @@ struct server::impl {
     res.body() = std::string(R"({"error":")") + std::string(message) + "\"}";
     res.prepare_payload();
     res.keep_alive(false);
-    record({head.method_string().data(), head.method_string().size()}, path_label(m), res.result_int(), start);
+    record(head, path_label(m), res.result_int(), start);
     return res;
   }
 

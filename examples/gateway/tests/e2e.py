@@ -658,6 +658,20 @@ def scenario_management_only(args):
         check(status == 404, "the management port serves no API")
         check(gw.value("http_requests_total", method="GET", route="unmatched", status="404") == 4,
               "the public /metrics probes count as unmatched 404s")
+        # A request's W3C trace id is its duration's exemplar: OpenMetrics shows it on the bucket
+        # line, and protobuf (which carries the native buckets) is offered to Prometheus.
+        trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+        gw.request("GET", "/rooms/traced/messages",
+                   headers={"traceparent": "00-%s-00f067aa0ba902b7-01" % trace})
+        status, body, _ = gw.request("GET", "/metrics", management=True,
+                                     headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        exemplar_lines = [l for l in body.decode().splitlines()
+                          if l.startswith("http_request_duration_seconds_bucket") and 'trace_id="%s"' % trace in l]
+        check(status == 200 and len(exemplar_lines) == 1, "the trace id is one bucket's exemplar: %r" % exemplar_lines)
+        status, body, r = gw.request("GET", "/metrics", management=True, headers={
+            "Accept": "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"})
+        check(status == 200 and "application/vnd.google.protobuf" in r.getheader("Content-Type", "")
+              and b"http_request_duration_seconds" in body, "protobuf is offered")
         db2 = database(os.environ["OBS_TEST_PG_URL"], "mgmtdefault")
         exe = subprocess.run([args.gateway, "--help"], capture_output=True, text=True)
         check("127.0.0.1:9090" in exe.stdout, "the management default is 127.0.0.1:9090")

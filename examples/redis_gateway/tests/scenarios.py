@@ -593,6 +593,18 @@ def metrics_port(binary):
         check(value(text, "http_requests_total", '{method="GET",path="unmatched",status="404"}') == 1, "404 counted")
         s, _, _ = r.gw.request("GET", "/health/live", port=r.gw.metrics_port)
         check(s == 200, "liveness on the management port")
+        # A request's W3C trace id is its duration's exemplar, in OpenMetrics; protobuf, which
+        # carries the native buckets, is offered to Prometheus.
+        trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+        r.get(f"/redis/{r.inst}/ping", headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"})
+        s, om, _ = r.gw.request("GET", "/metrics", port=r.gw.metrics_port,
+                                headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        traced = [l for l in om.splitlines()
+                  if l.startswith("http_request_duration_seconds_bucket") and f'trace_id="{trace}"' in l]
+        check(s == 200 and len(traced) == 1, f"the trace id is one bucket's exemplar: {traced}")
+        s, _, h = r.gw.request("GET", "/metrics", port=r.gw.metrics_port, headers={
+            "Accept": "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"})
+        check(s == 200 and "application/vnd.google.protobuf" in h.getheader("Content-Type", ""), "protobuf offered")
         # The upstream probes stay on the API port, where they cannot hold up
         # a scrape.
         for path in ("/health", "/health/ready"):
@@ -602,6 +614,46 @@ def metrics_port(binary):
             check(s == 200, f"{path} on the API port: {s}")
     finally:
         r.close()
+
+
+@scenario
+def remote_write(binary):
+    """--remote-write-url pushes the metrics as well: a remote_write request arrives at once, and the last
+    one at exit, with the spec's headers and the gateway's own series in it."""
+    import http.server
+    import threading
+    seen = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            seen.append((self.headers.get("Content-Encoding"), self.headers.get("Content-Type"),
+                         self.headers.get("X-Prometheus-Remote-Write-Version"), len(body)))
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/api/v1/write"
+        r = Run(binary, ["--remote-write-url", url])
+        try:
+            deadline = time.monotonic() + 10
+            while not seen and time.monotonic() < deadline:
+                time.sleep(0.1)
+            check(seen, "no remote_write request within 10 s of the start")
+        finally:
+            r.close()
+        check(len(seen) >= 2, f"the last push at exit: {len(seen)} requests")
+        for enc, ctype, version, size in seen:
+            check(enc == "snappy" and ctype == "application/x-protobuf" and version == "0.1.0" and size > 100,
+                  f"a remote_write request: {enc} {ctype} {version} {size} bytes")
+    finally:
+        receiver.shutdown()
 
 
 @scenario
