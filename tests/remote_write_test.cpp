@@ -217,9 +217,13 @@ TEST_CASE("bodies are snappy block-compressed") {
 
 TEST_CASE("a pusher refuses a url it cannot use") {
   obs::registry reg;
-  for (const char* url : {"https://example.com/api/v1/write", "ftp://x/", "http://:9090/", "http://host:port/",
-                          "http://user:pw@host/", "http://[::1/"}) {
+  for (const char* url : {"ftp://x/", "http://:9090/", "https://:443/", "http://host:port/", "http://user:pw@host/",
+                          "http://[::1/"}) {
     INFO(url);
     CHECK_THROWS_AS(obs::remote_write::pusher(reg, {.url = url}), obs::error);
   }
+  obs::remote_write::options o;
+  o.url = "https://127.0.0.1:1/api/v1/write";
+  o.ca_file = "/nonexistent/ca.pem";
+  CHECK_THROWS_AS(obs::remote_write::pusher(reg, o), std::runtime_error);
 }

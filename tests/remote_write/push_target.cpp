@@ -8,6 +8,9 @@
 //     increments ticks_total, then pushes, every TICK_MS, TICKS times; at
 //     exit prints `samples_per_push N` and the pusher's own totals
 //     (`sent N`, `failed N`, `dropped N`, `retries N`).
+//
+// OBS_PUSH_CA_FILE names the authorities an https receiver is checked
+// against; OBS_PUSH_SHUTDOWN_MS bounds the flush at exit (20 s).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +33,8 @@ obs::remote_write::options options_for(const char* url) {
   o.max_backoff = std::chrono::milliseconds(800);
   o.timeout = std::chrono::milliseconds(2000);
   o.shutdown_deadline = std::chrono::milliseconds(20000);
+  if (const char* ca = std::getenv("OBS_PUSH_CA_FILE")) o.ca_file = ca;
+  if (const char* ms = std::getenv("OBS_PUSH_SHUTDOWN_MS")) o.shutdown_deadline = std::chrono::milliseconds(std::atoi(ms));
   return o;
 }
 

@@ -20,7 +20,10 @@ Starts on loopback, each on a free port with its own data directory:
 - refusals: a receiver that answers 400 gets each request once, no retries,
   and the samples are counted failed;
 - a 5xx storm: a receiver that answers 503 to the first requests gets them
-  again after growing waits (the backoff), then nothing is lost.
+  again after growing waits (the backoff), then nothing is lost;
+- TLS: Prometheus serving https with a certificate made for the test takes
+  every series from a pusher that trusts that certificate (OBS_PUSH_CA_FILE);
+  a pusher that trusts only the system's authorities sends nothing.
 Everything started is stopped in `finally`. Exits non-zero on any failure.
 """
 import http.server
@@ -29,6 +32,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -68,23 +72,36 @@ def wait_until(what, check, seconds=30):
 
 
 class Prometheus:
-    def __init__(self, work):
+    def __init__(self, work, tls=None):
         os.makedirs(work, exist_ok=True)
         self.port = free_port()
         self.data = os.path.join(work, "prometheus")
         self.config = os.path.join(work, "prometheus.yml")
         with open(self.config, "w") as f:
             f.write("global:\n  scrape_interval: 1h\n")
+        self.tls = tls  # (cert, key) to serve https with
+        self.scheme = "https" if tls else "http"
+        self.context = ssl.create_default_context(cafile=tls[0]) if tls else None
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen(
-            ["/usr/bin/prometheus", f"--config.file={self.config}", f"--storage.tsdb.path={self.data}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-remote-write-receiver",
-             "--enable-feature=native-histograms,exemplar-storage"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        args = ["/usr/bin/prometheus", f"--config.file={self.config}", f"--storage.tsdb.path={self.data}",
+                f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-remote-write-receiver",
+                "--enable-feature=native-histograms,exemplar-storage"]
+        if self.tls:
+            web = self.config + ".web.yml"
+            with open(web, "w") as f:
+                f.write(f"tls_server_config:\n  cert_file: {self.tls[0]}\n  key_file: {self.tls[1]}\n")
+            args.append(f"--web.config.file={web}")
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until("prometheus to be ready",
-                   lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=1).status == 200)
+                   lambda: self.open(f"{self.base()}/-/ready").status == 200)
+
+    def base(self):
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def open(self, url):
+        return urllib.request.urlopen(url, timeout=5, context=self.context)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -92,14 +109,14 @@ class Prometheus:
             self.proc.wait(timeout=30)
 
     def url(self):
-        return f"http://127.0.0.1:{self.port}/api/v1/write"
+        return f"{self.base()}/api/v1/write"
 
     def query(self, promql, at=None):
         params = {"query": promql}
         if at is not None:
             params["time"] = str(at)
-        body = get_json(f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode(params))
-        return body["data"]["result"]
+        with self.open(f"{self.base()}/api/v1/query?" + urllib.parse.urlencode(params)) as r:
+            return json.loads(r.read())["data"]["result"]
 
     def series(self):
         """Every sample of job obs_push_test, as {(name, labels...): value}."""
@@ -327,6 +344,32 @@ def check_storm(target):
     print(f"503 storm: {storm} retries after waits of {[round(g, 3) for g in gaps]} s, then all sent")
 
 
+def check_tls(target, work):
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    prom = Prometheus(os.path.join(work, "tls"), tls=(cert, key))
+    prom.start()
+    try:
+        os.environ["OBS_PUSH_CA_FILE"] = cert
+        try:
+            check_every_type(target, prom, native=True)
+        finally:
+            del os.environ["OBS_PUSH_CA_FILE"]
+        # Trusting only the system's authorities, the handshake fails: nothing is sent, all retried.
+        os.environ["OBS_PUSH_SHUTDOWN_MS"] = "1000"
+        try:
+            stats = run_ticks(target, prom.url(), 1, 10)
+        finally:
+            del os.environ["OBS_PUSH_SHUTDOWN_MS"]
+        if stats["sent"] or not stats["retries"] or not stats["dropped"]:
+            fail(f"an untrusted certificate: {stats}")
+        print(f"TLS: an untrusted certificate got nothing, {stats['retries']} retries, {stats['dropped']} dropped at exit")
+    finally:
+        prom.stop()
+
+
 def main():
     target = sys.argv[1]
     work = tempfile.mkdtemp(prefix="obs_remote_write_")
@@ -339,6 +382,7 @@ def main():
         check_every_type(target, victoria, native=False)
         prom.stop()
         victoria.stop()
+        check_tls(target, work)
         check_refusal(target)
         check_storm(target)
         check_queue_bound(target, work)

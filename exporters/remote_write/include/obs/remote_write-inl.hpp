@@ -26,8 +26,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <protozero/pbf_writer.hpp>
 #include <snappy.h>
 
@@ -251,26 +254,26 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using clock = std::chrono::steady_clock;
 
-/// Where a pusher sends: `http://host[:port][/path]` taken apart.
+/// Where a pusher sends: `http[s]://host[:port][/path]` taken apart.
 struct endpoint {
   std::string host, port, target;
+  bool tls = false;
   std::string display;  ///< the url, for logs and the `endpoint` label
 };
 
 inline endpoint parse_url(std::string_view url) {
-  constexpr std::string_view scheme = "http://";
   auto invalid = [&](const char* why) {
     return error(errc::invalid_argument, "remote_write url '" + std::string(url) + "': " + why);
   };
-  if (url.starts_with("https://")) throw invalid("TLS is not supported yet; use http://");
-  if (!url.starts_with(scheme)) throw invalid("expected http://host[:port][/path]");
-  std::string_view rest = url.substr(scheme.size());
+  const bool tls = url.starts_with("https://");
+  if (!tls && !url.starts_with("http://")) throw invalid("expected http[s]://host[:port][/path]");
+  std::string_view rest = url.substr(tls ? 8 : 7);
   const std::size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   endpoint e;
   e.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   if (authority.find('@') != std::string_view::npos) throw invalid("credentials go in basic_auth_user/password");
-  std::string_view host = authority, port = "80";
+  std::string_view host = authority, port = tls ? "443" : "80";
   if (authority.starts_with('[')) {  // [IPv6]:port
     const std::size_t close = authority.find(']');
     if (close == std::string_view::npos) throw invalid("unclosed '['");
@@ -288,6 +291,7 @@ inline endpoint parse_url(std::string_view url) {
     throw invalid("the port is not a number");
   e.host = std::string(host);
   e.port = std::string(port);
+  e.tls = tls;
   e.display = std::string(url);
   return e;
 }
@@ -317,7 +321,14 @@ struct pusher::state {
         queue_samples_gauge(gauge_of(r, "obs_remote_write_queue_samples", "", "Samples waiting to be sent.")),
         last_success(gauge_of(r, "obs_remote_write_last_success_timestamp_seconds", "seconds",
                               "When the receiver last accepted a request, in seconds since the Unix epoch.")),
-        rng(std::random_device{}()) {
+        rng(std::random_device{}()), tls_context(boost::asio::ssl::context::tls_client) {
+    if (ep.tls) {
+      // The receiver's certificate must chain to `ca_file`, or to the
+      // system's authorities, and name the url's host.
+      tls_context.set_verify_mode(boost::asio::ssl::verify_peer);
+      if (o.ca_file.empty()) tls_context.set_default_verify_paths();
+      else tls_context.load_verify_file(o.ca_file);
+    }
     if (o.interval.count() <= 0 || o.max_samples_per_request == 0 || o.min_backoff.count() <= 0 ||
         o.max_backoff < o.min_backoff)
       throw error(errc::invalid_argument, "remote_write: interval, max_samples_per_request and backoffs must be positive");
@@ -393,24 +404,23 @@ struct pusher::state {
     req.body() = b.body;
     req.prepare_payload();
     boost::system::error_code ec;
-    if (!stream) {
-      stream.emplace(io);
-      detail_push::asio::ip::tcp::resolver resolver(io);
-      const auto addresses = resolver.resolve(ep.host, ep.port, ec);
-      if (!ec) {
-        stream->expires_after(timeout);
-        ec = run([&](auto handler) { stream->async_connect(addresses, handler); });
-      }
-      if (ec) return failure("connect", ec.message());
+    if (!stream && !tls_stream) {
+      if (const std::string why = connect(timeout); !why.empty()) return failure("connect", why);
     }
-    stream->expires_after(timeout);
-    ec = run([&](auto handler) { bhttp::async_write(*stream, req, handler); });
+    lowest_layer().expires_after(timeout);
+    ec = run([&](auto handler) {
+      if (tls_stream) bhttp::async_write(*tls_stream, req, handler);
+      else bhttp::async_write(*stream, req, handler);
+    });
     if (ec) return failure("write", ec.message());
     bhttp::response<bhttp::string_body> res;
     buffer.clear();
-    ec = run([&](auto handler) { bhttp::async_read(*stream, buffer, res, handler); });
+    ec = run([&](auto handler) {
+      if (tls_stream) bhttp::async_read(*tls_stream, buffer, res, handler);
+      else bhttp::async_read(*stream, buffer, res, handler);
+    });
     if (ec) return failure("read", ec.message());
-    if (!res.keep_alive()) stream.reset();
+    if (!res.keep_alive()) close();
     const unsigned status = res.result_int();
     if (status >= 200 && status < 300) return detail_push::outcome::sent;
     const std::string body = res.body().substr(0, 200);
@@ -420,8 +430,48 @@ struct pusher::state {
     return detail_push::outcome::refused;
   }
 
-  detail_push::outcome failure(const std::string& what, const std::string& detail) {
+  boost::beast::tcp_stream& lowest_layer() { return tls_stream ? boost::beast::get_lowest_layer(*tls_stream) : *stream; }
+
+  void close() {
     stream.reset();
+    tls_stream.reset();
+  }
+
+  /// Connects (and, for https, shakes hands); empty, or why it failed.
+  std::string connect(std::chrono::milliseconds timeout) {
+    boost::system::error_code ec;
+    detail_push::asio::ip::tcp::resolver resolver(io);
+    const auto addresses = resolver.resolve(ep.host, ep.port, ec);
+    if (ec) return ec.message();
+    if (!ep.tls) {
+      stream.emplace(io);
+      stream->expires_after(timeout);
+      ec = run([&](auto handler) { stream->async_connect(addresses, handler); });
+      if (ec) close();
+      return ec ? ec.message() : std::string();
+    }
+    tls_stream.emplace(io, tls_context);
+    // Server Name Indication, and the name the certificate must carry.
+    if (!SSL_set_tlsext_host_name(tls_stream->native_handle(), ep.host.c_str())) {
+      close();
+      return "cannot set the TLS server name";
+    }
+    tls_stream->set_verify_callback(boost::asio::ssl::host_name_verification(ep.host));
+    lowest_layer().expires_after(timeout);
+    ec = run([&](auto handler) { lowest_layer().async_connect(addresses, handler); });
+    if (!ec) {
+      lowest_layer().expires_after(timeout);
+      ec = run([&](auto handler) { tls_stream->async_handshake(boost::asio::ssl::stream_base::client, handler); });
+    }
+    if (ec) {
+      close();
+      return ec.message();
+    }
+    return {};
+  }
+
+  detail_push::outcome failure(const std::string& what, const std::string& detail) {
+    close();
     // One line per failing streak, not per retry.
     if (!failing) std::fprintf(stderr, "obs remote_write %s: %s: %s; retrying\n", ep.display.c_str(), what.c_str(), detail.c_str());
     failing = true;
@@ -517,7 +567,9 @@ struct pusher::state {
   std::chrono::milliseconds backoff = o.min_backoff;
   bool failing = false;
   boost::asio::io_context io;
-  std::optional<boost::beast::tcp_stream> stream;
+  boost::asio::ssl::context tls_context;
+  std::optional<boost::beast::tcp_stream> stream;  ///< http
+  std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_stream;  ///< https
   boost::beast::flat_buffer buffer;
 
   // Shared with the owner.

@@ -80,7 +80,8 @@ struct write_request {
 
 /// What a pusher does; see the file comment.
 struct options {
-  /// `http://host[:port][/path]`: where to send.
+  /// `http[s]://host[:port][/path]`: where to send. https verifies the
+  /// receiver's certificate and host name (OpenSSL, through Beast).
   std::string url = "http://127.0.0.1:9090/api/v1/write";
   /// How often to push.
   std::chrono::milliseconds interval{15000};
@@ -98,6 +99,8 @@ struct options {
   std::chrono::milliseconds max_backoff{5000};
   /// How long destruction may spend sending what is queued.
   std::chrono::milliseconds shutdown_deadline{5000};
+  /// https: a PEM file of the authorities to trust instead of the system's.
+  std::string ca_file{};
   /// `Authorization: Bearer ...` when set.
   std::string bearer_token{};
   /// `Authorization: Basic ...` when the user is set.
@@ -108,7 +111,8 @@ struct options {
 class pusher {
  public:
   /// Starts pushing `reg`, which must outlive the pusher, and registers the
-  /// pusher's own metrics in it. Throws obs::error for an invalid url.
+  /// pusher's own metrics in it. Throws obs::error for an invalid url, and
+  /// boost::system::system_error for a `ca_file` it cannot read.
   pusher(registry& reg, options o);
   /// Pushes once more and sends what is queued, for at most
   /// `shutdown_deadline`; drops (and counts) the rest.
