@@ -121,5 +121,12 @@ if(TARGET obs::protobuf)
              COMMAND ${OBS_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/http/prometheus_protobuf_scrape.py
                      $<TARGET_FILE:http_prom_protobuf_target>)
     set_tests_properties(http_prometheus_protobuf_scrape PROPERTIES TIMEOUT 90)
+    # A registry's native histogram, recorded and read back as quantiles.
+    add_executable(http_native_quantiles_target http/native_quantiles_target.cpp)
+    obs_link(http_native_quantiles_target obs::http obs::protobuf)
+    add_test(NAME http_native_quantiles_scrape
+             COMMAND ${OBS_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/http/native_quantiles_scrape.py
+                     $<TARGET_FILE:http_native_quantiles_target>)
+    set_tests_properties(http_native_quantiles_scrape PROPERTIES TIMEOUT 120)
   endif()
 endif()
