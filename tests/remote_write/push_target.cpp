@@ -9,6 +9,10 @@
 //     exit prints `samples_per_push N` and the pusher's own totals
 //     (`sent N`, `failed N`, `dropped N`, `retries N`).
 //
+//   push_target hold URL SECONDS SERIES MAX_QUEUE_BYTES
+//     SERIES counters, pushed every 50 ms for SECONDS into a queue of at most
+//     MAX_QUEUE_BYTES; then prints the same totals as `ticks`.
+//
 // OBS_PUSH_CA_FILE names the authorities an https receiver is checked
 // against; OBS_PUSH_SHUTDOWN_MS bounds the flush at exit (20 s).
 #include <chrono>
@@ -41,6 +45,14 @@ obs::remote_write::options options_for(const char* url) {
 std::uint64_t total(const obs::snapshot& s, std::string_view name) {
   const obs::family_snapshot* f = s.find(name);
   return f && !f->series.empty() ? f->series[0].value.as_integer() : 0;
+}
+
+void print_totals(const obs::snapshot& s, std::size_t per_push) {
+  std::printf("samples_per_push %zu\nsent %llu\nfailed %llu\ndropped %llu\nretries %llu\n", per_push,
+              static_cast<unsigned long long>(total(s, "obs_remote_write_samples_sent_total")),
+              static_cast<unsigned long long>(total(s, "obs_remote_write_samples_failed_total")),
+              static_cast<unsigned long long>(total(s, "obs_remote_write_samples_dropped_total")),
+              static_cast<unsigned long long>(total(s, "obs_remote_write_retries_total")));
 }
 
 int once(const char* url, bool native) {
@@ -81,12 +93,24 @@ int ticks(const char* url, int count, int tick_ms, std::size_t max_queue_samples
     std::this_thread::sleep_for(std::chrono::milliseconds(tick_ms));
     for (const auto& r : obs::remote_write::encode(reg.snapshot(), {})) per_push += r.samples;
   }  // the last push, and the flush
-  const obs::snapshot s = reg.snapshot();
-  std::printf("samples_per_push %zu\nsent %llu\nfailed %llu\ndropped %llu\nretries %llu\n", per_push,
-              static_cast<unsigned long long>(total(s, "obs_remote_write_samples_sent_total")),
-              static_cast<unsigned long long>(total(s, "obs_remote_write_samples_failed_total")),
-              static_cast<unsigned long long>(total(s, "obs_remote_write_samples_dropped_total")),
-              static_cast<unsigned long long>(total(s, "obs_remote_write_retries_total")));
+  print_totals(reg.snapshot(), per_push);
+  return 0;
+}
+
+int hold(const char* url, int seconds, int series, std::size_t max_queue_bytes) {
+  obs::registry reg;
+  reg.set_cardinality_limit(static_cast<std::size_t>(series) + 1);
+  obs::counter_family requests = reg.counter_family("held_requests_total", {"id"});
+  for (int i = 0; i < series; ++i) requests.with(std::to_string(i)).increment();
+  obs::remote_write::options o = options_for(url);
+  o.interval = std::chrono::milliseconds(50);
+  o.max_queue_bytes = max_queue_bytes;
+  o.shutdown_deadline = std::chrono::milliseconds(200);
+  {
+    obs::remote_write::pusher push(reg, o);
+    std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  }
+  print_totals(reg.snapshot(), 0);
   return 0;
 }
 
@@ -95,8 +119,12 @@ int ticks(const char* url, int count, int tick_ms, std::size_t max_queue_samples
 int main(int argc, char** argv) {
   const std::string_view mode = argc > 2 ? argv[1] : "";
   if (mode == "once") return once(argv[2], argc > 3 && std::string_view(argv[3]) == "native");
+  if (mode == "hold" && argc == 6)
+    return hold(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::strtoul(argv[5], nullptr, 10));
   if (mode == "ticks" && argc >= 5)
     return ticks(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), argc > 5 ? std::strtoul(argv[5], nullptr, 10) : 0);
-  std::fprintf(stderr, "usage: push_target once URL [native] | ticks URL TICKS TICK_MS [MAX_QUEUE_SAMPLES]\n");
+  std::fprintf(stderr,
+               "usage: push_target once URL [native] | ticks URL TICKS TICK_MS [MAX_QUEUE_SAMPLES] | "
+               "hold URL SECONDS SERIES MAX_QUEUE_BYTES\n");
   return 2;
 }

@@ -495,10 +495,16 @@ struct pusher::state {
 
   /// Sends queued requests until the queue is empty, a retry is due later,
   /// or `until` passes. Returns when the next retry is due, if one is.
-  std::optional<clock::time_point> send_queue(clock::time_point until) {
-    while (!queue.empty() && clock::now() < until) {
+  ///
+  /// The first request is always tried, with the full timeout, unless
+  /// `deadline` says `until` bounds every request (shutdown): a snapshot that
+  /// takes longer than the interval must not keep the queue from draining.
+  std::optional<clock::time_point> send_queue(clock::time_point until, bool deadline) {
+    for (bool first = true; !queue.empty() && ((first && !deadline) || clock::now() < until); first = false) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
-      switch (send(std::min(o.timeout, std::max(left, std::chrono::milliseconds(1))))) {
+      const auto timeout =
+          first && !deadline ? o.timeout : std::min(o.timeout, std::max(left, std::chrono::milliseconds(1)));
+      switch (send(timeout)) {
         case detail_push::outcome::sent:
           sent.increment(queue.front().samples);
           last_success.set(static_cast<double>(now_ms()) / 1000);
@@ -541,13 +547,13 @@ struct pusher::state {
       }
       if (retry_at && clock::now() < *retry_at) continue;
       // The next snapshot is due at next_push: send until then.
-      retry_at = send_queue(next_push);
+      retry_at = send_queue(next_push, false);
     }
     // Once more, then what is queued, within the deadline.
     const clock::time_point deadline = clock::now() + o.shutdown_deadline;
     enqueue_snapshot();
     while (!queue.empty() && clock::now() < deadline) {
-      if (const std::optional<clock::time_point> again = send_queue(deadline))
+      if (const std::optional<clock::time_point> again = send_queue(deadline, true))
         std::this_thread::sleep_until(std::min(*again, deadline));
     }
     for (; !queue.empty(); pop()) dropped.increment(queue.front().samples);
