@@ -11,6 +11,7 @@
 #include <snappy.h>
 
 #include "obs/error.hpp"
+#include "obs/registry.hpp"
 
 namespace {
 
