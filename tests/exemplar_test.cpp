@@ -97,16 +97,17 @@ TEST_CASE("an exemplar that breaks the rules is refused and counted; its value i
   obs::registry reg;
   obs::counter c = reg.counter("jobs_total");
   c.increment(1, {{"trace id", "x"}});                 // invalid name
+  c.increment(1, {{"__trace", "x"}});                   // reserved for Prometheus, as on metrics
   c.increment(1, {{"trace_id", std::string(129, 'x')}});  // over 128 code points
   c.increment(1, {{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}, {"e", "5"}});  // over max_labels
   c.increment(1, {{"trace_id", std::string("a\0b", 3)}});  // NUL in a value
   reg.set_histogram_config(obs::matcher::full("summary_seconds"), obs::histogram_config::high_resolution());
   reg.histogram("summary_seconds").record(1, {{"trace_id", "x"}});  // a summary has no buckets
   obs::snapshot s = reg.snapshot();
-  CHECK(only_series(s, "jobs_total").value.as_integer() == 4);
+  CHECK(only_series(s, "jobs_total").value.as_integer() == 5);
   CHECK(only_series(s, "jobs_total").exemplars.empty());
   CHECK(only_series(s, "summary_seconds").count == 1);
-  CHECK(rejected_exemplars(s) == 5);
+  CHECK(rejected_exemplars(s) == 6);
   // 128 code points exactly is fine: 8 of the name, 120 two-byte ones.
   std::string value;
   for (int i = 0; i < 120; ++i) value += "\xc3\xa9";

@@ -19,7 +19,9 @@
 #include <string_view>
 
 #include "obs/detail/config.hpp"
+#include "obs/detail/utf8.hpp"
 #include "obs/exemplar.hpp"
+#include "obs/names.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
@@ -120,17 +122,10 @@ inline std::size_t encode_exemplar(const exemplar& e, char (&out)[exemplar_slot:
   if (e.size() > exemplar::max_labels) return invalid_exemplar;
   std::size_t size = 0, code_points = 0;
   for (const exemplar_label& l : e) {
-    if (l.name.empty()) return invalid_exemplar;
-    for (std::size_t i = 0; i < l.name.size(); ++i) {
-      const char c = l.name[i];
-      const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-      if (!letter && !(i > 0 && c >= '0' && c <= '9')) return invalid_exemplar;
-    }
-    for (char c : l.value) {
-      if (c == '\0') return invalid_exemplar;  // the encoding's separator
-      code_points += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    }
-    code_points += l.name.size();
+    // The rules a snapshot's exemplars are checked against (snapshot_check.hpp).
+    if (!is_valid_label_name(l.name)) return invalid_exemplar;
+    if (l.value.find('\0') != std::string_view::npos) return invalid_exemplar;  // the encoding's separator
+    code_points += l.name.size() + utf8_code_points(l.value);
     if (code_points > 128 || size + l.name.size() + l.value.size() + 2 > sizeof(out)) return invalid_exemplar;
     std::memcpy(out + size, l.name.data(), l.name.size());
     size += l.name.size();

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "obs/detail/config.hpp"
+#include "obs/detail/utf8.hpp"
 #include "obs/names.hpp"
 #include "obs/snapshot.hpp"
 
@@ -29,12 +30,6 @@ inline bool counter_like(double v) noexcept { return v >= 0; }  // false for NaN
 /// this many code points.
 inline constexpr std::size_t max_exemplar_label_code_points = 128;
 
-inline std::size_t code_points(std::string_view text) noexcept {
-  std::size_t n = 0;
-  for (char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return n;
-}
-
 inline std::string check_exemplars(const family_snapshot& f, const series_snapshot& s) {
   if (s.exemplars.empty()) return {};
   if (f.type != metric_type::counter && f.type != metric_type::histogram)
@@ -45,7 +40,7 @@ inline std::string check_exemplars(const family_snapshot& f, const series_snapsh
     std::size_t length = 0;
     for (const label_view& l : e.labels) {
       if (!is_valid_label_name(l.name)) return "invalid exemplar label name '" + std::string(l.name) + "'";
-      length += code_points(l.name) + code_points(l.value);
+      length += utf8_code_points(l.name) + utf8_code_points(l.value);
     }
     if (length > max_exemplar_label_code_points) return "an exemplar's labels are longer than 128 code points";
     if (f.type == metric_type::histogram && !(e.value >= previous)) return "exemplars are not ascending by value";

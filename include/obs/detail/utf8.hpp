@@ -16,6 +16,13 @@
 OBS_NAMESPACE_BEGIN
 namespace detail {
 
+/// Code points in UTF-8 `text`: the bytes that do not continue a sequence.
+constexpr std::size_t utf8_code_points(std::string_view text) noexcept {
+  std::size_t n = 0;
+  for (char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
 /// Length of the valid UTF-8 sequence starting `text[i]` (a byte >= 0x80),
 /// or 0 when it is not one.
 constexpr std::size_t utf8_sequence_length(std::string_view text, std::size_t i) noexcept {
