@@ -78,6 +78,8 @@ config parse_config(int argc, const char* const* argv, const std::function<const
     else if (flag == "--metrics-listen") c.metrics_listen = parse_endpoint(flag, value());
     else if (flag == "--metrics-enabled") c.metrics_enabled = parse_bool(flag, value());
     else if (flag == "--remote-write-url") c.remote_write_url = value();
+    else if (flag == "--remote-write-interval") c.remote_write_interval = parse_duration(value());
+    else if (flag == "--remote-write-native-histograms") c.remote_write_native_histograms = parse_bool(flag, value());
     else if (flag == "--database-url") c.database_url = value();
     else if (flag == "--db-schema") c.db_schema = value();
     else if (flag == "--admin-token") c.admin_token = value();
@@ -110,7 +112,9 @@ std::string usage() {
          "  --listen HOST:PORT            API address (127.0.0.1:3000)\n"
          "  --metrics-listen HOST:PORT    serve /metrics on this management port instead of the API port\n"
          "  --metrics-enabled BOOL        METRICS_ENABLED (true)\n"
-         "  --remote-write-url URL        also push the metrics to this remote_write receiver every 15 s\n"
+         "  --remote-write-url URL        also push the metrics to this remote_write receiver\n"
+         "  --remote-write-interval D     between pushes (15s)\n"
+         "  --remote-write-native-histograms BOOL  push the native histogram too (false)\n"
          "  --database-url CONNINFO       DATABASE_URL, libpq conninfo (required)\n"
          "  --db-schema NAME              schema of the gateway's tables (redis_gateway)\n"
          "  --admin-token TOKEN           ADMIN_TOKEN, bearer token for /api (required)\n"

@@ -88,7 +88,8 @@ int main(int argc, char** argv) {
       obs::remote_write::options o;
       o.url = *cfg.remote_write_url;
       o.external_labels = {{"job", "redis_gateway"}, {"instance", service::to_string(cfg.listen)}};
-      o.native_histograms = true;
+      o.interval = cfg.remote_write_interval;
+      o.native_histograms = cfg.remote_write_native_histograms;
       push.emplace(obs::global_registry(), std::move(o));
     }
 

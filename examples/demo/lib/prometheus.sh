@@ -9,8 +9,9 @@
 #   demo_prom_wait_targets_up 60
 #   demo_prom_value 'sum(rate(pgcache_queries_total[30s]))'
 #
-# Prometheus always scrapes itself too (job "prometheus"). The HTTP API's
-# JSON is read with python3's standard library.
+# Prometheus always scrapes itself too (job "prometheus"), and takes
+# remote_write pushes on demo_prom_write_url. The HTTP API's JSON is read with
+# python3's standard library.
 
 [[ -z ${demo_prometheus_loaded:-} ]] || return 0
 demo_prometheus_loaded=1
@@ -66,10 +67,15 @@ demo_prom_write_config() {
   } >"$1"
 }
 
+# demo_prom_write_url: where a service pushes (remote_write 1.0) into the
+# demo's Prometheus; known once the prometheus port is reserved.
+demo_prom_write_url() { echo "http://127.0.0.1:${DEMO_PORT[prometheus]}/api/v1/write"; }
+
 # demo_start_prometheus: writes DEMO_DIR/prometheus/prometheus.yml, checks it
 # with promtool (rule files included, so a broken rule fails here with
 # promtool's message), starts Prometheus on 127.0.0.1:DEMO_PORT[prometheus]
-# with its storage in DEMO_DIR, and waits until /-/ready. Exports
+# with its storage in DEMO_DIR and its remote_write receiver on, and waits
+# until /-/ready. Exports
 # DEMO_PROM_URL (http://127.0.0.1:PORT).
 demo_start_prometheus() {
   local dir=$DEMO_DIR/prometheus port=${DEMO_PORT[prometheus]:-}
@@ -83,7 +89,8 @@ demo_start_prometheus() {
     return 1
   }
   demo_spawn prometheus prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
-    --web.listen-address="127.0.0.1:$port" --storage.tsdb.retention.time=1d --log.level=warn || return 1
+    --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver --storage.tsdb.retention.time=1d \
+    --log.level=warn || return 1
   DEMO_PROM_URL=http://127.0.0.1:$port
   export DEMO_PROM_URL
   DEMO_WAIT_LOG=$DEMO_DIR/logs/prometheus.log demo_wait_for "Prometheus on port $port" 60 "$DEMO_LAST_PGID" \

@@ -125,13 +125,17 @@ demo_start_proxy() {
 }
 
 # demo_start_redis_gateway: the Redis gateway, tenants in schema
-# redis_gateway of database gateways, /metrics on a port of its own. Its
-# organizations, keys and instance are made by the traffic (traffic/redis_clients.py).
+# redis_gateway of database gateways, /metrics on a port of its own. It pushes
+# its metrics to the demo's Prometheus (remote_write) every
+# DEMO_PROM_INTERVAL instead of being scraped; until Prometheus is up its
+# pushes are retried. Its organizations, keys and instance are made by the
+# traffic (traffic/redis_clients.py).
 demo_start_redis_gateway() {
   demo_start_service redis_gateway "$(demo_metrics_url redis_gateway)" 60 "$(demo_bin redis_gateway)" \
     --listen "127.0.0.1:${DEMO_PORT[redis_gateway]}" --metrics-listen "127.0.0.1:${DEMO_PORT[redis_gateway_metrics]}" \
     --database-url "$(demo_pg_url demo_redis_gateway gateways)" --db-schema redis_gateway \
-    --admin-token "$DEMO_REDIS_GATEWAY_ADMIN_TOKEN" --health-check-interval 2s
+    --admin-token "$DEMO_REDIS_GATEWAY_ADMIN_TOKEN" --health-check-interval 2s \
+    --remote-write-url "$(demo_prom_write_url)" --remote-write-interval "$DEMO_PROM_INTERVAL"
 }
 
 # demo_start_gateway: the messaging gateway, messages in schema gateway of
@@ -147,12 +151,12 @@ demo_start_gateway() {
     --outbound-queue 16 --ws-send-buffer-bytes 4096
 }
 
-# demo_start_services: the four, each scraped by Prometheus (add the targets
-# before demo_start_prometheus).
+# demo_start_services: the four; Prometheus scrapes three (add the targets
+# before demo_start_prometheus) and the Redis gateway pushes.
 demo_start_services() {
   demo_start_pooler && demo_start_proxy && demo_start_redis_gateway && demo_start_gateway || return 1
   local name
-  for name in pooler proxy redis_gateway gateway; do
+  for name in pooler proxy gateway; do
     demo_prom_add_target "$name" "127.0.0.1:${DEMO_PORT[${name}_metrics]}"
   done
 }

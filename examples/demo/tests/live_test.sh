@@ -4,7 +4,9 @@
 # binaries of a build tree (OBS_DEMO_BIN_DIR, so nothing is built twice),
 # checked through Prometheus's HTTP API while it runs:
 #
-#   - every target (the four services and Prometheus) is up;
+#   - every target (Prometheus, the pooler, the proxy and the messaging
+#     gateway) is up; the Redis gateway is no target: it pushes
+#     (remote_write), its pushes arrive, none fails or is dropped;
 #   - the key metrics of each seed have non-zero rates: auth_query cache hits
 #     and a dynamic pool created and collected (000), pool acquisitions
 #     (001), cache hits, misses, uncacheable and write statements, change
@@ -73,10 +75,22 @@ grep -q "^Pooler console   psql .*port=$DEMO_PORT_POOLER user=admin .*dbname=pgd
 pass "the demo is up, Prometheus on $DEMO_PORT_PROMETHEUS"
 
 targets=$(demo_prom_targets) || fail "Prometheus lists no targets"
-for job in prometheus pooler proxy redis_gateway gateway; do
+for job in prometheus pooler proxy gateway; do
   grep -q "^$job 127.0.0.1:[0-9]* up" <<<"$targets" || fail "target $job is not up: $targets"
 done
+# Scraped as well as pushed, every sum over its series would count twice.
+! grep -q '^redis_gateway ' <<<"$targets" || fail "the Redis gateway is scraped as well as pushed: $targets"
 pass "targets up: $(awk '{ print $1 }' <<<"$targets" | paste -sd' ')"
+
+sent='sum(rate(obs_remote_write_samples_sent_total{job="redis_gateway"}[30s]))'
+demo_prom_wait "$sent > 0" 60 || fail "no pushed samples counted sent: $(demo_prom_query "$sent")"
+lost='sum(obs_remote_write_samples_failed_total{job="redis_gateway"}) + sum(obs_remote_write_samples_dropped_total{job="redis_gateway"})'
+value=$(demo_prom_value "$lost") || fail "$lost is empty"
+[[ $value == 0 ]] || fail "the Redis gateway's pushes failed or were dropped: $value samples"
+instance=$(demo_prom_query 'redis_commands_total') || fail "no redis_commands_total"
+grep -q "instance=\"127.0.0.1:$DEMO_PORT_REDIS_GATEWAY\",job=\"redis_gateway\"" <<<"$instance" ||
+  fail "the pushed series lack the gateway's job and instance: $instance"
+pass "the Redis gateway pushes: $(demo_prom_value "$sent") samples/s sent, none failed or dropped"
 
 # wait_positive EXPR: EXPR (a rate) is above zero within 60 s.
 wait_positive() {

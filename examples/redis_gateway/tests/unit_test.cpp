@@ -162,6 +162,15 @@ TEST_CASE("config reads the seed's variables, and flags win", "[config]") {
   CHECK(c.db_timeout == 2000ms);
   CHECK(c.health_timeout == 1000ms);
   CHECK(c.shutdown_timeout == 10s);
+  CHECK(!c.remote_write_url);
+  CHECK(c.remote_write_interval == 15s);
+  CHECK_FALSE(c.remote_write_native_histograms);
+
+  c = parse({"--remote-write-url", "http://127.0.0.1:9090/api/v1/write", "--remote-write-interval", "2s",
+             "--remote-write-native-histograms", "true"});
+  CHECK(c.remote_write_url == "http://127.0.0.1:9090/api/v1/write");
+  CHECK(c.remote_write_interval == 2s);
+  CHECK(c.remote_write_native_histograms);
 
   c = parse({"--rate-limit-rps", "7", "--metrics-listen", "127.0.0.1:9464"},
             {{"RATE_LIMIT_DEFAULT_RPS", "500"}, {"METRICS_ENABLED", "false"}, {"HEALTH_CHECK_INTERVAL", "30s"},
@@ -188,6 +197,7 @@ TEST_CASE("config refuses what does not parse", "[config]") {
   CHECK_THROWS_AS(parse({"--health-timeout-ms", "0"}), config_error);
   CHECK_THROWS_AS(parse({"--redis-pool-size", "8"}), config_error);  // gone with the blocking pool
   CHECK_THROWS_AS(parse({"--rate-limit-rps", "0"}), config_error);
+  CHECK_THROWS_AS(parse({"--remote-write-interval", "0s"}), config_error);
   CHECK_THROWS_AS(parse({"--bogus"}), config_error);
   CHECK_THROWS_AS(parse({"--threads"}), config_error);
   CHECK_THROWS_AS(parse({}, {{"METRICS_ENABLED", "maybe"}}), config_error);
