@@ -80,8 +80,11 @@ TEST_CASE("disabled family handles take the registry's families and record nothi
   m.latency = reg.histogram_family("disabled_family_handle_seconds", {"route"});
   m.busy = reg.float_counter_family("disabled_family_handle_busy_seconds_total", {"route"});
   m.requests.with("/").increment();
+  m.requests.with("/").increment(1, {{"trace_id", "4bf92f3577b34da6"}});
   m.open.with("/").set(1);
   m.latency.with("/").record(0.1);
+  m.latency.with("/").record(0.1, {{"trace_id", "4bf92f3577b34da6"}});
+  m.latency.with("/").record(std::chrono::milliseconds(3), {{"trace_id", "4bf92f3577b34da6"}});
   m.busy.with("/").increment(0.5);
   // A family has no series until a value is recorded, and none was.
   obs::snapshot s = reg.snapshot();

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "obs/detail/config.hpp"
+#include "obs/exemplar.hpp"
 
 OBS_NAMESPACE_BEGIN
 
@@ -26,6 +27,7 @@ struct disabled_counter {
   constexpr disabled_counter(const counter&) noexcept {}
   constexpr disabled_counter(const counter_ref&) noexcept {}
   constexpr void increment(std::uint64_t = 1) const noexcept {}
+  constexpr void increment(std::uint64_t, const exemplar&) const noexcept {}
   constexpr void absolute(std::uint64_t) const noexcept {}
 };
 
@@ -50,9 +52,13 @@ struct disabled_histogram {
   constexpr disabled_histogram(const histogram&) noexcept {}
   constexpr disabled_histogram(const histogram_ref&) noexcept {}
   constexpr void record(double) const noexcept {}
+  constexpr void record(double, const exemplar&) const noexcept {}
   template <class Duration>
     requires requires(Duration d) { d.count(); }
   constexpr void record(Duration) const noexcept {}
+  template <class Duration>
+    requires requires(Duration d) { d.count(); }
+  constexpr void record(Duration, const exemplar&) const noexcept {}
 };
 
 template <class Handle>
