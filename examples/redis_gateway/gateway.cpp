@@ -24,7 +24,8 @@ constexpr std::array<std::string_view, 33> allowed_commands{
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-http_reply result(unsigned status, const json& value) { return {status, dump(json{{"result", value}}), {}, {}, false}; }
+// {"result":VALUE}, written around VALUE's dump rather than copying VALUE into an object first.
+http_reply result(unsigned status, const json& value) { return {status, R"({"result":)" + dump(value) + "}", {}, {}, false}; }
 http_reply error(unsigned status, std::string_view message) {
   return {status, dump(json{{"error", std::string(message)}}), {}, {}, false};
 }
@@ -201,7 +202,9 @@ admission gateway::redis_route(const route_match& m, const http_request_view& re
   const std::string& instance = m.params.at(0);
   const reply_encoding encoding = is_base64(req.encoding) ? reply_encoding::base64 : reply_encoding::text;
   if (m.route->id == route_id::redis_path) {
-    std::vector<std::string> argv{std::string(m.route->command)};
+    std::vector<std::string> argv;
+    argv.reserve(m.params.size());
+    argv.emplace_back(m.route->command);
     argv.insert(argv.end(), m.params.begin() + 1, m.params.end());
     return check(instance, org, std::move(argv), encoding);
   }

@@ -79,12 +79,77 @@ void forget_api_key(std::int64_t api_key_id) {
   obs::global_registry().remove("api_key_rate_limited_total", {{"api_key_id", std::to_string(api_key_id)}});
 }
 
-void record_request_duration(std::string_view method, std::string_view path, double seconds,
-                             const trace_context::request_trace& trace) {
+namespace {
+
+// Each thread's series, in the order it first recorded them. A request
+// finds its own by comparing its label strings' addresses, not by hashing
+// their text in the family: the same text at another address only costs one
+// more entry. Past `series_cache_capacity` entries the last one is replaced.
+constexpr std::size_t series_cache_capacity = 64;
+
+struct request_series {
+  const char* method;
+  const char* path;
+  unsigned status;
+  obs::counter_handle requests;
+  obs::counter_handle errors;  // only for a status of 400 or more: no empty error series
+  obs::histogram_handle duration;
+};
+
+struct command_series {
+  std::string command;
+  obs::counter_handle commands;
+  std::optional<obs::counter_handle> errors;  // made with the first failure: no empty error series
+  obs::histogram_handle duration;
+};
+
+thread_local std::vector<request_series> request_cache;
+thread_local std::vector<command_series> command_cache;
+
+request_series lookup_request(std::string_view method, std::string_view path, unsigned status) {
+  const std::string code = std::to_string(status);
+  request_series s{method.data(), path.data(), status, metrics.http_requests.with(method, path, code), {},
+                   metrics.http_request_duration.with(method, path)};
+  if (status >= 400) s.errors = metrics.http_request_errors.with(method, path, code);
+  return s;
+}
+
+const request_series& find_request(std::string_view method, std::string_view path, unsigned status) {
+  for (const request_series& s : request_cache)
+    if (s.method == method.data() && s.path == path.data() && s.status == status) return s;
+  if (request_cache.size() == series_cache_capacity) request_cache.pop_back();
+  return request_cache.emplace_back(lookup_request(method, path, status));
+}
+
+command_series& find_command(std::string_view command) {
+  for (command_series& s : command_cache)
+    if (s.command == command) return s;
+  if (command_cache.size() == series_cache_capacity) command_cache.pop_back();
+  return command_cache.emplace_back(std::string(command), metrics.redis_commands.with(command), std::nullopt,
+                                    metrics.redis_command_duration.with(command));
+}
+
+}  // namespace
+
+void record_request(std::string_view method, std::string_view path, unsigned status, double seconds,
+                    const trace_context::request_trace& trace) {
+  const request_series& s = find_request(method, path, status);
+  s.requests.increment();
+  if (status >= 400) s.errors.increment();
   if (const std::optional<std::string_view> id = trace.id())
-    metrics.http_request_duration.with(method, path).record(seconds, {{"trace_id", *id}});
+    s.duration.record(seconds, {{"trace_id", *id}});
   else
-    metrics.http_request_duration.with(method, path).record(seconds);
+    s.duration.record(seconds);
+}
+
+void record_redis_command(std::string_view command, bool failed, std::chrono::steady_clock::duration took) {
+  command_series& s = find_command(command);
+  s.commands.increment();
+  if (failed) {
+    if (!s.errors) s.errors = metrics.redis_command_errors.with(command);
+    s.errors->increment();
+  }
+  s.duration.record(took);
 }
 
 }  // namespace redis_gateway

@@ -16,6 +16,7 @@
 // a `traceparent`: protobuf and OpenMetrics scrapes see both.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 
@@ -59,9 +60,22 @@ inline metric_handles metrics;
 /// buckets, and points `metrics` at them; call once at startup.
 void register_metrics();
 
-/// Records one request's duration, with its trace id as exemplar if it has one.
-void record_request_duration(std::string_view method, std::string_view path, double seconds,
-                             const trace_context::request_trace& trace);
+/// False in an OBS_DISABLE=1 build: there a call site skips the work of
+/// finding its label values too, so that the build measures the gateway
+/// without any of its instrumentation.
+inline constexpr bool metrics_enabled = !OBS_DISABLE;
+
+/// Records one answered request: http_requests_total, http_request_errors_total
+/// for a status of 400 or more, and its duration, with its trace id as
+/// exemplar if it has one. `method` is method_label()'s and `path` the
+/// router's: their series are looked up once per I/O thread by the strings'
+/// addresses, and then a request records without hashing its labels.
+void record_request(std::string_view method, std::string_view path, unsigned status, double seconds,
+                    const trace_context::request_trace& trace);
+
+/// Records one Redis command: redis_commands_total, redis_command_errors_total
+/// when it failed, and its duration; looked up once per thread and command.
+void record_redis_command(std::string_view command, bool failed, std::chrono::steady_clock::duration took);
 
 /// Drops the series of a deleted API key.
 void forget_api_key(std::int64_t api_key_id);

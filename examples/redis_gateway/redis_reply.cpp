@@ -38,10 +38,7 @@ redis_result from_reply(const redisReply& reply, reply_encoding encoding) {
 }
 
 void record_command(std::string_view command, const redis_result& r, std::chrono::steady_clock::duration took) {
-  metrics.redis_commands.with(command).increment();
-  if (r.result != redis_result::outcome::ok)
-    metrics.redis_command_errors.with(command).increment();
-  metrics.redis_command_duration.with(command).record(took);
+  if constexpr (metrics_enabled) record_redis_command(command, r.result != redis_result::outcome::ok, took);
 }
 
 }  // namespace redis_gateway

@@ -20,12 +20,14 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/serializer.hpp>
 
 #include <obs/http/handler.hpp>
 #include <obs/http/registry_source.hpp>
@@ -54,6 +56,26 @@ constexpr auto answer_grace = std::chrono::seconds(1);
 
 // Where a request runs.
 enum class runs_on { io_thread, probe_threads, workers };
+
+// `res` as the bytes on the wire, into `out`. Beast's serializer walks the
+// header's and body's buffers once here; handed to the stream instead, their
+// nested buffer sequences cost more than the rest of a Redis request does.
+void serialize(obs::http::response& res, std::string& out) {
+  bhttp::response_serializer<bhttp::string_body> sr(res);
+  beast::error_code ec;
+  out.clear();
+  while (!sr.is_done() && !ec) {
+    sr.next(ec, [&](beast::error_code&, const auto& buffers) {
+      std::size_t n = 0;
+      for (const asio::const_buffer b : beast::buffers_range_ref(buffers)) {
+        out.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      sr.consume(n);
+    });
+  }
+  if (ec) throw beast::system_error(ec);  // a string body has nothing that fails
+}
 
 }  // namespace
 
@@ -104,12 +126,11 @@ struct server::impl {
   }
 
   static void record(const obs::http::request& req, std::string_view path, unsigned status, clock::time_point start) {
-    const std::string code = std::to_string(status);
-    const std::string_view verb = method_label({req.method_string().data(), req.method_string().size()});
-    metrics.http_requests.with(verb, path, code).increment();
-    if (status >= 400) metrics.http_request_errors.with(verb, path, code).increment();
-    record_request_duration(verb, path, std::chrono::duration<double>(clock::now() - start).count(),
-                            trace_context::request_trace(field(req, "traceparent")));
+    if constexpr (metrics_enabled) {
+      record_request(method_label({req.method_string().data(), req.method_string().size()}), path, status,
+                     std::chrono::duration<double>(clock::now() - start).count(),
+                     trace_context::request_trace(field(req, "traceparent")));
+    }
   }
 
   template <class Name>
@@ -214,6 +235,7 @@ struct server::impl {
       ~registration() { t.sessions.erase(entry); }
     } reg{t, t.sessions.insert(t.sessions.end(), session_entry{&stream})};
     beast::flat_buffer buffer;
+    std::string out;  // each response's bytes, its capacity kept for the next
     beast::error_code ec;
     while (!t.draining) {
       bhttp::request_parser<bhttp::string_body> parser;
@@ -252,7 +274,8 @@ struct server::impl {
       if (t.draining) res.keep_alive(false);
       stream.expires_after(std::chrono::seconds(10));
       const bool keep = res.keep_alive();
-      co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      serialize(res, out);
+      co_await asio::async_write(stream, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
       if (ec || !keep) break;
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -1,5 +1,7 @@
 #include "http_routes/route_template.hpp"
 
+#include <algorithm>
+
 namespace http_routes {
 namespace {
 
@@ -21,6 +23,7 @@ std::string_view path_of(std::string_view target) noexcept { return target.subst
 std::vector<std::string_view> split_path(std::string_view path) {
   std::vector<std::string_view> out;
   if (path.empty() || path.front() != '/') return out;
+  out.reserve(static_cast<std::size_t>(std::count(path.begin(), path.end(), '/')));  // one allocation
   path.remove_prefix(1);
   for (;;) {
     const auto slash = path.find('/');
@@ -57,6 +60,7 @@ route_template::outcome route_template::match(std::span<const std::string_view> 
     const bool fits = is_placeholder(segments_[i]) ? !segments[i].empty() : segments_[i] == segments[i];
     if (!fits) return outcome::no_match;
   }
+  params.reserve(segments.size());
   for (std::size_t i = 0; i < segments.size(); ++i) {
     if (!is_placeholder(segments_[i])) continue;
     auto value = percent_decode(segments[i]);
