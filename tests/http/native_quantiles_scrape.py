@@ -18,64 +18,25 @@ after two more scrapes:
 - /api/v1/query_exemplars returns the exemplar recorded with the first value.
 Exits non-zero with a message on any failure.
 """
-import json
 import math
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from prometheus_api import api, fail, free_port, scalar, wait_until  # noqa: E402
 
 BUCKET = 2 ** (1 / 32) - 1  # the relative width of a schema 5 bucket
 VALUES = 20000
 
 
-def fail(msg):
-    raise SystemExit("FAIL: " + msg)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def api(port, path, **params):
-    url = "http://127.0.0.1:%d/api/v1/%s?%s" % (port, path, urllib.parse.urlencode(params))
-    with urllib.request.urlopen(url, timeout=5) as r:
-        data = json.loads(r.read())
-    if data.get("status") != "success":
-        fail("%s %s: %s" % (path, params, data))
-    return data["data"]
-
-
-def scalar(port, expr):
-    result = api(port, "query", query=expr)["result"]
-    if len(result) != 1:
-        fail("%s returned %d series: %s" % (expr, len(result), result))
-    return float(result[0]["value"][1])
-
-
 def exact_quantile(values, q):
     ordered = sorted(values)
     return ordered[max(math.ceil(q * len(ordered)), 1) - 1]
-
-
-def wait_for(what, check, seconds=40):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (OSError, SystemExit):
-            pass
-        time.sleep(0.25)
-    fail("timed out waiting for " + what)
 
 
 def scrapes(prom, instance):
@@ -114,15 +75,16 @@ def main():
              "--enable-feature=native-histograms,exemplar-storage", "--log.level=warn"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         instances = ["127.0.0.1:%d" % p for p in ports]
-        wait_for("two scrapes of the empty histograms", lambda: all(scrapes(prom_port, i) >= 2 for i in instances))
+        wait_until("two scrapes of the empty histograms", lambda: all(scrapes(prom_port, i) >= 2 for i in instances),
+                   seconds=40, retry_on=(OSError, SystemExit))
         before = {i: scrapes(prom_port, i) for i in instances}
         for t, path in targets:
             t.stdin.write(path + "\n")
             t.stdin.flush()
             if t.stdout.readline().strip() != "recorded":
                 fail("a target did not record")
-        wait_for("two scrapes after recording",
-                 lambda: all(scrapes(prom_port, i) >= before[i] + 2 for i in instances))
+        wait_until("two scrapes after recording", lambda: all(scrapes(prom_port, i) >= before[i] + 2 for i in instances),
+                   seconds=40, retry_on=(OSError, SystemExit))
 
         def check(expr, want, bound, what):
             got = scalar(prom_port, expr)

@@ -24,16 +24,15 @@ second. Then, through its HTTP API:
 Everything started is stopped by PID in `finally`. Exits non-zero with a
 message on any failure.
 """
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from prometheus_api import api, expect, fail, free_port, http_get, query, stop  # noqa: E402
 
 DEADLINE = time.monotonic() + 80  # ctest's timeout is 90 s
 
@@ -43,60 +42,6 @@ PROTOBUF_ACCEPT = ("application/vnd.google.protobuf;proto=io.prometheus.client.M
 PROTOBUF_TYPE = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
 NATIVE = "demo_native_seconds"
 MIXED = "demo_mixed_seconds"  # native, with classic buckets too
-
-
-def fail(msg):
-    raise SystemExit("FAIL: " + msg)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url, headers=None):
-    req = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return r.status, r.headers, r.read()
-
-
-def stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def api(prom, path, **params):
-    url = "http://127.0.0.1:%d/api/v1/%s?%s" % (prom, path, urllib.parse.urlencode(params))
-    _, _, body = http_get(url)
-    data = json.loads(body)
-    if data.get("status") != "success":
-        fail("%s %s: %s" % (path, params, data))
-    return data["data"]
-
-
-def query(prom, expr):
-    return api(prom, "query", query=expr)["result"]
-
-
-def scalar(prom, expr):
-    result = query(prom, expr)
-    if len(result) != 1:
-        fail("query %s returned %d series: %s" % (expr, len(result), result))
-    return float(result[0]["value"][1])
-
-
-def expect(prom, expr, want, tol=1e-9):
-    got = scalar(prom, expr)
-    if abs(got - want) > tol:
-        fail("%s = %r, want %r" % (expr, got, want))
-    print("ok  %s = %s" % (expr, got))
 
 
 def series_of(prom, job):

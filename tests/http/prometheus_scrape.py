@@ -12,42 +12,15 @@ stopped by PID in `finally`. Exits non-zero with a message on any failure.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from prometheus_api import expect, fail, free_port, http_get, query, scalar, stop  # noqa: E402
 
 DEADLINE = time.monotonic() + 50  # ctest's timeout is 60 s
-
-
-def fail(msg):
-    raise SystemExit("FAIL: " + msg)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url, headers=None):
-    req = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return r.status, r.headers, r.read()
-
-
-def stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def read_port(target):
@@ -55,29 +28,6 @@ def read_port(target):
     if not line.startswith("port "):
         fail("target did not report its port, said: %r" % line)
     return int(line.split()[1])
-
-
-def query(prom, expr):
-    url = "http://127.0.0.1:%d/api/v1/query?%s" % (prom, urllib.parse.urlencode({"query": expr}))
-    _, _, body = http_get(url)
-    data = json.loads(body)
-    if data.get("status") != "success":
-        fail("query %s: %s" % (expr, data))
-    return data["data"]["result"]
-
-
-def scalar(prom, expr):
-    result = query(prom, expr)
-    if len(result) != 1:
-        fail("query %s returned %d series: %s" % (expr, len(result), result))
-    return float(result[0]["value"][1])
-
-
-def expect(prom, expr, want, tol=1e-9):
-    got = scalar(prom, expr)
-    if abs(got - want) > tol:
-        fail("%s = %r, want %r" % (expr, got, want))
-    print("ok  %s = %s" % (expr, got))
 
 
 def main():

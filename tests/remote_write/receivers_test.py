@@ -35,8 +35,6 @@ import http.server
 import json
 import os
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -46,34 +44,15 @@ import time
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from prometheus_api import fail, free_port, wait_until  # noqa: E402
+
 OUTAGE = int(os.environ.get("OBS_REMOTE_WRITE_OUTAGE", "30"))
-
-
-def fail(msg):
-    raise SystemExit("FAIL: " + msg)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get_json(url):
     with urllib.request.urlopen(url, timeout=5) as r:
         return json.loads(r.read())
-
-
-def wait_until(what, check, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    fail(f"timed out waiting for {what}")
 
 
 class Prometheus:
