@@ -30,7 +30,7 @@ foreach(component IN LISTS obs_all_components)
   # globs that pattern for its per-configuration files).
   install(TARGETS ${targets} EXPORT obs_${component}Targets)
   install(EXPORT obs_${component}Targets NAMESPACE obs:: DESTINATION ${obs_install_cmakedir})
-  if(NOT component STREQUAL "exposition")
+  if(NOT component MATCHES "^(exposition|protobuf_wire)$")
     list(APPEND OBS_COMPONENTS ${component})
   endif()
 endforeach()

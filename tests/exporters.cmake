@@ -89,6 +89,11 @@ if(EXISTS ${OBS_PYTHON3})
                    ${obs_broken_json})
 endif()
 
+# The native histogram bucket encoder obs::protobuf and obs::remote_write share.
+if(TARGET obs::protobuf_wire)
+  obs_add_test(native_buckets_test SOURCES native_buckets_test.cpp LIBS obs::protobuf_wire)
+endif()
+
 # The protobuf exposition: golden bytes (protoc's encoding of hand-written
 # text protos), then the same goldens and the whole corpus decoded by Python's
 # protobuf against the vendored metrics.proto (client_model 0.3.0).

@@ -111,7 +111,7 @@ endfunction()
 # The installed package must offer a component for every exporter target this
 # build defines.
 get_property(obs_exported_components GLOBAL PROPERTY OBS_COMPONENTS)
-list(REMOVE_ITEM obs_exported_components exposition process_metrics)
+list(REMOVE_ITEM obs_exported_components exposition protobuf_wire process_metrics)
 list(JOIN obs_exported_components "," obs_exported_components)
 obs_add_installed_consumer_test(find_package
   CONSUMER_ARGS -DOBS_EXPECTED_COMPONENTS=${obs_exported_components})

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <limits>
 #include <map>
 #include <string>
 #include <utility>
@@ -171,6 +173,70 @@ TEST_CASE("a snapshot encodes as the samples a scrape shows, labels sorted, exte
   CHECK(by_key["rpc_seconds{0.99}"]->samples[0].first == 0.2);
   CHECK(by_key["rpc_seconds_count{}"]->samples[0].first == 40);
   CHECK(!by_key.count("latency_seconds{}"));  // native histograms only when asked for
+}
+
+TEST_CASE("every sample of every series has its own whole label set, however the encoder reuses it") {
+  // Series of one family with the same label names and bucket layout, one
+  // with another layout, one with other names (one sorting before
+  // `__name__`), and a summary: each sample's labels, sorted, exactly.
+  obs::snapshot_builder b;
+  b.add_family("wait_seconds", obs::metric_type::histogram);
+  const obs::bucket_count layout[] = {{0.5, 1}, {2, 3}, {std::numeric_limits<double>::infinity(), 4}};
+  const obs::bucket_count other[] = {{-0.0, 0}, {1e6, 2}, {std::numeric_limits<double>::infinity(), 2}};
+  const obs::label_view a[] = {{"pool", "a"}, {"zone", "z1"}};
+  const obs::label_view c[] = {{"pool", "c"}, {"zone", "z2"}};
+  const obs::label_view upper[] = {{"Pool", "d"}, {"zone", "z3"}};
+  b.add_histogram_series(a, layout, 1, 4);
+  b.add_histogram_series(c, layout, 2, 4);
+  b.add_histogram_series(a, other, 3, 2);
+  b.add_histogram_series(upper, layout, 4, 4);
+  b.add_family("rpc_seconds", obs::metric_type::summary);
+  b.add_summary_series({{"pool", "s"}}, {{0.5, 0.01}, {0.99, 0.2}}, 1.5, 40);
+  const obs::snapshot snap = std::move(b).build();
+  obs::remote_write::encode_options o;
+  o.external_labels = {{"job", "batch"}, {"zone", "ignored"}, {"A", "first"}};
+  const std::vector<series> all = decode(obs::remote_write::encode(snap, o).at(0).bytes);
+  using labels = std::vector<std::pair<std::string, std::string>>;
+  std::vector<labels> got;
+  for (const series& s : all) got.push_back(s.labels);
+  auto sample = [](std::string name, labels l) {
+    l.emplace_back("__name__", std::move(name));
+    l.emplace_back("A", "first");
+    l.emplace_back("job", "batch");
+    std::sort(l.begin(), l.end());
+    return l;
+  };
+  std::vector<labels> want;
+  auto histogram = [&](labels l, std::initializer_list<const char*> les) {
+    for (const char* le : les) {
+      labels with_le = l;
+      with_le.emplace_back("le", le);
+      want.push_back(sample("wait_seconds_bucket", with_le));
+    }
+    want.push_back(sample("wait_seconds_sum", l));
+    want.push_back(sample("wait_seconds_count", l));
+  };
+  histogram({{"pool", "a"}, {"zone", "z1"}}, {"0.5", "2", "+Inf"});
+  histogram({{"pool", "c"}, {"zone", "z2"}}, {"0.5", "2", "+Inf"});
+  histogram({{"pool", "a"}, {"zone", "z1"}}, {"-0", "1e+06", "+Inf"});
+  histogram({{"Pool", "d"}, {"zone", "z3"}}, {"0.5", "2", "+Inf"});
+  const labels summary{{"pool", "s"}, {"zone", "ignored"}};  // the external label it lacks
+  want.push_back(sample("rpc_seconds", {{"pool", "s"}, {"quantile", "0.5"}, {"zone", "ignored"}}));
+  want.push_back(sample("rpc_seconds", {{"pool", "s"}, {"quantile", "0.99"}, {"zone", "ignored"}}));
+  want.push_back(sample("rpc_seconds_sum", summary));
+  want.push_back(sample("rpc_seconds_count", summary));
+  // Families and series go in the snapshot's order, which is not this one's.
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  auto text = [](const std::vector<labels>& samples) {
+    std::string out;
+    for (const labels& l : samples) {
+      for (const auto& [k, v] : l) out += k + "=" + v + " ";
+      out += "\n";
+    }
+    return out;
+  };
+  CHECK(text(got) == text(want));
 }
 
 TEST_CASE("native histograms go as such when asked for, counts as deltas") {

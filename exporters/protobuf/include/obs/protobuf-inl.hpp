@@ -18,6 +18,7 @@
 #include <protozero/varint.hpp>
 
 #include "obs/detail/config.hpp"
+#include "obs/detail/native_buckets.hpp"
 #include "obs/protobuf.hpp"
 #include "obs/snapshot.hpp"
 
@@ -147,25 +148,6 @@ void put_protobuf_exemplar(protozero::basic_pbf_writer<std::string>& message, Fi
   }
 }
 
-/// Writes one side (negative or positive) of a native histogram: its spans,
-/// then each bucket's count as the difference from the bucket before
-/// (the first from zero), as metrics.proto's `*_delta` fields want.
-inline void put_protobuf_native_side(protozero::pbf_builder<pb::histogram>& h, pb::histogram span_field,
-                                     pb::histogram delta_field, std::span<const bucket_span> spans,
-                                     std::span<const std::uint64_t> counts) {
-  for (const bucket_span& s : spans) {
-    protozero::pbf_builder<pb::span> sp(h, span_field);
-    sp.add_sint32(pb::span::offset, s.offset);
-    sp.add_uint32(pb::span::length, s.length);
-  }
-  std::uint64_t previous = 0;
-  for (std::uint64_t c : counts) {
-    // Two's complement difference: exact for any counts below 2^63.
-    h.add_sint64(delta_field, static_cast<std::int64_t>(c - previous));
-    previous = c;
-  }
-}
-
 inline void put_protobuf_histogram(protozero::pbf_builder<pb::metric>& m, const series_snapshot& s) {
   protozero::pbf_builder<pb::histogram> h(m, pb::metric::histogram);
   h.add_uint64(pb::histogram::sample_count, s.count);
@@ -191,8 +173,10 @@ inline void put_protobuf_histogram(protozero::pbf_builder<pb::metric>& m, const 
   h.add_sint32(pb::histogram::schema, n.schema);
   h.add_double(pb::histogram::zero_threshold, n.zero_threshold);
   h.add_uint64(pb::histogram::zero_count, n.zero_count);
-  put_protobuf_native_side(h, pb::histogram::negative_span, pb::histogram::negative_delta, n.negative_spans,
-                           n.negative_counts);
+  // metrics.proto is proto2: the deltas go one field each, as protoc writes them.
+  put_native_buckets(h, static_cast<protozero::pbf_tag_type>(pb::histogram::negative_span),
+                     static_cast<protozero::pbf_tag_type>(pb::histogram::negative_delta), native_deltas::one_field_each,
+                     n.negative_spans, n.negative_counts);
   if (n.positive_spans.empty() && n.negative_spans.empty() && n.zero_count == 0 && !(n.zero_threshold > 0)) {
     // Nothing else would tell a scraper the histogram is native: client_golang
     // adds this no-op span, which newer Prometheus servers look for.
@@ -201,8 +185,9 @@ inline void put_protobuf_histogram(protozero::pbf_builder<pb::metric>& m, const 
     sp.add_uint32(pb::span::length, 0);
     return;
   }
-  put_protobuf_native_side(h, pb::histogram::positive_span, pb::histogram::positive_delta, n.positive_spans,
-                           n.positive_counts);
+  put_native_buckets(h, static_cast<protozero::pbf_tag_type>(pb::histogram::positive_span),
+                     static_cast<protozero::pbf_tag_type>(pb::histogram::positive_delta), native_deltas::one_field_each,
+                     n.positive_spans, n.positive_counts);
 }
 
 /// Writes one Metric of family `f`.

@@ -9,13 +9,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -32,11 +35,14 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <protozero/pbf_writer.hpp>
+#include <protozero/types.hpp>
+#include <protozero/varint.hpp>
 #include <snappy.h>
 
 #include "obs/counter.hpp"
 #include "obs/detail/config.hpp"
 #include "obs/detail/exposition_numbers.hpp"
+#include "obs/detail/native_buckets.hpp"
 #include "obs/error.hpp"
 #include "obs/gauge.hpp"
 #include "obs/registry.hpp"
@@ -57,19 +63,96 @@ enum histogram : protozero::pbf_tag_type {
   count_int = 1, sum = 3, schema = 4, zero_threshold = 5, zero_count_int = 6, negative_spans = 8,
   negative_deltas = 9, positive_spans = 11, positive_deltas = 12, histogram_timestamp = 15
 };
-enum bucket_span : protozero::pbf_tag_type { span_offset = 1, span_length = 2 };
 enum metadata : protozero::pbf_tag_type { metadata_type = 1, family_name = 2, help = 4, unit = 5 };
 // MetricMetadata.MetricType
 enum metric_type_value : std::int32_t { counter = 1, gauge = 2, histogram_type = 3, summary = 5, info = 6 };
 }  // namespace prompb
 
+/// Length-delimited fields written whole, their length known before their
+/// bytes, with protozero's varints: a protozero nested writer reserves room
+/// for its length and moves the message back when the length needs less,
+/// which, with each sample's labels sorted anew, was most of what a sample
+/// cost. https://protobuf.dev/programming-guides/encoding/
+namespace remote_write_wire {
+
+/// The key of a length-delimited field.
+constexpr char length_delimited_key(protozero::pbf_tag_type field) noexcept {
+  return static_cast<char>((field << 3) | static_cast<std::uint32_t>(protozero::pbf_wire_type::length_delimited));
+}
+
+inline std::size_t varint_size(std::uint64_t v) noexcept {
+  return static_cast<std::size_t>(protozero::length_of_varint(v));
+}
+
+inline char* put_varint(char* p, std::uint64_t v) noexcept { return p + protozero::add_varint_to_buffer(p, v); }
+
+/// A double as fixed64: little-endian, whatever the machine's order.
+inline char* put_fixed64(char* p, double v) noexcept {
+  const auto bits = std::bit_cast<std::uint64_t>(v);
+  for (int i = 0; i < 8; ++i) *p++ = static_cast<char>(bits >> (8 * i));
+  return p;
+}
+
+inline char* put_bytes(char* p, std::string_view bytes) noexcept {
+  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());  // an empty view's data may be null
+  return p + bytes.size();
+}
+
+/// The size of a Label field whose name and value take these many bytes.
+inline std::size_t label_size(std::size_t name, std::size_t value) noexcept {
+  const std::size_t label = 2 + varint_size(name) + name + varint_size(value) + value;
+  return 1 + varint_size(label) + label;
+}
+
+/// Writes the Label field `field`: `name`, and `value` then `value_suffix`
+/// as one string; returns its end.
+inline char* put_label(char* p, protozero::pbf_tag_type field, std::string_view name, std::string_view value,
+                       std::string_view value_suffix = {}) noexcept {
+  const std::size_t value_size = value.size() + value_suffix.size();
+  *p++ = length_delimited_key(field);
+  p = put_varint(p, 2 + varint_size(name.size()) + name.size() + varint_size(value_size) + value_size);
+  *p++ = length_delimited_key(prompb::name);
+  p = put_varint(p, name.size());
+  p = put_bytes(p, name);
+  *p++ = length_delimited_key(prompb::value);
+  p = put_varint(p, value_size);
+  return put_bytes(put_bytes(p, value), value_suffix);
+}
+
+/// Appends what put_label writes to `out`.
+inline void append_label(std::string& out, protozero::pbf_tag_type field, std::string_view name,
+                         std::string_view value, std::string_view value_suffix = {}) {
+  const std::size_t at = out.size();
+  out.resize(at + label_size(name.size(), value.size() + value_suffix.size()));
+  put_label(out.data() + at, field, name, value, value_suffix);
+}
+
+}  // namespace remote_write_wire
+
 /// Builds WriteRequests series by series, starting a new request when the
 /// next series would pass the sample limit.
+///
+/// A series' samples differ only in `__name__` (`x_bucket`, `x_sum`, ...),
+/// one extra label (`le`, `quantile`) and the value, so the encoder sorts
+/// and encodes a series' other labels (external ones included) once, then
+/// writes each sample as copies of prepared bytes: the `__name__` fields
+/// once per family, the `le` and `quantile` fields once per bucket layout.
 class remote_write_encoder {
  public:
-  explicit remote_write_encoder(const remote_write::encode_options& o) : o_(o) {}
+  explicit remote_write_encoder(const remote_write::encode_options& o) : o_(o) {
+    // Every sample carries the same timestamp field (varint, wire type 0).
+    timestamp_field_[0] = static_cast<char>(prompb::sample_timestamp << 3);
+    timestamp_field_size_ = static_cast<std::size_t>(
+        remote_write_wire::put_varint(timestamp_field_ + 1, static_cast<std::uint64_t>(o.timestamp_ms)) -
+        timestamp_field_);
+  }
 
   void add_family(const family_snapshot& f) {
+    static constexpr std::string_view suffixes[] = {"", "_bucket", "_sum", "_count"};
+    for (std::size_t i = 0; i < std::size(suffixes); ++i) {
+      names_[i].clear();
+      remote_write_wire::append_label(names_[i], prompb::labels, "__name__", f.name, suffixes[i]);
+    }
     for (const series_snapshot& s : f.series) add_series(f, s);
     // Metadata goes with the request that holds the family's last series.
     protozero::pbf_writer request(current().bytes);
@@ -86,6 +169,16 @@ class remote_write_encoder {
   }
 
  private:
+  /// Which `__name__` field of the family's a sample takes.
+  enum name_kind : std::size_t { plain, bucket, sum, count };
+  /// A label of a sample, and where it comes from: the index of the
+  /// series' label, then of the external label, or one of these two.
+  static constexpr std::size_t name_index = std::size_t(-1), extra_index = std::size_t(-2);
+  struct sorted_label {
+    std::string_view name, value;
+    std::size_t index;
+  };
+
   static std::int32_t metadata_type(metric_type t) {
     switch (t) {
       case metric_type::counter: return prompb::counter;
@@ -102,10 +195,14 @@ class remote_write_encoder {
     return requests_.back();
   }
 
-  /// The request to add `samples` more to: the current one, or a new one.
+  /// The request to add `samples` more to: the current one, or a new one,
+  /// with room for as many bytes as the last took.
   remote_write::write_request& room_for(std::size_t samples) {
     remote_write::write_request& r = current();
-    if (r.samples > 0 && r.samples + samples > o_.max_samples_per_request) requests_.emplace_back();
+    if (r.samples > 0 && r.samples + samples > o_.max_samples_per_request) {
+      const std::size_t expected = r.bytes.size() + r.bytes.size() / 8;
+      requests_.emplace_back().bytes.reserve(expected);
+    }
     return requests_.back();
   }
 
@@ -115,120 +212,237 @@ class remote_write_encoder {
                                        (o_.native_histograms && s.native ? 1 : 0);
     remote_write::write_request& r = room_for(series_samples);
     r.samples += series_samples;
-    protozero::pbf_writer request(r.bytes);
-    char number[number_buffer_size];
+    std::string& out = r.bytes;
     switch (f.type) {
       case metric_type::counter:
-        put(request, f.name, {}, s, {}, {}, s.value.as_double(), s.exemplars);
+        sort_labels(s, {});
+        put_sample(out, names_[plain], {}, s.value.as_double(), s.exemplars);
         return;
       case metric_type::gauge:
       case metric_type::info:
-        put(request, f.name, {}, s, {}, {}, s.value.as_double(), {});
+        sort_labels(s, {});
+        put_sample(out, names_[plain], {}, s.value.as_double(), {});
         return;
       case metric_type::histogram: {
+        sort_labels(s, "le");
+        prepare_extra("le", s.buckets, [](const bucket_count& b) { return b.upper_bound; });
         std::size_t e = 0;  // exemplars ascend by value, as buckets do
-        for (const bucket_count& b : s.buckets) {
+        for (std::size_t i = 0; i < s.buckets.size(); ++i) {
           const std::size_t first = e;
-          while (e < s.exemplars.size() && s.exemplars[e].value <= b.upper_bound) ++e;
-          const std::string_view le(number, static_cast<std::size_t>(format_go_float(b.upper_bound, number) - number));
-          put(request, f.name, "_bucket", s, "le", le, static_cast<double>(b.cumulative_count),
-              s.exemplars.subspan(first, e - first));
+          while (e < s.exemplars.size() && s.exemplars[e].value <= s.buckets[i].upper_bound) ++e;
+          put_sample(out, names_[bucket], extra_field(i), static_cast<double>(s.buckets[i].cumulative_count),
+                     s.exemplars.subspan(first, e - first));
         }
-        if (o_.native_histograms && s.native) put_native(request, f.name, s);
+        if (o_.native_histograms && s.native) put_native(out, s);
         break;
       }
       case metric_type::summary:
-        for (const quantile_value& q : s.quantiles) {
-          const std::string_view quantile(number, static_cast<std::size_t>(format_go_float(q.quantile, number) - number));
-          put(request, f.name, {}, s, "quantile", quantile, q.value, {});
-        }
+        sort_labels(s, "quantile");
+        prepare_extra("quantile", s.quantiles, [](const quantile_value& q) { return q.quantile; });
+        for (std::size_t i = 0; i < s.quantiles.size(); ++i)
+          put_sample(out, names_[plain], extra_field(i), s.quantiles[i].value, {});
         break;
     }
-    put(request, f.name, "_sum", s, {}, {}, s.sum, {});
-    put(request, f.name, "_count", s, {}, {}, static_cast<double>(s.count), {});
+    put_sample(out, names_[sum], {}, s.sum, {});
+    put_sample(out, names_[count], {}, static_cast<double>(s.count), {});
   }
 
-  /// Writes the sorted labels of a sample of `s`: `__name__`, the series'
-  /// labels, one extra (`le`, `quantile`) and the external labels it lacks.
-  void put_labels(protozero::pbf_writer& ts, std::string_view name, std::string_view suffix, const series_snapshot& s,
-                  std::string_view extra_name, std::string_view extra_value) {
-    name_.assign(name);
-    name_.append(suffix);
-    labels_.clear();
-    labels_.emplace_back("__name__", name_);
-    for (const label_view& l : s.labels) labels_.emplace_back(l.name, l.value);
-    if (!extra_name.empty()) labels_.emplace_back(extra_name, extra_value);
-    for (const auto& external : o_.external_labels)
-      if (std::none_of(s.labels.begin(), s.labels.end(), [&](const label_view& l) { return l.name == external.first; }))
-        labels_.emplace_back(external.first, external.second);
-    std::sort(labels_.begin(), labels_.end());
-    for (const auto& [k, v] : labels_) {
-      protozero::pbf_writer l(ts, prompb::labels);
-      l.add_string(prompb::name, k.data(), k.size());
-      l.add_string(prompb::value, v.data(), v.size());
+  /// Encodes the labels of `s`'s samples but `__name__` and `extra_name`,
+  /// sorted (the external labels it lacks included), into `labels_`, and
+  /// notes where the two go.
+  void sort_labels(const series_snapshot& s, std::string_view extra_name) {
+    namespace wire = remote_write_wire;
+    if (!same_label_names(s, extra_name)) sort_order(s, extra_name);
+    std::size_t size = 0;
+    for (const std::size_t i : order_) {
+      if (i == name_index || i == extra_index) continue;
+      const label_view l = label_at(s, i);
+      size += wire::label_size(l.name.size(), l.value.size());
+    }
+    labels_.resize(size);
+    char* const begin = labels_.data();
+    char* p = begin;
+    for (const std::size_t i : order_) {
+      if (i == name_index) name_at_ = static_cast<std::size_t>(p - begin);
+      else if (i == extra_index) extra_at_ = static_cast<std::size_t>(p - begin);
+      else p = wire::put_label(p, prompb::labels, label_at(s, i).name, label_at(s, i).value);
     }
   }
 
-  void put(protozero::pbf_writer& request, std::string_view name, std::string_view suffix, const series_snapshot& s,
-           std::string_view extra_name, std::string_view extra_value, double value,
-           std::span<const exemplar_snapshot> exemplars) {
-    protozero::pbf_writer ts(request, prompb::timeseries);
-    put_labels(ts, name, suffix, s, extra_name, extra_value);
-    {
-      protozero::pbf_writer sample(ts, prompb::samples);
-      sample.add_double(prompb::sample_value, value);
-      sample.add_int64(prompb::sample_timestamp, o_.timestamp_ms);
+  /// The label `order_` numbers `i`: the series' own, then the external ones.
+  label_view label_at(const series_snapshot& s, std::size_t i) const {
+    if (i < s.labels.size()) return s.labels[i];
+    const auto& [name, value] = o_.external_labels[i - s.labels.size()];
+    return {name, value};
+  }
+
+  /// Whether `s` has the label names of the series `order_` was sorted for:
+  /// the order depends on the names alone, which a family's series share.
+  bool same_label_names(const series_snapshot& s, std::string_view extra_name) const {
+    if (!order_reusable_ || extra_name != order_extra_ || s.labels.size() != order_names_.size()) return false;
+    for (std::size_t i = 0; i < s.labels.size(); ++i)
+      if (s.labels[i].name != order_names_[i]) return false;
+    return true;
+  }
+
+  /// Sorts the label names of `s`, `__name__`, `extra_name` and the external
+  /// labels `s` lacks into `order_`.
+  void sort_order(const series_snapshot& s, std::string_view extra_name) {
+    sorted_.clear();
+    sorted_.push_back({"__name__", {}, name_index});
+    for (std::size_t i = 0; i < s.labels.size(); ++i) sorted_.push_back({s.labels[i].name, s.labels[i].value, i});
+    if (!extra_name.empty()) sorted_.push_back({extra_name, {}, extra_index});
+    for (std::size_t i = 0; i < o_.external_labels.size(); ++i) {
+      const std::string_view name = o_.external_labels[i].first;
+      if (std::none_of(s.labels.begin(), s.labels.end(), [&](const label_view& l) { return l.name == name; }))
+        sorted_.push_back({name, o_.external_labels[i].second, s.labels.size() + i});
     }
-    for (const exemplar_snapshot& e : exemplars) {
-      protozero::pbf_writer x(ts, prompb::exemplars);
-      for (const label_view& l : e.labels) {
-        protozero::pbf_writer label(x, prompb::exemplar_labels);
-        label.add_string(prompb::name, l.name.data(), l.name.size());
-        label.add_string(prompb::value, l.value.data(), l.value.size());
+    std::sort(sorted_.begin(), sorted_.end(), [](const sorted_label& a, const sorted_label& b) {
+      return a.name != b.name ? a.name < b.name : a.value < b.value;
+    });
+    order_.clear();
+    order_reusable_ = true;
+    for (std::size_t i = 0; i < sorted_.size(); ++i) {
+      order_.push_back(sorted_[i].index);
+      // A name twice (no registry makes one) is ordered by value: not reusable.
+      if (i > 0 && sorted_[i].name == sorted_[i - 1].name) order_reusable_ = false;
+    }
+    order_extra_ = extra_name;
+    order_names_.clear();
+    for (const label_view& l : s.labels) order_names_.push_back(l.name);
+  }
+
+  /// Encodes the `name` labels (`le`, `quantile`) of `items`, spelled as
+  /// text 0.0.4 spells them, unless the last series had the same values: a
+  /// family's series mostly share one bucket layout.
+  template <class Item, class Value>
+  void prepare_extra(std::string_view name, std::span<const Item> items, Value value) {
+    bool same = extra_name_ == name && extra_values_.size() == items.size();
+    // Bit for bit: -0 and 0 are spelled differently.
+    for (std::size_t i = 0; same && i < items.size(); ++i)
+      same = std::bit_cast<std::uint64_t>(value(items[i])) == extra_values_[i];
+    if (same) return;
+    extra_name_ = name;
+    extra_values_.clear();
+    extra_fields_.clear();
+    extra_ends_.clear();
+    char number[number_buffer_size];
+    for (const Item& item : items) {
+      const double v = value(item);
+      extra_values_.push_back(std::bit_cast<std::uint64_t>(v));
+      const std::string_view text(number, static_cast<std::size_t>(format_go_float(v, number) - number));
+      remote_write_wire::append_label(extra_fields_, prompb::labels, name, text);
+      extra_ends_.push_back(extra_fields_.size());
+    }
+  }
+
+  std::string_view extra_field(std::size_t i) const {
+    const std::size_t begin = i == 0 ? 0 : extra_ends_[i - 1];
+    return std::string_view(extra_fields_).substr(begin, extra_ends_[i] - begin);
+  }
+
+  /// Appends a TimeSeries of the series `sort_labels` prepared: its labels,
+  /// with `name_field` and `extra_field` (none when empty) in their places,
+  /// then room for `tail` bytes of its other fields, which the caller
+  /// writes at the pointer returned.
+  char* open_series(std::string& out, std::string_view name_field, std::string_view extra_field, std::size_t tail) {
+    namespace wire = remote_write_wire;
+    const std::size_t body = labels_.size() + name_field.size() + extra_field.size() + tail;
+    const std::size_t at = out.size();
+    out.resize(at + 1 + wire::varint_size(body) + body);
+    char* p = out.data() + at;
+    *p++ = wire::length_delimited_key(prompb::timeseries);
+    p = wire::put_varint(p, body);
+    const std::string_view labels = labels_;
+    std::size_t done = 0;
+    auto insert = [&](std::size_t where, std::string_view field) {
+      p = wire::put_bytes(wire::put_bytes(p, labels.substr(done, where - done)), field);
+      done = where;
+    };
+    if (extra_field.empty()) {
+      insert(name_at_, name_field);
+    } else if (name_at_ <= extra_at_) {
+      insert(name_at_, name_field);
+      insert(extra_at_, extra_field);
+    } else {
+      insert(extra_at_, extra_field);
+      insert(name_at_, name_field);
+    }
+    return wire::put_bytes(p, labels.substr(done));
+  }
+
+  void put_sample(std::string& out, std::string_view name_field, std::string_view extra_field, double value,
+                  std::span<const exemplar_snapshot> exemplars) {
+    namespace wire = remote_write_wire;
+    exemplars_.clear();
+    if (!exemplars.empty()) {
+      protozero::pbf_writer ts(exemplars_);
+      for (const exemplar_snapshot& e : exemplars) {
+        protozero::pbf_writer x(ts, prompb::exemplars);
+        for (const label_view& l : e.labels) {
+          protozero::pbf_writer label(x, prompb::exemplar_labels);
+          label.add_string(prompb::name, l.name.data(), l.name.size());
+          label.add_string(prompb::value, l.value.data(), l.value.size());
+        }
+        x.add_double(prompb::exemplar_value, e.value);
+        x.add_int64(prompb::exemplar_timestamp,
+                    e.timestamp ? static_cast<std::int64_t>(*e.timestamp * 1000) : o_.timestamp_ms);
       }
-      x.add_double(prompb::exemplar_value, e.value);
-      x.add_int64(prompb::exemplar_timestamp,
-                  e.timestamp ? static_cast<std::int64_t>(*e.timestamp * 1000) : o_.timestamp_ms);
     }
+    const std::size_t sample = 9 + timestamp_field_size_;  // value (key and fixed64), timestamp
+    char* p = open_series(out, name_field, extra_field, 1 + wire::varint_size(sample) + sample + exemplars_.size());
+    *p++ = wire::length_delimited_key(prompb::samples);
+    p = wire::put_varint(p, sample);
+    *p++ = static_cast<char>((prompb::sample_value << 3) | static_cast<std::uint32_t>(protozero::pbf_wire_type::fixed64));
+    p = wire::put_fixed64(p, value);
+    p = wire::put_bytes(p, std::string_view(timestamp_field_, timestamp_field_size_));
+    wire::put_bytes(p, exemplars_);
   }
 
   /// A native histogram, on the series named as the family.
-  void put_native(protozero::pbf_writer& request, std::string_view name, const series_snapshot& s) {
+  void put_native(std::string& out, const series_snapshot& s) {
     const native_histogram_snapshot& n = *s.native;
-    protozero::pbf_writer ts(request, prompb::timeseries);
-    put_labels(ts, name, {}, s, {}, {});
-    protozero::pbf_writer h(ts, prompb::histograms);
-    h.add_uint64(prompb::count_int, s.count);
-    h.add_double(prompb::sum, s.sum);
-    h.add_sint32(prompb::schema, n.schema);
-    h.add_double(prompb::zero_threshold, n.zero_threshold);
-    h.add_uint64(prompb::zero_count_int, n.zero_count);
-    put_buckets(h, prompb::negative_spans, prompb::negative_deltas, n.negative_spans, n.negative_counts);
-    put_buckets(h, prompb::positive_spans, prompb::positive_deltas, n.positive_spans, n.positive_counts);
-    h.add_int64(prompb::histogram_timestamp, o_.timestamp_ms);
-  }
-
-  static void put_buckets(protozero::pbf_writer& h, protozero::pbf_tag_type spans_tag,
-                          protozero::pbf_tag_type deltas_tag, std::span<const bucket_span> spans,
-                          std::span<const std::uint64_t> counts) {
-    for (const bucket_span& b : spans) {
-      protozero::pbf_writer span(h, spans_tag);
-      span.add_sint32(prompb::span_offset, b.offset);
-      span.add_uint32(prompb::span_length, b.length);
+    tail_.clear();
+    {
+      protozero::pbf_writer ts(tail_);
+      protozero::pbf_writer h(ts, prompb::histograms);
+      h.add_uint64(prompb::count_int, s.count);
+      h.add_double(prompb::sum, s.sum);
+      h.add_sint32(prompb::schema, n.schema);
+      h.add_double(prompb::zero_threshold, n.zero_threshold);
+      h.add_uint64(prompb::zero_count_int, n.zero_count);
+      put_native_buckets(h, prompb::negative_spans, prompb::negative_deltas, native_deltas::packed, n.negative_spans,
+                         n.negative_counts);
+      put_native_buckets(h, prompb::positive_spans, prompb::positive_deltas, native_deltas::packed, n.positive_spans,
+                         n.positive_counts);
+      h.add_int64(prompb::histogram_timestamp, o_.timestamp_ms);
     }
-    if (counts.empty()) return;
-    protozero::packed_field_sint64 deltas(h, deltas_tag);
-    std::int64_t previous = 0;
-    for (std::uint64_t c : counts) {
-      deltas.add_element(static_cast<std::int64_t>(c) - previous);
-      previous = static_cast<std::int64_t>(c);
-    }
+    remote_write_wire::put_bytes(open_series(out, names_[plain], {}, tail_.size()), tail_);
   }
 
   const remote_write::encode_options& o_;
   std::vector<remote_write::write_request> requests_;
-  std::string name_;
-  std::vector<std::pair<std::string_view, std::string_view>> labels_;
+  char timestamp_field_[11];  ///< key and varint of every sample's timestamp
+  std::size_t timestamp_field_size_ = 0;
+  std::string names_[4];  ///< the family's `__name__` fields, by name_kind
+
+  // The order of the last sorted series' labels, by sort_order.
+  std::vector<sorted_label> sorted_;
+  std::vector<std::size_t> order_;  ///< indexes as sorted_label's
+  std::vector<std::string_view> order_names_;  ///< its label names, in the snapshot
+  std::string_view order_extra_;
+  bool order_reusable_ = false;
+
+  // The series being written, from sort_labels and prepare_extra.
+  std::string labels_;  ///< its fixed labels' fields, in order
+  std::size_t name_at_ = 0, extra_at_ = 0;  ///< where in labels_ the name and extra fields go
+  std::string_view extra_name_;  ///< "le" or "quantile" (literals), or none yet
+  std::vector<std::uint64_t> extra_values_;  ///< the values extra_fields_ spell, as bits
+  std::string extra_fields_;
+  std::vector<std::size_t> extra_ends_;
+
+  // Scratch of one sample.
+  std::string exemplars_, tail_;
 };
 
 }  // namespace detail
