@@ -119,20 +119,6 @@ std::optional<std::size_t> oversized(const pgwire::decoder& d, std::size_t limit
   return length;
 }
 
-std::size_t read_now(tcp::socket& s, std::span<char> room, boost::system::error_code& ec) noexcept {
-  for (;;) {
-    const auto n = ::recv(s.native_handle(), room.data(), room.size(), MSG_DONTWAIT);
-    if (n > 0) return static_cast<std::size_t>(n);
-    if (n == 0) {
-      ec = asio::error::eof;
-      return 0;
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) ec.assign(errno, boost::system::system_category());
-    return 0;
-  }
-}
-
 void close_quietly(tcp::socket& s) noexcept {
   boost::system::error_code ignored;
   s.shutdown(tcp::socket::shutdown_both, ignored);

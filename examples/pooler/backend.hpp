@@ -104,12 +104,6 @@ asio::awaitable<T> with_timeout(asio::awaitable<T> op, steady::duration d, const
 /// that is why its next() threw (the refused header is still unread).
 std::optional<std::size_t> oversized(const pgwire::decoder& d, std::size_t limit) noexcept;
 
-/// Reads what `s` holds into `room` without waiting, in one recv(2): the
-/// byte count, 0 if nothing has arrived (a wake-up for nothing); `ec` is set
-/// when the peer closed (asio::error::eof) or the socket failed. For
-/// callbacks woken by async_wait(wait_read), which unlike async_read_some
-/// tries no read before the socket is readable.
-std::size_t read_now(tcp::socket& s, std::span<char> room, boost::system::error_code& ec) noexcept;
 
 /// Shuts down and closes `s`, ignoring errors.
 void close_quietly(tcp::socket& s) noexcept;

@@ -300,16 +300,18 @@ void service::end_session(client& c, std::exception_ptr failure) {
   c.session_end.cancel();
 }
 
+// A read, not a wait for readability: Asio re-arms the descriptor with
+// epoll_ctl for every wait, while a read that emptied the socket queues the
+// next one with no system call at all.
 void service::read_client(std::shared_ptr<client> c) {
   auto& socket = c->socket;
-  socket.async_wait(tcp::socket::wait_read, [this, c = std::move(c)](boost::system::error_code ec) mutable {
-    std::size_t n = 0;
-    if (!ec) n = read_now(c->socket, c->decoder.prepare(read_size), ec);
-    if (ec) return end_session(*c, std::make_exception_ptr(boost::system::system_error(ec)));
-    if (n == 0) return read_client(std::move(c));
-    c->decoder.commit(n);
-    on_client_data(std::move(c));
-  });
+  const std::span<char> room = c->decoder.prepare(read_size);
+  socket.async_read_some(asio::buffer(room.data(), room.size()),
+                         [this, c = std::move(c)](boost::system::error_code ec, std::size_t n) mutable {
+                           if (ec) return end_session(*c, std::make_exception_ptr(boost::system::system_error(ec)));
+                           c->decoder.commit(n);
+                           on_client_data(std::move(c));
+                         });
 }
 
 void service::on_client_data(std::shared_ptr<client> c) {

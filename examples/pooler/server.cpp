@@ -83,13 +83,13 @@ void service::relay(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv) 
     }
     if (length == 0) {
       if (c->closing) return relay_end(std::move(c), std::move(sv), relay_end_kind::client_gone, {});
+      // A read, not a wait: see read_client().
       auto& socket = sv->socket;
-      socket.async_wait(tcp::socket::wait_read, [this, c = std::move(c), sv = std::move(sv)](
-                                                    boost::system::error_code ec) mutable {
-        std::size_t n = 0;
-        if (!ec) n = read_now(sv->socket, sv->decoder.prepare(read_size), ec);
+      const std::span<char> room = sv->decoder.prepare(read_size);
+      socket.async_read_some(asio::buffer(room.data(), room.size()), [this, c = std::move(c), sv = std::move(sv)](
+                                                                        boost::system::error_code ec, std::size_t n) mutable {
         if (ec) {
-          // The client's end cancels the wait: not the server's failure.
+          // The client's end cancels the read: not the server's failure.
           auto how = c->closing && ec == asio::error::operation_aborted ? relay_end_kind::client_gone
                                                                         : relay_end_kind::server_failed;
           return relay_end(std::move(c), std::move(sv), how, ec.message());
