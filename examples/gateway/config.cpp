@@ -3,6 +3,7 @@
 #include <charconv>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string_view>
 
 namespace gateway {
@@ -43,10 +44,22 @@ config parse_args(std::span<const char* const> args) {
       }
     };
   };
+  auto url_flag = [](std::optional<std::string>& field) {
+    return [&field](std::string_view, std::string_view v) { field = std::string(v); };
+  };
+  auto bool_flag = [](bool& field) {
+    return [&field](std::string_view flag, std::string_view v) {
+      if (v != "true" && v != "false") throw config_error(std::string(flag) + ": expected true or false, got '" + std::string(v) + "'");
+      field = v == "true";
+    };
+  };
   const std::size_t big = std::size_t{1} << 40;
   const std::map<std::string_view, setter> flags{
       {"--listen", endpoint_flag(c.listen)},
       {"--management-listen", endpoint_flag(c.management_listen)},
+      {"--remote-write-url", url_flag(c.push.url)},
+      {"--remote-write-interval-ms", ms_flag(c.push.interval)},
+      {"--remote-write-native-histograms", bool_flag(c.push.native_histograms)},
       {"--database-url", string_flag(c.database_url)},
       {"--db-pool-size", size_flag(c.db_pool_size, 1, 64)},
       {"--db-acquire-timeout-ms", ms_flag(c.db_acquire_timeout)},
@@ -97,6 +110,9 @@ std::string usage() {
 
   --listen HOST:PORT              public HTTP + WebSocket API (0.0.0.0:3000)
   --management-listen HOST:PORT   /metrics and health probes (127.0.0.1:9090)
+  --remote-write-url URL          also push the metrics to this remote_write receiver (off)
+  --remote-write-interval-ms MS   between pushes (15000)
+  --remote-write-native-histograms BOOL  push the native histogram too (false)
   --database-url CONNINFO         libpq connection string of the message store
   --db-pool-size N                pooled PostgreSQL connections (4)
   --db-acquire-timeout-ms MS      longest wait for a pooled connection (2000)

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "service/endpoint.hpp"
+#include "service/push_config.hpp"
 
 namespace gateway {
 
@@ -20,6 +21,7 @@ struct config {
   endpoint listen{"0.0.0.0", 3000};
   /// /metrics and health probes; loopback unless told otherwise.
   endpoint management_listen{"127.0.0.1", 9090};
+  service::push_config push;  ///< --remote-write-*: pushed as well as scraped
 
   /// libpq connection string of the message store.
   std::string database_url;

@@ -11,6 +11,7 @@
 #include <obs/http.hpp>
 #include <obs/protobuf.hpp>
 #include <obs/registry.hpp>
+#include <service/metrics_push.hpp>
 #include <service/stop_signals.hpp>
 
 #include <chrono>
@@ -67,6 +68,9 @@ int main(int argc, char** argv) {
     std::printf("gateway: management http://%s:%u (/metrics, /health, /livez, /readyz)\n",
                 cfg.management_listen.host.c_str(), static_cast<unsigned>(admin->port()));
     std::fflush(stdout);
+
+    // Pushed as well as scraped, when asked: the last push goes out at exit.
+    const auto push = service::start_push(cfg.push, "gateway", service::to_string(cfg.listen));
 
     const int signal = stop.wait();
     std::printf("gateway: stopping on signal %d\n", signal);

@@ -118,7 +118,7 @@ config parse_config(const std::string& text, const std::string& source) {
     table_reader g(*general, "general");
     g.only({"listen", "metrics_listen", "admin_user", "admin_password", "query_wait_timeout", "server_connect_timeout",
             "gc_interval", "max_client_conn", "pool_size", "pool_mode", "max_message_size", "shutdown_timeout",
-            "health_check_timeout"});
+            "health_check_timeout", "remote_write_url", "remote_write_interval"});
     std::string listen, metrics_listen;
     g.string("listen", listen);
     if (!listen.empty()) cfg.listen = parse_listen("general.listen", listen);
@@ -139,6 +139,10 @@ config parse_config(const std::string& text, const std::string& source) {
     cfg.max_message_size = max_message;
     g.seconds("shutdown_timeout", cfg.shutdown_timeout);
     g.seconds("health_check_timeout", cfg.health_check_timeout);
+    std::string remote_write_url;
+    g.string("remote_write_url", remote_write_url);
+    if (!remote_write_url.empty()) cfg.push.url = remote_write_url;
+    g.seconds("remote_write_interval", cfg.push.interval);
     g.integer("pool_size", default_pool_size, 1, 10000);
     g.mode("pool_mode", default_mode);
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <service/endpoint.hpp>
+#include <service/push_config.hpp>
 
 namespace pooler {
 
@@ -95,6 +96,9 @@ struct config {
   std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(10)};
   /// How long /health and /health/ready wait for each PostgreSQL to answer.
   std::chrono::milliseconds health_check_timeout{500};
+  /// remote_write_url and remote_write_interval: pushed as well as scraped.
+  /// Read at start only; RELOAD leaves it.
+  service::push_config push;
   std::vector<database_config> databases;
 };
 

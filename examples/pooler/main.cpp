@@ -6,6 +6,7 @@
 
 #include <obs/http.hpp>
 
+#include <service/metrics_push.hpp>
 #include <service/stop_signals.hpp>
 
 #include <chrono>
@@ -76,6 +77,8 @@ int main(int argc, char** argv) {
                 unsigned{pooler.port()}, cfg.metrics_listen.host.c_str(), unsigned{metrics_server->port()});
     std::fflush(stdout);
     std::thread io([&] { ioc.run(); });
+    // Pushed as well as scraped, when asked: the last push goes out at exit.
+    const auto push = service::start_push(cfg.push, "pooler", service::to_string(cfg.listen));
 
     stop.wait();
     metrics_server->health().set_ready(false);

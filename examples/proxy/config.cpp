@@ -10,6 +10,8 @@ const char* const usage =
     "  --origin CONNINFO        libpq conninfo of the origin PostgreSQL (required)\n"
     "  --listen HOST:PORT       client port (127.0.0.1:6432)\n"
     "  --metrics-listen HOST:PORT  /metrics and /metrics/queries (127.0.0.1:9090)\n"
+    "  --remote-write-url URL   also push the metrics to this remote_write receiver (off)\n"
+    "  --remote-write-interval-ms N  between pushes (15000)\n"
     "  --slot NAME              temporary replication slot to create (a unique pgcache_* name)\n"
     "  --cache-bytes N          result cache budget (67108864)\n"
     "  --max-entry-bytes N      largest cached result (1048576)\n"
@@ -43,6 +45,8 @@ config parse_flags(std::span<const std::string_view> args) {
     if (flag == "--origin") c.origin_conninfo = value;
     else if (flag == "--listen") c.listen = service::parse_endpoint(flag, value);
     else if (flag == "--metrics-listen") c.metrics_listen = service::parse_endpoint(flag, value);
+    else if (flag == "--remote-write-url") c.push.url = value;
+    else if (flag == "--remote-write-interval-ms") c.push.interval = std::chrono::milliseconds(parse_number(flag, value));
     else if (flag == "--slot") c.slot = value;
     else if (flag == "--cache-bytes") c.cache_bytes = parse_number(flag, value);
     else if (flag == "--max-entry-bytes") c.max_entry_bytes = parse_number(flag, value);
@@ -62,6 +66,7 @@ config parse_flags(std::span<const std::string_view> args) {
     if (!(ch >= 'a' && ch <= 'z') && !(ch >= '0' && ch <= '9') && ch != '_')
       throw std::invalid_argument("--slot: only lowercase letters, digits and underscores: " + c.slot);
   if (c.slot.size() > 63) throw std::invalid_argument("--slot: at most 63 characters");
+  if (c.push.interval.count() <= 0) throw std::invalid_argument("--remote-write-interval-ms: must be positive");
   return c;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <service/endpoint.hpp>
+#include <service/push_config.hpp>
 
 namespace proxy {
 
@@ -17,6 +18,7 @@ namespace proxy {
 struct config {
   service::endpoint listen{"127.0.0.1", 6432};
   service::endpoint metrics_listen{"127.0.0.1", 9090};
+  service::push_config push;  ///< --remote-write-url, --remote-write-interval-ms: pushed as well as scraped
   /// libpq conninfo of the origin: clients are relayed to its host and port,
   /// the proxy's own catalog and change-feed connections log in with it, and
   /// its dbname is the one database whose queries are cached.

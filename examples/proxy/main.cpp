@@ -14,6 +14,7 @@
 
 #include <obs/http.hpp>
 #include <obs/http/handler.hpp>
+#include <service/metrics_push.hpp>
 #include <service/stop_signals.hpp>
 
 #include "cdc.hpp"
@@ -62,6 +63,9 @@ int main(int argc, char** argv) {
     std::printf("obs_proxy: listening on %s:%u, metrics on %s:%u, change feed slot %s\n", cfg.listen.host.c_str(),
                 proxy_server.port(), cfg.metrics_listen.host.c_str(), management->port(), proxy_server.slot().c_str());
     std::fflush(stdout);
+
+    // Pushed as well as scraped, when asked: the last push goes out at exit.
+    const auto push = service::start_push(cfg.push, "proxy", service::to_string(cfg.listen));
 
     const int signal = stop.wait();
     std::fprintf(stderr, "obs_proxy: signal %d, stopping\n", signal);

@@ -77,9 +77,9 @@ config parse_config(int argc, const char* const* argv, const std::function<const
     if (flag == "--listen") c.listen = parse_endpoint(flag, value());
     else if (flag == "--metrics-listen") c.metrics_listen = parse_endpoint(flag, value());
     else if (flag == "--metrics-enabled") c.metrics_enabled = parse_bool(flag, value());
-    else if (flag == "--remote-write-url") c.remote_write_url = value();
-    else if (flag == "--remote-write-interval") c.remote_write_interval = parse_duration(value());
-    else if (flag == "--remote-write-native-histograms") c.remote_write_native_histograms = parse_bool(flag, value());
+    else if (flag == "--remote-write-url") c.push.url = value();
+    else if (flag == "--remote-write-interval") c.push.interval = parse_duration(value());
+    else if (flag == "--remote-write-native-histograms") c.push.native_histograms = parse_bool(flag, value());
     else if (flag == "--database-url") c.database_url = value();
     else if (flag == "--db-schema") c.db_schema = value();
     else if (flag == "--admin-token") c.admin_token = value();

@@ -15,6 +15,7 @@
 #include <string>
 
 #include <service/endpoint.hpp>
+#include <service/push_config.hpp>
 
 namespace redis_gateway {
 
@@ -23,12 +24,7 @@ struct config {
   service::endpoint listen{"127.0.0.1", 3000};     ///< the API (and by default /metrics)
   std::optional<service::endpoint> metrics_listen;  ///< moves /metrics to a management port
   bool metrics_enabled = true;               ///< METRICS_ENABLED
-  /// Pushes the metrics to this Prometheus remote_write receiver too.
-  std::optional<std::string> remote_write_url;
-  std::chrono::milliseconds remote_write_interval{15'000};  ///< between pushes
-  /// Sends the native request-duration histogram too; a receiver without
-  /// native histograms enabled refuses the whole request.
-  bool remote_write_native_histograms = false;
+  service::push_config push;                 ///< --remote-write-*: pushed as well as scraped
   std::string database_url;                  ///< libpq conninfo; DATABASE_URL
   std::string db_schema = "redis_gateway";   ///< schema of the gateway's tables
   std::string admin_token;                   ///< bearer token of the /api admin; ADMIN_TOKEN

@@ -13,8 +13,8 @@
 
 #include <obs/http.hpp>
 #include <obs/protobuf.hpp>
-#include <obs/remote_write.hpp>
 #include <obs/registry.hpp>
+#include <service/metrics_push.hpp>
 #include <service/stop_signals.hpp>
 
 #include "config.hpp"
@@ -83,15 +83,7 @@ int main(int argc, char** argv) {
     gw.start_maintenance();
 
     // Pushed as well as scraped, when asked: the last push goes out at exit.
-    std::optional<obs::remote_write::pusher> push;
-    if (cfg.remote_write_url) {
-      obs::remote_write::options o;
-      o.url = *cfg.remote_write_url;
-      o.external_labels = {{"job", "redis_gateway"}, {"instance", service::to_string(cfg.listen)}};
-      o.interval = cfg.remote_write_interval;
-      o.native_histograms = cfg.remote_write_native_histograms;
-      push.emplace(obs::global_registry(), std::move(o));
-    }
+    const auto push = service::start_push(cfg.push, "redis_gateway", service::to_string(cfg.listen));
 
     const int signal = stop.wait();
     std::fprintf(stderr, "redis_gateway: signal %d, stopping\n", signal);

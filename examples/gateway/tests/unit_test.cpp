@@ -20,6 +20,21 @@ TEST_CASE("flags: defaults, required values and range errors", "[config]") {
   CHECK(c.listen.port == 3000);
   CHECK(c.management_listen.host == "127.0.0.1");
   CHECK(c.management_listen.port == 9090);
+  CHECK_FALSE(c.push.url);
+  CHECK(c.push.interval == std::chrono::seconds(15));
+  CHECK_FALSE(c.push.native_histograms);
+
+  const std::array<const char*, 14> push{"--database-url", "host=x", "--s3-endpoint", "http://h:1",
+                                         "--s3-access-key", "k", "--s3-secret-key", "s",
+                                         "--remote-write-url", "http://127.0.0.1:9090/api/v1/write",
+                                         "--remote-write-interval-ms=2000", "--remote-write-native-histograms", "true",
+                                         "--listen=:0"};
+  c = parse_args(push);
+  CHECK(c.push.url == "http://127.0.0.1:9090/api/v1/write");
+  CHECK(c.push.interval == std::chrono::seconds(2));
+  CHECK(c.push.native_histograms);
+  const std::array<const char*, 2> maybe{"--remote-write-native-histograms", "maybe"};
+  CHECK_THROWS_WITH(parse_args(maybe), Catch::Contains("--remote-write-native-histograms"));
 
   const std::array<const char*, 12> more{"--database-url", "host=x", "--s3-endpoint", "http://h:1",
                                          "--s3-access-key", "k", "--s3-secret-key", "s",

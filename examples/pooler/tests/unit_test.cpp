@@ -15,6 +15,8 @@ TEST_CASE("config: a full file parses, defaults fill the rest", "[unit]") {
 listen = "0.0.0.0:7000"
 admin_password = "pw"
 pool_mode = "session"
+remote_write_url = "http://127.0.0.1:9090/api/v1/write"
+remote_write_interval = 2
 [databases.app]
 dbname = "real"
 port = 5433
@@ -30,6 +32,10 @@ min_interval = 0.5
   CHECK(cfg.listen.host == "0.0.0.0");
   CHECK(cfg.listen.port == 7000);
   CHECK(cfg.metrics_listen.port == 9127);
+  CHECK(cfg.push.url == "http://127.0.0.1:9090/api/v1/write");
+  CHECK(cfg.push.interval == 2s);
+  CHECK_FALSE(cfg.push.native_histograms);
+  CHECK_FALSE(parse_config("[databases.a]\n", "t").push.url);
   REQUIRE(cfg.databases.size() == 1);
   const auto& db = cfg.databases[0];
   CHECK(db.dbname == "real");
@@ -60,6 +66,8 @@ TEST_CASE("config: errors name the key", "[unit]") {
   CHECK(message("[databases.a.auth_query]\nquery = \"SELECT 1\"\nuser = \"u\"\n").find("databases.a.auth_query.query") !=
         std::string::npos);
   CHECK(message("[general]\n").find("databases") != std::string::npos);
+  CHECK(message("[general]\nremote_write_interval = 0\n[databases.a]\n").find("general.remote_write_interval") !=
+        std::string::npos);
   CHECK(message("[databases.a\n").find("t.toml:1") != std::string::npos);
 }
 

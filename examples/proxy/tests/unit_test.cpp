@@ -353,6 +353,15 @@ TEST_CASE("config: flags", "[unit]") {
   CHECK(c.listen.port == 7000);
   CHECK(c.metrics_listen.port == 9090);
   CHECK(c.exclude_tables == std::vector<std::string>{"a"});
+  CHECK_FALSE(c.push.url);
+  CHECK(c.push.interval == std::chrono::seconds(15));
+  std::vector<std::string_view> push{"--origin", "host=x", "--remote-write-url", "http://127.0.0.1:9090/api/v1/write",
+                                     "--remote-write-interval-ms", "2000"};
+  c = proxy::parse_flags(push);
+  CHECK(c.push.url == "http://127.0.0.1:9090/api/v1/write");
+  CHECK(c.push.interval == std::chrono::seconds(2));
+  std::vector<std::string_view> zero_interval{"--origin", "host=x", "--remote-write-interval-ms", "0"};
+  CHECK_THROWS_WITH(proxy::parse_flags(zero_interval), Catch::Contains("--remote-write-interval-ms"));
   std::vector<std::string_view> bad{"--listen", "nope"};
   CHECK_THROWS_AS(proxy::parse_flags(bad), std::invalid_argument);
   std::vector<std::string_view> missing{"--listen", ":1"};

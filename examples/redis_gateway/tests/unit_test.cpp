@@ -162,15 +162,15 @@ TEST_CASE("config reads the seed's variables, and flags win", "[config]") {
   CHECK(c.db_timeout == 2000ms);
   CHECK(c.health_timeout == 1000ms);
   CHECK(c.shutdown_timeout == 10s);
-  CHECK(!c.remote_write_url);
-  CHECK(c.remote_write_interval == 15s);
-  CHECK_FALSE(c.remote_write_native_histograms);
+  CHECK(!c.push.url);
+  CHECK(c.push.interval == 15s);
+  CHECK_FALSE(c.push.native_histograms);
 
   c = parse({"--remote-write-url", "http://127.0.0.1:9090/api/v1/write", "--remote-write-interval", "2s",
              "--remote-write-native-histograms", "true"});
-  CHECK(c.remote_write_url == "http://127.0.0.1:9090/api/v1/write");
-  CHECK(c.remote_write_interval == 2s);
-  CHECK(c.remote_write_native_histograms);
+  CHECK(c.push.url == "http://127.0.0.1:9090/api/v1/write");
+  CHECK(c.push.interval == 2s);
+  CHECK(c.push.native_histograms);
 
   c = parse({"--rate-limit-rps", "7", "--metrics-listen", "127.0.0.1:9464"},
             {{"RATE_LIMIT_DEFAULT_RPS", "500"}, {"METRICS_ENABLED", "false"}, {"HEALTH_CHECK_INTERVAL", "30s"},
