@@ -18,7 +18,13 @@ for _ in $(seq 100); do
 done
 [ -n "$url" ] || { echo "obs_demo did not start:"; cat "$dir/log"; exit 1; }
 
-"$curl" -fsS "$url/metrics" > "$dir/metrics"
+# The traffic thread records its first values just after the server is up;
+# on a busy machine that may be after the first scrape.
+for _ in $(seq 50); do
+  "$curl" -fsS "$url/metrics" > "$dir/metrics"
+  grep -q '^ws_messages_sent_total ' "$dir/metrics" && break
+  sleep 0.1
+done
 "$promtool" check metrics < "$dir/metrics"
 grep -q '^ws_messages_sent_total ' "$dir/metrics" || { echo "no ws_messages_sent_total in the scrape"; exit 1; }
 grep -q '^process_open_fds ' "$dir/metrics" || { echo "no process_open_fds in the scrape"; exit 1; }
