@@ -87,7 +87,8 @@ demo_prom_wait "$sent > 0" 60 || fail "no pushed samples counted sent: $(demo_pr
 lost='sum(obs_remote_write_samples_failed_total{job="redis_gateway"}) + sum(obs_remote_write_samples_dropped_total{job="redis_gateway"})'
 value=$(demo_prom_value "$lost") || fail "$lost is empty"
 [[ $value == 0 ]] || fail "the Redis gateway's pushes failed or were dropped: $value samples"
-instance=$(demo_prom_query 'redis_commands_total') || fail "no redis_commands_total"
+# The pusher's own series exist from the first push on, before any traffic.
+instance=$(demo_prom_query 'obs_remote_write_samples_sent_total') || fail "no obs_remote_write_samples_sent_total"
 grep -q "instance=\"127.0.0.1:$DEMO_PORT_REDIS_GATEWAY\",job=\"redis_gateway\"" <<<"$instance" ||
   fail "the pushed series lack the gateway's job and instance: $instance"
 pass "the Redis gateway pushes: $(demo_prom_value "$sent") samples/s sent, none failed or dropped"
