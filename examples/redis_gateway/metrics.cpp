@@ -125,8 +125,9 @@ command_series& find_command(std::string_view command) {
   for (command_series& s : command_cache)
     if (s.command == command) return s;
   if (command_cache.size() == series_cache_capacity) command_cache.pop_back();
-  return command_cache.emplace_back(std::string(command), metrics.redis_commands.with(command), std::nullopt,
-                                    metrics.redis_command_duration.with(command));
+  command_cache.push_back({std::string(command), metrics.redis_commands.with(command), std::nullopt,
+                           metrics.redis_command_duration.with(command)});
+  return command_cache.back();
 }
 
 }  // namespace
