@@ -49,7 +49,8 @@ config parse_args(std::span<const char* const> args) {
   };
   auto bool_flag = [](bool& field) {
     return [&field](std::string_view flag, std::string_view v) {
-      if (v != "true" && v != "false") throw config_error(std::string(flag) + ": expected true or false, got '" + std::string(v) + "'");
+      if (v != "true" && v != "false")
+        throw config_error(std::string(flag) + ": expected true or false, got '" + std::string(v) + "'");
       field = v == "true";
     };
   };

@@ -86,8 +86,7 @@ void service::relay(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv) 
       // A read, not a wait: see read_client().
       auto& socket = sv->socket;
       const std::span<char> room = sv->decoder.prepare(read_size);
-      socket.async_read_some(asio::buffer(room.data(), room.size()), [this, c = std::move(c), sv = std::move(sv)](
-                                                                        boost::system::error_code ec, std::size_t n) mutable {
+      auto on_read = [this, c = std::move(c), sv = std::move(sv)](boost::system::error_code ec, std::size_t n) mutable {
         if (ec) {
           // The client's end cancels the read: not the server's failure.
           auto how = c->closing && ec == asio::error::operation_aborted ? relay_end_kind::client_gone
@@ -96,7 +95,8 @@ void service::relay(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv) 
         }
         sv->decoder.commit(n);
         relay(std::move(c), std::move(sv));
-      });
+      };
+      socket.async_read_some(asio::buffer(room.data(), room.size()), std::move(on_read));
       return;
     }
     c->pool_->stats.bytes_sent += length;

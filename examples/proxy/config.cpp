@@ -46,7 +46,8 @@ config parse_flags(std::span<const std::string_view> args) {
     else if (flag == "--listen") c.listen = service::parse_endpoint(flag, value);
     else if (flag == "--metrics-listen") c.metrics_listen = service::parse_endpoint(flag, value);
     else if (flag == "--remote-write-url") c.push.url = value;
-    else if (flag == "--remote-write-interval-ms") c.push.interval = std::chrono::milliseconds(parse_number(flag, value));
+    else if (flag == "--remote-write-interval-ms")
+      c.push.interval = std::chrono::milliseconds(parse_number(flag, value));
     else if (flag == "--slot") c.slot = value;
     else if (flag == "--cache-bytes") c.cache_bytes = parse_number(flag, value);
     else if (flag == "--max-entry-bytes") c.max_entry_bytes = parse_number(flag, value);

@@ -25,7 +25,9 @@ constexpr std::array<std::string_view, 33> allowed_commands{
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // {"result":VALUE}, written around VALUE's dump rather than copying VALUE into an object first.
-http_reply result(unsigned status, const json& value) { return {status, R"({"result":)" + dump(value) + "}", {}, {}, false}; }
+http_reply result(unsigned status, const json& value) {
+  return {status, R"({"result":)" + dump(value) + "}", {}, {}, false};
+}
 http_reply error(unsigned status, std::string_view message) {
   return {status, dump(json{{"error", std::string(message)}}), {}, {}, false};
 }

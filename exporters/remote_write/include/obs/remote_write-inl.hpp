@@ -393,7 +393,8 @@ class remote_write_encoder {
     char* p = open_series(out, name_field, extra_field, 1 + wire::varint_size(sample) + sample + exemplars_.size());
     *p++ = wire::length_delimited_key(prompb::samples);
     p = wire::put_varint(p, sample);
-    *p++ = static_cast<char>((prompb::sample_value << 3) | static_cast<std::uint32_t>(protozero::pbf_wire_type::fixed64));
+    constexpr auto fixed64 = static_cast<std::uint32_t>(protozero::pbf_wire_type::fixed64);
+    *p++ = static_cast<char>((prompb::sample_value << 3) | fixed64);
     p = wire::put_fixed64(p, value);
     p = wire::put_bytes(p, std::string_view(timestamp_field_, timestamp_field_size_));
     wire::put_bytes(p, exemplars_);
