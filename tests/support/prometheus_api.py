@@ -5,21 +5,16 @@ processes, and the HTTP API (https://prometheus.io/docs/prometheus/latest/queryi
     from prometheus_api import api, expect, fail, free_port, scalar, stop, wait_until
 """
 import json
-import socket
 import subprocess
 import time
 import urllib.parse
 import urllib.request
 
+from ports import free_port  # noqa: F401  (the tests import it from here)
+
 
 def fail(msg):
     raise SystemExit("FAIL: " + msg)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http_get(url, headers=None):

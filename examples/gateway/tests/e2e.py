@@ -5,7 +5,7 @@
 
 Each scenario creates its own database on the shared server
 (OBS_TEST_PG_URL), its own bucket on the shared S3 server
-(OBS_TEST_S3_ENDPOINT), starts a gateway on ephemeral ports, and cleans up.
+(OBS_TEST_S3_ENDPOINT), starts a gateway on free ports, and cleans up.
 The scenarios that stop, restart or hang (SIGSTOP) an upstream start their
 own PostgreSQL cluster or s3rver instead.
 Only the standard library: the WebSocket client below speaks RFC 6455 itself,
@@ -29,6 +29,9 @@ import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "support"))
+from ports import free_port  # noqa: E402
 
 REQUIRED_ENV = ["OBS_TEST_PG_URL", "OBS_TEST_PG_HOST", "OBS_TEST_PG_PORT", "OBS_TEST_PG_PASSWORD",
                 "OBS_TEST_S3_ENDPOINT", "OBS_TEST_S3_ACCESS_KEY", "OBS_TEST_S3_SECRET_KEY"]
@@ -54,12 +57,6 @@ def wait_for(pred, what, timeout=DEADLINE):
         if time.monotonic() > end:
             fail("timed out waiting for " + what)
         time.sleep(0.05)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- PostgreSQL and S3 -----------------------------------------------------------

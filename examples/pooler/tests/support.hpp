@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/listen_port.hpp"
+
 namespace pooler_test {
 
 using namespace std::chrono_literals;
@@ -37,7 +39,8 @@ std::pair<std::string, int> run(const std::string& command);
 /// `s` quoted for sh.
 std::string quote(const std::string& s);
 
-int free_port();
+/// A free port below the ephemeral range, which a stopped server gets back.
+using obs_test::free_port;
 
 /// A TCP connection to 127.0.0.1:port, or -1.
 int connect_tcp(int port);

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <functional>
-#include <random>
 
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +21,7 @@
 #include "pgwire/codec.hpp"
 #include "pgwire/decoder.hpp"
 #include "support.hpp"
+#include "support/listen_port.hpp"
 
 using namespace proxy_test;
 
@@ -440,7 +440,7 @@ TEST_CASE("the origin restarts: a clean error, then the proxy and its change fee
   REQUIRE(mkdtemp(dir_template));
   const std::string dir = dir_template;
   REQUIRE(chmod(dir.c_str(), 0755) == 0);
-  const std::string port = std::to_string(20000 + std::random_device{}() % 20000);
+  const std::string port = std::to_string(obs_test::free_port());
   const std::string password = "proxy-" + unique_suffix();
   const std::string cluster = std::string("bash ") + OBS_PG_CLUSTER + " ";
   auto start = [&] { return std::system((cluster + "start " + dir + " " + port + " " + password).c_str()) == 0; };

@@ -9,11 +9,13 @@ import random
 import re
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "support"))
+from ports import free_port  # noqa: E402,F401  (scenarios.py imports it from here)
 
 DEADLINE = 60.0  # generous: ASan on a loaded 2-core machine
 
@@ -33,12 +35,6 @@ def env(name):
     if not v:
         fail(f"environment variable {name} is not set (tests/run exports it)")
     return v
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def poll(pred, what, timeout=DEADLINE, interval=0.05):
