@@ -9,13 +9,16 @@
 // LIBRARY: obs or prometheus-cpp; KIND: histogram (11 default buckets),
 // counter, gauge (increment), quantiles (obs: a native histogram;
 // prometheus-cpp: a Summary of 0.5, 0.9, 0.99), histogram_exemplar and
-// counter_exemplar (obs only: with a trace id exemplar), or none. Values come from a fixed sequence that
+// counter_exemplar (obs only: with a trace id exemplar), family (a counter
+// family's series found by three runtime label values, then incremented, as a
+// service counts a request by method, route and status), or none. Values come from a fixed sequence that
 // jumps between buckets, as real latencies do.
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
 
 #include "obs/counter.hpp"
+#include "obs/family.hpp"
 #include "obs/gauge.hpp"
 #include "obs/histogram.hpp"
 #include "obs/histogram_config.hpp"
@@ -99,7 +102,34 @@ constexpr std::string_view trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
   keep(static_cast<double>(c.sum()));
 }
 
+// Label values as a request carries them: in buffers of its own, so the
+// lookup cannot go by their addresses.
+struct request_labels {
+  char method[8] = "GET";
+  char route[32] = "/redis/{instance}/get/{key}";
+  char status[4] = "200";
+};
+
+[[gnu::noinline]] void obs_family(obs::registry& reg, long n) {
+  obs::counter_family requests = reg.counter_family("instructions_requests_total", {"method", "route", "status"});
+  const request_labels l;
+  const std::string_view method = l.method, route = l.route, status = l.status;
+  run(n, [&](double v) {
+    keep(v);
+    requests.with(method, route, status).increment();
+  });
+}
+
 #if OBS_BENCH_PROMETHEUS_CPP
+[[gnu::noinline]] void promcpp_family(prometheus::Registry& reg, long n) {
+  auto& requests = prometheus::BuildCounter().Name("instructions_requests_total").Register(reg);
+  const request_labels l;
+  run(n, [&](double v) {
+    keep(v);
+    requests.Add({{"method", l.method}, {"route", l.route}, {"status", l.status}}).Increment();
+  });
+}
+
 [[gnu::noinline]] void promcpp_quantiles(prometheus::Registry& reg, long n) {
   auto& s = prometheus::BuildSummary().Name("instructions_native_seconds").Register(reg).Add(
       {}, prometheus::Summary::Quantiles{{0.5, 0.05}, {0.9, 0.01}, {0.99, 0.001}});
@@ -134,7 +164,7 @@ constexpr std::string_view trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
 int usage() {
   std::fprintf(stderr,
                "usage: obs_record_instructions obs|prometheus-cpp "
-               "histogram|counter|gauge|quantiles|histogram_exemplar|counter_exemplar|none N\n");
+               "histogram|counter|gauge|quantiles|histogram_exemplar|counter_exemplar|family|none N\n");
   return 2;
 }
 
@@ -156,6 +186,7 @@ int main(int argc, char** argv) {
     else if (kind == "quantiles") obs_quantiles(reg, n);
     else if (kind == "histogram_exemplar") obs_histogram_exemplar(reg, n);
     else if (kind == "counter_exemplar") obs_counter_exemplar(reg, n);
+    else if (kind == "family") obs_family(reg, n);
     else return usage();
     return 0;
   }
@@ -166,6 +197,7 @@ int main(int argc, char** argv) {
     else if (kind == "counter") promcpp_counter(reg, n);
     else if (kind == "gauge") promcpp_gauge(reg, n);
     else if (kind == "quantiles") promcpp_quantiles(reg, n);
+    else if (kind == "family") promcpp_family(reg, n);
     else return usage();
     return 0;
   }
