@@ -143,7 +143,7 @@ struct admin_view {
         auto local = sv.socket.local_endpoint(ec);
         t.row({"S", p->user, p->database, state, p->host, num(p->port), ec ? std::string() : local.address().to_string(),
                ec ? "0" : num(local.port()), timestamp(sv.connect_time), timestamp(sv.request_time), "0", "0", "0",
-               pointer(&sv), sv.link ? std::optional<std::string>(pointer(sv.link)) : std::nullopt,
+               pointer(&sv), sv.link ? std::optional<std::string>(pointer(sv.link.get())) : std::nullopt,
                std::to_string(sv.process_id), std::nullopt, std::nullopt});
       };
       for (const auto& sv : p->busy) add(*sv, "active");

@@ -363,7 +363,7 @@ void service::forward(std::shared_ptr<client> c, std::string_view request, int a
   const auto now = steady::now();
   if (!c->server && !draining_ && !c->pool_->destroyed) {
     if (auto sv = take_idle(*c->pool_, now)) {
-      sv->link = c.get();
+      sv->link = c;
       c->server = std::move(sv);
       c->xact_start = now;
       fresh = true;
@@ -433,7 +433,7 @@ asio::awaitable<bool> service::send_to_server(std::shared_ptr<client> c, std::st
         co_await write_all(c->socket, error_message("FATAL", pgwire::sqlstate::connection_failure, error));
         co_return false;
       }
-      c->server->link = c.get();
+      c->server->link = c;
       c->xact_start = steady::now();
     }
     if (!counted) {

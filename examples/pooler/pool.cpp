@@ -1,12 +1,9 @@
-// The pools: lending a server connection to a client (an idle one that is
-// still alive, a new one, or the next one returned, within
-// query_wait_timeout), taking it back, and making, destroying and
-// re-homing pools.
+// The pools: lending a server connection to a client (an idle one, a new
+// one, or the next one returned, within query_wait_timeout), taking it back,
+// and making, destroying and re-homing pools.
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <service/idle_socket.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -29,25 +26,32 @@ void note_lent(pool& p, steady::time_point asked) {
 
 }  // namespace
 
+// No check of the connection's life here: the read in flight on an idle
+// connection (release) has taken out any that PostgreSQL ended.
 std::shared_ptr<server_conn> service::take_idle(pool& p, steady::time_point asked) {
-  while (!p.idle.empty()) {
-    auto sv = std::move(p.idle.back());
-    p.idle.pop_back();
-    // `::service` is the services' shared skeleton: its liveness rule.
-    if (!::service::idle_socket_alive(sv->socket.native_handle())) {
-      // PostgreSQL ended it while it sat here (a restart,
-      // idle_session_timeout, pg_terminate_backend): never lent, replaced.
-      if (p.m) p.m->errors_closed.increment();
-      close_quietly(sv->socket);
-      p.sync_counts();
-      continue;
-    }
-    p.busy.push_back(sv);
+  if (p.idle.empty()) return nullptr;
+  auto sv = std::move(p.idle.back());
+  p.idle.pop_back();
+  p.busy.push_back(sv);
+  p.sync_counts();
+  note_lent(p, asked);
+  return sv;
+}
+
+void service::closed_while_idle(const std::shared_ptr<server_conn>& sv) {
+  close_quietly(sv->socket);
+  for (auto& entry : pools_) {
+    auto& p = *entry.second;
+    auto it = std::find(p.idle.begin(), p.idle.end(), sv);
+    if (it == p.idle.end()) continue;
+    p.idle.erase(it);
+    if (p.m) p.m->errors_closed.increment();
     p.sync_counts();
-    note_lent(p, asked);
-    return sv;
+    // A queued client may connect in its place.
+    if (!p.waiters.empty()) p.waiters.front()->timer.cancel();
+    return;
   }
-  return nullptr;
+  // Handed to a queued client: its write fails, and it counts the loss.
 }
 
 asio::awaitable<std::shared_ptr<server_conn>> service::acquire(client& c) {
@@ -132,7 +136,12 @@ void service::release(pool& p, std::shared_ptr<server_conn> sv, bool reusable) {
     close_quietly(sv->socket);
     // The freed slot lets a queued client connect.
     if (!p.waiters.empty()) p.waiters.front()->timer.cancel();
-  } else if (!p.waiters.empty()) {
+    p.sync_counts();
+    return;
+  }
+  // PostgreSQL may end it before its next use: see server_conn::reading.
+  if (!sv->reading) read_server(sv);
+  if (!p.waiters.empty()) {
     auto w = p.waiters.front();
     p.waiters.pop_front();
     w->conn = std::move(sv);

@@ -37,7 +37,14 @@ struct server_conn {
   std::int32_t secret_key = 0;
   std::chrono::system_clock::time_point connect_time;
   std::chrono::system_clock::time_point request_time;
-  client* link = nullptr;  ///< the client using it, for SHOW SERVERS
+  /// The client it is lent to: where the answers of the read in flight go,
+  /// and SHOW SERVERS' link. Null while idle. The client holds this
+  /// connection too (client::server): release() and stop() end the pair.
+  std::shared_ptr<client> link;
+  /// A read is in flight on `socket` (service::read_server). One stays in
+  /// flight while the connection sits idle, so that PostgreSQL ending it
+  /// there is seen at once, with no check at every lend.
+  bool reading = false;
   /// Closed when it comes back, not pooled: RELOAD changed where or as whom
   /// its pool logs in while it was lent out.
   bool discard = false;

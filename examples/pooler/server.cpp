@@ -82,21 +82,15 @@ void service::relay(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv) 
       return relay_end(std::move(c), std::move(sv), relay_end_kind::server_failed, e.what(), too_long);
     }
     if (length == 0) {
-      if (c->closing) return relay_end(std::move(c), std::move(sv), relay_end_kind::client_gone, {});
-      // A read, not a wait: see read_client().
-      auto& socket = sv->socket;
-      const std::span<char> room = sv->decoder.prepare(read_size);
-      auto on_read = [this, c = std::move(c), sv = std::move(sv)](boost::system::error_code ec, std::size_t n) mutable {
-        if (ec) {
-          // The client's end cancels the read: not the server's failure.
-          auto how = c->closing && ec == asio::error::operation_aborted ? relay_end_kind::client_gone
-                                                                        : relay_end_kind::server_failed;
-          return relay_end(std::move(c), std::move(sv), how, ec.message());
-        }
-        sv->decoder.commit(n);
-        relay(std::move(c), std::move(sv));
-      };
-      socket.async_read_some(asio::buffer(room.data(), room.size()), std::move(on_read));
+      // A read in flight (the one an idle connection keeps) brings the rest,
+      // or, cancelled, ends the relay for a client that went away.
+      if (c->closing) {
+        if (!sv->reading) return relay_end(std::move(c), std::move(sv), relay_end_kind::client_gone, {});
+        boost::system::error_code ignored;
+        sv->socket.cancel(ignored);
+        return;
+      }
+      if (!sv->reading) read_server(std::move(sv));
       return;
     }
     c->pool_->stats.bytes_sent += length;
@@ -122,6 +116,33 @@ void service::relay(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv) 
     }
     if (release_now && ends_here(*c)) return relay_end(std::move(c), std::move(sv), relay_end_kind::released, {});
   }
+}
+
+// A read, not a wait: see read_client().
+void service::read_server(std::shared_ptr<server_conn> sv) {
+  sv->reading = true;
+  auto& socket = sv->socket;
+  const std::span<char> room = sv->decoder.prepare(read_size);
+  auto on_read = [this, sv = std::move(sv)](boost::system::error_code ec, std::size_t n) mutable {
+    sv->reading = false;
+    std::shared_ptr<client> c = sv->link;
+    if (!c) {
+      // Idle, or handed to a queued client that has sent nothing yet: no
+      // answer is due, so bytes or an end are PostgreSQL's goodbye. An
+      // aborted read is the pooler closing it.
+      if (ec != asio::error::operation_aborted) closed_while_idle(sv);
+      return;
+    }
+    if (ec) {
+      // The client's end cancels the read: not the server's failure.
+      auto how = c->closing && ec == asio::error::operation_aborted ? relay_end_kind::client_gone
+                                                                    : relay_end_kind::server_failed;
+      return relay_end(std::move(c), std::move(sv), how, ec.message());
+    }
+    sv->decoder.commit(n);
+    relay(std::move(c), std::move(sv));
+  };
+  socket.async_read_some(asio::buffer(room.data(), room.size()), std::move(on_read));
 }
 
 void service::relay_end(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv, relay_end_kind how,

@@ -123,7 +123,10 @@ void service::stop() {
   for (auto& [id, c] : clients_) close_quietly(c->socket);
   for (auto& [key, p] : pools_) {
     for (auto& sv : p->idle) close_quietly(sv->socket);
-    for (auto& sv : p->busy) close_quietly(sv->socket);
+    for (auto& sv : p->busy) {
+      close_quietly(sv->socket);
+      sv->link = nullptr;  // no answer is relayed after a stop; frees the client it was lent to
+    }
   }
   for (auto& [name, db] : databases_)
     if (db->exec) retire(*db->exec);

@@ -125,8 +125,8 @@ class service {
 
   // pool.cpp: lending and taking back server connections.
   asio::awaitable<std::shared_ptr<server_conn>> acquire(client& c);
-  /// An idle connection of `p` that is still alive, counted busy and its
-  /// wait recorded; null if there is none. acquire() without the waiting.
+  /// An idle connection of `p`, counted busy and its wait recorded; null if
+  /// there is none. acquire() without the waiting.
   std::shared_ptr<server_conn> take_idle(pool& p, steady::time_point asked);
   void release(pool& p, std::shared_ptr<server_conn> sv, bool reusable);
   std::shared_ptr<pool> make_pool(const database_state& db, const std::string& user, const secret& credentials,
@@ -145,6 +145,14 @@ class service {
   /// needed, until the transaction ends (the server goes back) or a side
   /// fails; in callbacks.
   void relay(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv);
+  /// Starts the one read in flight on a server connection. Its bytes go to
+  /// relay() for the client the connection is lent to when they arrive;
+  /// bytes or an end while it is idle mean PostgreSQL ended it there
+  /// (closed_while_idle).
+  void read_server(std::shared_ptr<server_conn> sv);
+  /// Closes a connection PostgreSQL ended while it sat idle (a restart,
+  /// idle_session_timeout, pg_terminate_backend), so that no client gets it.
+  void closed_while_idle(const std::shared_ptr<server_conn>& sv);
   /// Whether the server goes back now: the end of a transaction in
   /// transaction mode, or of any in a stopping pooler or a removed pool.
   bool ends_here(const client& c) const noexcept;

@@ -151,11 +151,15 @@ TEST_CASE("a server connection that died in the pool is replaced before a client
   REQUIRE(c.ok());
   auto backends = [&] { return pg.value("SELECT count(*) FROM pg_stat_activity WHERE usename = '" + user + "'"); };
 
-  // A terminated backend: its FATAL and EOF wait in the idle socket.
+  // A terminated backend: the read in flight on the idle connection sees its
+  // FATAL and EOF, and the pool drops it before any client asks.
   REQUIRE(c.value("SELECT 1") == "1");
   REQUIRE(backends() == "1");
+  std::string idle = "db_pool_connections{service=\"" + db + "/" + user + "\",state=\"idle\"}";
+  REQUIRE(metric(pooler.scrape(), idle) == 1);
   pg.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + user + "'");
-  REQUIRE(eventually([&] { return backends() == "0"; }));
+  CHECK(eventually([&] { return metric(pooler.scrape(), closed) == 1; }));
+  CHECK(metric(pooler.scrape(), idle) == 0);
   CHECK(c.value("SELECT 2") == "2");
   CHECK(metric(pooler.scrape(), closed) == 1);
 
@@ -193,7 +197,7 @@ TEST_CASE("PostgreSQL restarts: once it is back, clients connected across the re
   client_conn fresh(pooler.client(db, user, "rs-pw"));
   REQUIRE(fresh.ok());
   CHECK(fresh.value("SELECT 43") == "43");
-  // Each dead connection was found at checkout and counted.
+  // Each dead connection left the pool when it died, and was counted.
   CHECK(metric(pooler.scrape(), "db_pool_connection_errors_total{" + service + ",error_type=\"closed\"}") == 3);
 }
 
