@@ -8,7 +8,8 @@
 # machine disturbs far less than throughput), with ratios. Then it counts the
 # instructions each pooler executes per transaction under valgrind's callgrind
 # (bench/lib/instructions.sh): a figure other load cannot move, which is what
-# resolves the instrumentation's cost against OBS_DISABLE=1.
+# resolves the instrumentation's cost against OBS_DISABLE=1. Between the two,
+# the system calls pgbouncer and the pooler make per transaction (perf).
 #
 #   OBS_TEST_PG_HOST/PORT/PASSWORD set, as tests/run sets them
 #   bash bench/pooler/run.sh [ROUNDS] [SECONDS] [XACTS]
@@ -207,6 +208,35 @@ for load in select tpcb; do
 done
 echo
 echo "Medians of $rounds interleaved rounds of $seconds s. $(bench_load_note)"
+
+# System calls per select-only transaction at 8 clients, pgbouncer's and the
+# pooler's: perf stat on the syscall tracepoints while pgbench runs. Most of
+# a transaction's CPU is the kernel's, so these say where the two differ.
+syscall_names=(recvfrom sendto poll epoll_wait epoll_ctl read write)
+events=$(printf 'syscalls:sys_enter_%s,' "${syscall_names[@]}")
+header="| target |" separator="| --- |"
+for name in "${syscall_names[@]}"; do header+=" \`$name\` |" separator+=" --- |"; done
+echo
+echo "System calls per transaction (perf stat on the syscall tracepoints; pgbench -S, 8 clients, $seconds s):"
+echo
+echo "$header"
+echo "$separator"
+for target in pgbouncer pooler; do
+  port=${targets[$target]#*:}
+  perf stat -x, -e "${events%,}" -p "${pid_of[$target]}" -o "$work/$target.syscalls" -- sleep $((seconds + 2)) \
+    2>"$work/$target.perf-err" &
+  stat_pid=$!
+  sleep 1  # perf attached
+  out=$(PGPASSWORD=$password pgbench -n -S -c 8 -j 2 -T "$seconds" -h 127.0.0.1 -p "$port" -U "$user" "$db" 2>&1)
+  wait "$stat_pid" || { echo "bench: perf stat failed: $(head -c 300 "$work/$target.perf-err")" >&2; exit 1; }
+  xacts=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+  row="| $target |"
+  for name in "${syscall_names[@]}"; do
+    row+=$(awk -F, -v e="syscalls:sys_enter_$name" -v x="$xacts" '$3 == e {printf " %.2f |", $1 / x}' \
+      "$work/$target.syscalls")
+  done
+  echo "$row"
+done
 
 # Instructions per transaction under callgrind, one client: with more, how
 # many messages one wake-up finds varies from run to run, and the count with
