@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <random>
 #include <stdexcept>
@@ -21,9 +22,9 @@ namespace obs_test {
 namespace detail {
 
 inline int first_ephemeral_port() {
-  int low = 32768, high = 60999;  // Linux's default
+  int low = 32768;  // Linux's default
   if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
-    if (std::fscanf(f, "%d %d", &low, &high) != 2) low = 32768;
+    if (std::fscanf(f, "%d", &low) != 1) low = 32768;
     std::fclose(f);
   }
   return low;
