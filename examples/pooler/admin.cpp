@@ -100,7 +100,7 @@ struct admin_view {
     for (const auto& [key, p] : s.pools_) {
       std::chrono::microseconds wait{0};
       if (!p->waiters.empty())
-        wait = std::chrono::duration_cast<std::chrono::microseconds>(now - p->waiters.front()->since);
+        wait = std::chrono::duration_cast<std::chrono::microseconds>(now - p->waiters.front()->asked);
       unsigned waiting = static_cast<unsigned>(p->waiters.size());
       unsigned active = p->clients > waiting ? p->clients - waiting : 0;
       t.row({p->database, p->user, num(active), num(waiting), "0", "0", num(p->busy.size()), "0", "0",

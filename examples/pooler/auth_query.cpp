@@ -133,11 +133,10 @@ asio::awaitable<std::optional<secret>> service::fetch_password(std::shared_ptr<e
   auto deadline = steady::now() + cfg_.query_wait_timeout;
   while (ex->free.empty()) {
     if (ex->retired) throw backend_error("executor retired by RELOAD");
-    auto w = std::make_shared<waiter>(ioc_.get_executor());
-    w->timer.expires_at(deadline);
+    auto w = std::make_shared<asio::steady_timer>(ioc_.get_executor(), deadline);
     ex->waiters.push_back(w);
     boost::system::error_code ec;
-    co_await w->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    co_await w->async_wait(asio::redirect_error(use_awaitable, ec));
     if (auto it = std::find(ex->waiters.begin(), ex->waiters.end(), w); it != ex->waiters.end()) ex->waiters.erase(it);
     if (ex->free.empty() && steady::now() >= deadline) throw timeout_error("no auth_query executor connection free");
   }
@@ -168,7 +167,7 @@ asio::awaitable<std::optional<secret>> service::fetch_password(std::shared_ptr<e
   ex->active.decrement();
   if (!ex->retired) ex->free.push_back(c);
   else close_quietly(c->socket);
-  if (!ex->waiters.empty()) ex->waiters.front()->timer.cancel();
+  if (!ex->waiters.empty()) ex->waiters.front()->cancel();
   if (!error.empty()) throw backend_error(error);
   if (!value) co_return std::nullopt;
   co_return parse_secret(*value, true);
@@ -196,7 +195,7 @@ std::shared_ptr<executor> service::start_executor(const database_state& db) {
           // Free only now, so no fetch shares the socket with the connect.
           if (ex->retired) co_return;
           ex->free.push_back(c);
-          if (!ex->waiters.empty()) ex->waiters.front()->timer.cancel();
+          if (!ex->waiters.empty()) ex->waiters.front()->cancel();
         },
         asio::detached);
   }
@@ -206,7 +205,7 @@ std::shared_ptr<executor> service::start_executor(const database_state& db) {
 void service::retire(executor& ex) {
   ex.retired = true;
   for (auto& c : ex.conns) close_quietly(c->socket);
-  for (auto& w : ex.waiters) w->timer.cancel();
+  for (auto& w : ex.waiters) w->cancel();
 }
 
 }  // namespace pooler

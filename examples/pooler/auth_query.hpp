@@ -38,7 +38,9 @@ struct executor {
   std::uint16_t port = 0;
   std::vector<std::shared_ptr<conn>> conns;
   std::deque<std::shared_ptr<conn>> free;
-  std::deque<std::shared_ptr<waiter>> waiters;
+  /// Fetches queued for a free connection: each waits on its timer, which
+  /// is cancelled when one comes free.
+  std::deque<std::shared_ptr<boost::asio::steady_timer>> waiters;
   unsigned busy = 0;
   /// pg_doorman_auth_query_executor_active_connections, kept equal to busy.
   obs::gauge_handle active;

@@ -45,6 +45,11 @@ void tell(client& c, const std::string& bytes) {
 
 }  // namespace
 
+void service::give_up_waiting(client& c) {
+  tell(c, error_message("FATAL", pgwire::sqlstate::connection_failure, "query_wait_timeout"));
+  end_session(c, nullptr);
+}
+
 void service::terminate(client& c, std::string_view message) {
   tell(c, error_message("FATAL", admin_shutdown, std::string(message)));
   close_quietly(c.socket);
@@ -268,10 +273,11 @@ asio::awaitable<void> service::serve_pooled(std::shared_ptr<client> c) {
     // A server's ParameterStatus values are what the client is told.
     std::shared_ptr<server_conn> sv;
     try {
-      sv = co_await acquire(*c);
+      sv = co_await acquire(c);
     } catch (const std::exception&) {
       // acquire() logged and counted it.
     }
+    c->waiting = false;
     if (!sv) {
       if (draining_) co_return;  // told already
       throw login_refused(pgwire::sqlstate::connection_failure, "could not connect to the server");
@@ -361,15 +367,26 @@ void service::note_request(client& c, std::size_t bytes, int answers, steady::ti
 void service::forward(std::shared_ptr<client> c, std::string_view request, int answers, bool then_end) {
   bool fresh = false;
   const auto now = steady::now();
-  if (!c->server && !draining_ && !c->pool_->destroyed) {
-    if (auto sv = take_idle(*c->pool_, now)) {
-      sv->link = c;
+  if (c->waiting && c->server) {
+    // Handed over by release() while it was queued.
+    fresh = true;
+  } else if (!c->server && !draining_ && !c->pool_->destroyed) {
+    if (auto sv = take_idle(*c->pool_, c->waiting ? c->asked : now)) {
       c->server = std::move(sv);
-      c->xact_start = now;
       fresh = true;
+    } else if (c->pool_->full()) {
+      // Held, not read on: the first connection returned comes to it.
+      c->held = client::held_request{request, answers, then_end};
+      return queue_for_server(std::move(c), now);
     }
   }
+  if (fresh) {
+    c->waiting = false;
+    c->server->link = c;
+    c->xact_start = now;
+  }
   if (!c->server) {
+    // A connection to make, or no pool to make it in: a coroutine's work.
     asio::co_spawn(ioc_, forward_waiting(std::move(c), request, answers, then_end, false, false, 0), asio::detached);
     return;
   }
@@ -415,9 +432,8 @@ asio::awaitable<bool> service::send_to_server(std::shared_ptr<client> c, std::st
         co_return false;
       }
       std::string error;
-      c->waiting = true;
       try {
-        c->server = co_await acquire(*c);
+        c->server = co_await acquire(c);
       } catch (const timeout_error&) {
         error = "query_wait_timeout";
       } catch (const std::exception&) {

@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "pgwire/decoder.hpp"
 #include "pool.hpp"
@@ -23,7 +25,7 @@ enum class auth_source { config, auth_query };
 /// One client connection.
 struct client {
   client(boost::asio::ip::tcp::socket s, std::size_t max_message)
-      : socket(std::move(s)), decoder(max_message), session_end(socket.get_executor()) {}
+      : socket(std::move(s)), decoder(max_message), session_end(socket.get_executor()), wake(socket.get_executor()) {}
   boost::asio::ip::tcp::socket socket;
   pgwire::decoder decoder;
   /// After login, callbacks carry the session (client.cpp, server.cpp) and
@@ -53,7 +55,23 @@ struct client {
   /// own now would land inside one of theirs.
   bool replying = false;
   bool extended_open = false;
+  /// In its pool's `waiters` (or woken from it to try again).
   bool waiting = false;
+  /// A queued client, and for how long it may wait (query_wait_timeout).
+  std::chrono::steady_clock::time_point asked, wait_deadline;
+  /// The request a client queued in forward() sends once it has a server:
+  /// its bytes stay in `decoder`'s buffer, which is not read meanwhile.
+  struct held_request {
+    std::string_view bytes;
+    int answers = 0;
+    bool then_end = false;
+  };
+  std::optional<held_request> held;
+  /// A client queued in acquire() waits on this instead: release() hands it
+  /// `handed` and cancels the wait, and so does anything that frees a slot
+  /// (it tries again) or its deadline passing (it gives up).
+  boost::asio::steady_timer wake;
+  std::shared_ptr<server_conn> handed;
   bool closing = false;
   bool logged_in = false;
   char tx_status = 'I';

@@ -2,6 +2,7 @@
 // one, or the next one returned, within query_wait_timeout), taking it back,
 // and making, destroying and re-homing pools.
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -48,28 +49,103 @@ void service::closed_while_idle(const std::shared_ptr<server_conn>& sv) {
     if (p.m) p.m->errors_closed.increment();
     p.sync_counts();
     // A queued client may connect in its place.
-    if (!p.waiters.empty()) p.waiters.front()->timer.cancel();
+    wake_first(p);
     return;
   }
   // Handed to a queued client: its write fails, and it counts the loss.
 }
 
-asio::awaitable<std::shared_ptr<server_conn>> service::acquire(client& c) {
+void service::queue_for_server(std::shared_ptr<client> c, steady::time_point now) {
+  if (!c->waiting) {
+    c->waiting = true;
+    c->asked = now;
+    c->wait_deadline = now + cfg_.query_wait_timeout;
+  }
+  const auto deadline = c->wait_deadline;
+  auto& p = *c->pool_;
+  p.waiters.push_back(std::move(c));
+  p.sync_counts();
+  watch_wait_deadline(deadline);
+}
+
+void service::wake_first(pool& p) {
+  if (p.waiters.empty()) return;
+  auto c = std::move(p.waiters.front());
+  p.waiters.pop_front();
+  p.sync_counts();
+  if (c->held) {
+    asio::post(ioc_, [this, c = std::move(c)]() mutable { resume_queued(std::move(c)); });
+  } else {
+    c->wake.cancel();
+  }
+}
+
+void service::resume_queued(std::shared_ptr<client> c) {
+  const auto request = *std::exchange(c->held, std::nullopt);
+  forward(std::move(c), request.bytes, request.answers, request.then_end);
+}
+
+// One timer for every queue: query_wait_timeout is checked when the earliest
+// deadline passes, not by a timer per queued client.
+void service::watch_wait_deadline(steady::time_point deadline) {
+  if (wait_timer_armed_ && wait_timer_.expiry() <= deadline) return;
+  wait_timer_armed_ = true;
+  // Re-arming cancels the wait for the later deadline: its handler sees
+  // operation_aborted and leaves the flag to this one.
+  wait_timer_.expires_at(deadline);
+  wait_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    wait_timer_armed_ = false;
+    expire_waiters();
+  });
+}
+
+void service::expire_waiters() {
+  const auto now = steady::now();
+  auto next = steady::time_point::max();
+  for (auto& entry : pools_) {
+    auto& p = *entry.second;
+    // Not in deadline order: a client woken to try again keeps its place's
+    // deadline but queues anew at the back.
+    for (auto it = p.waiters.begin(); it != p.waiters.end();) {
+      auto c = *it;
+      if (c->wait_deadline > now) {
+        next = std::min(next, c->wait_deadline);
+        ++it;
+        continue;
+      }
+      it = p.waiters.erase(it);
+      if (!c->held) {
+        c->wake.cancel();  // acquire() sees the deadline passed, and counts it
+        continue;
+      }
+      c->held.reset();
+      c->waiting = false;
+      if (p.m) p.m->errors_timeout.increment();
+      give_up_waiting(*c);
+    }
+    p.sync_counts();
+  }
+  if (next != steady::time_point::max()) watch_wait_deadline(next);
+}
+
+asio::awaitable<std::shared_ptr<server_conn>> service::acquire(std::shared_ptr<client> c) {
   const auto start = steady::now();
-  const auto deadline = start + cfg_.query_wait_timeout;
-  auto lend = [&](pool& p, std::shared_ptr<server_conn> sv) {
-    note_lent(p, start);
-    return sv;
-  };
+  // A client woken from the queue to try again keeps its first deadline.
+  if (!c->waiting) {
+    c->waiting = true;
+    c->asked = start;
+    c->wait_deadline = start + cfg_.query_wait_timeout;
+  }
   for (;;) {
     // Read anew each time: a RELOAD may move the client to another pool
     // while it waits.
-    auto p = c.pool_;
+    auto p = c->pool_;
     // Stopping, or RELOAD removed the client's user: its callers see which
     // and tell the client themselves.
     if (draining_ || p->destroyed) throw timeout_error("no server connection for this client any more");
-    if (auto sv = take_idle(*p, start)) co_return sv;
-    if (p->busy.size() + p->idle.size() + p->connecting < p->max) {
+    if (auto sv = take_idle(*p, c->asked)) co_return sv;
+    if (!p->full()) {
       ++p->connecting;
       std::shared_ptr<server_conn> sv;
       std::exception_ptr failure;
@@ -92,7 +168,7 @@ asio::awaitable<std::shared_ptr<server_conn>> service::acquire(client& c) {
           std::fprintf(stderr, "pooler: %s: cannot log in to PostgreSQL at %s:%u: %s\n", p->service().c_str(),
                        p->host.c_str(), unsigned{p->port}, detail.c_str());
         // A queued client may try a connect of its own.
-        if (!p->waiters.empty()) p->waiters.front()->timer.cancel();
+        wake_first(*p);
         p->sync_counts();
         std::rethrow_exception(failure);
       }
@@ -102,24 +178,20 @@ asio::awaitable<std::shared_ptr<server_conn>> service::acquire(client& c) {
         p->connect_failures = 0;
       }
       // Made for the pool the client had when it asked.
-      if (c.pool_ != p) sv->discard = true;
-      c.pool_->busy.push_back(sv);
+      if (c->pool_ != p) sv->discard = true;
+      c->pool_->busy.push_back(sv);
       p->sync_counts();
-      c.pool_->sync_counts();
-      co_return lend(*c.pool_, std::move(sv));
+      c->pool_->sync_counts();
+      note_lent(*c->pool_, c->asked);
+      co_return sv;
     }
-    auto w = std::make_shared<waiter>(ioc_.get_executor());
-    w->timer.expires_at(deadline);
-    p->waiters.push_back(w);
-    p->sync_counts();
-    co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    auto& queue = c.pool_->waiters;
-    if (auto it = std::find(queue.begin(), queue.end(), w); it != queue.end()) queue.erase(it);
-    c.pool_->sync_counts();
-    // release() handed it over and counted it busy already.
-    if (w->conn) co_return lend(*c.pool_, std::move(w->conn));
-    if (steady::now() >= deadline) {
-      if (c.pool_->m) c.pool_->m->errors_timeout.increment();
+    queue_for_server(c, start);
+    c->wake.expires_at(steady::time_point::max());
+    co_await c->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    // Whoever woke it took it out of the queue.
+    if (auto sv = std::exchange(c->handed, nullptr)) co_return sv;
+    if (steady::now() >= c->wait_deadline) {
+      if (c->pool_->m) c->pool_->m->errors_timeout.increment();
       throw timeout_error("timed out waiting for a server connection");
     }
   }
@@ -134,23 +206,31 @@ void service::release(pool& p, std::shared_ptr<server_conn> sv, bool reusable) {
   p.last_used = steady::now();
   if (!reusable || sv->discard || p.destroyed || draining_ || stopped_ || sv->decoder.buffered() > 0) {
     close_quietly(sv->socket);
-    // The freed slot lets a queued client connect.
-    if (!p.waiters.empty()) p.waiters.front()->timer.cancel();
     p.sync_counts();
+    // The freed slot lets a queued client connect.
+    wake_first(p);
     return;
   }
   // PostgreSQL may end it before its next use: see server_conn::reading.
   if (!sv->reading) read_server(sv);
-  if (!p.waiters.empty()) {
-    auto w = p.waiters.front();
-    p.waiters.pop_front();
-    w->conn = std::move(sv);
-    p.busy.push_back(w->conn);
-    w->timer.cancel();
-  } else {
+  if (p.waiters.empty()) {
     p.idle.push_back(std::move(sv));
+    p.sync_counts();
+    return;
   }
+  // Straight to the first queued client, counted busy already.
+  auto c = std::move(p.waiters.front());
+  p.waiters.pop_front();
+  p.busy.push_back(sv);
   p.sync_counts();
+  note_lent(p, c->asked);
+  if (c->held) {
+    c->server = std::move(sv);
+    asio::post(ioc_, [this, c = std::move(c)]() mutable { resume_queued(std::move(c)); });
+  } else {
+    c->handed = std::move(sv);
+    c->wake.cancel();
+  }
 }
 
 std::shared_ptr<pool> service::make_pool(const database_state& db, const std::string& user, const secret& credentials,
@@ -240,16 +320,17 @@ void service::rehome(const std::shared_ptr<pool>& old) {
     }
   }
   if (next) {
-    for (auto& w : old->waiters) next->waiters.push_back(w);
+    for (auto& c : old->waiters) next->waiters.push_back(c);
     if (same_server && !next->has_parameters && old->has_parameters) {
       next->parameters = old->parameters;
       next->has_parameters = true;
     }
     next->sync_counts();
+    old->waiters.clear();
   } else {
-    for (auto& w : old->waiters) w->timer.cancel();
+    // They try again, and find their pool gone.
+    while (!old->waiters.empty()) wake_first(*old);
   }
-  old->waiters.clear();
   old->sync_counts();
 }
 

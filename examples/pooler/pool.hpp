@@ -6,7 +6,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -50,14 +49,6 @@ struct server_conn {
   bool discard = false;
 };
 
-/// A client queued for a server connection.
-struct waiter {
-  explicit waiter(boost::asio::any_io_executor ex) : timer(ex) {}
-  boost::asio::steady_timer timer;
-  std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
-  std::shared_ptr<server_conn> conn;  ///< set when a connection is handed over
-};
-
 /// SHOW STATS totals of a pool, and of the pools a database had before.
 struct pool_stats {
   std::uint64_t xact_count = 0, query_count = 0, bytes_received = 0, bytes_sent = 0;
@@ -91,7 +82,8 @@ struct pool {
 
   std::deque<std::shared_ptr<server_conn>> idle;
   std::vector<std::shared_ptr<server_conn>> busy;  ///< unordered: erased by swap-and-pop
-  std::deque<std::shared_ptr<waiter>> waiters;
+  /// Clients queued for a connection, first come first served (service::queue_for_server).
+  std::deque<std::shared_ptr<client>> waiters;
   unsigned connecting = 0;
   unsigned clients = 0;
   std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
@@ -115,6 +107,8 @@ struct pool {
   std::unique_ptr<metrics::pool_metrics> m;
 
   std::string service() const { return database + "/" + user; }
+  /// No room for another connection: a client without one queues.
+  bool full() const noexcept { return busy.size() + idle.size() + connecting >= max; }
   void sync_counts() noexcept {
     // Ordering: relaxed; a scrape may see counts one event apart, never torn.
     n_active.store(static_cast<int>(busy.size()), std::memory_order_relaxed);

@@ -22,8 +22,8 @@
 namespace pooler {
 
 service::service(asio::io_context& ioc, config cfg, std::string config_path)
-    : ioc_(ioc), cfg_(std::move(cfg)), config_path_(std::move(config_path)), acceptor_(ioc), gc_timer_(ioc), drained_(ioc),
-      drain_requested_(ioc) {
+    : ioc_(ioc), cfg_(std::move(cfg)), config_path_(std::move(config_path)), acceptor_(ioc), gc_timer_(ioc),
+      wait_timer_(ioc), drained_(ioc), drain_requested_(ioc) {
   drain_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (drain_fd_ < 0) throw boost::system::system_error(errno, boost::system::system_category(), "eventfd");
   drain_requested_.assign(drain_fd_);
@@ -89,7 +89,7 @@ asio::awaitable<void> service::drain() {
     if (!c->server || c->at_boundary()) idle.push_back(c);
   for (auto& c : idle) terminate(*c);
   for (auto& [key, p] : pools_)
-    for (auto& w : p->waiters) w->timer.cancel();
+    while (!p->waiters.empty()) wake_first(*p);
   auto holding = [this] { return std::any_of(clients_.begin(), clients_.end(), [](auto& e) { return e.second->server != nullptr; }); };
   if (holding()) {
     drained_.expires_at(deadline);
@@ -119,9 +119,11 @@ void service::stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   gc_timer_.cancel();
+  wait_timer_.cancel();
   drain_requested_.cancel(ignored);
   for (auto& [id, c] : clients_) close_quietly(c->socket);
   for (auto& [key, p] : pools_) {
+    p->waiters.clear();  // they hold their clients, which hold the pool
     for (auto& sv : p->idle) close_quietly(sv->socket);
     for (auto& sv : p->busy) {
       close_quietly(sv->socket);

@@ -117,6 +117,8 @@ class service {
   void note_request(client& c, std::size_t bytes, int answers, steady::time_point now);
   /// Ends the callbacks' part of a session; serve_pooled goes on.
   void end_session(client& c, std::exception_ptr failure);
+  /// Tells a client that queued past query_wait_timeout, and ends its session.
+  void give_up_waiting(client& c);
   /// Tells a client it is terminated (57P01) without waiting for it to read.
   void terminate(client& c, std::string_view message = "terminating connection due to administrator command");
 
@@ -124,11 +126,29 @@ class service {
   asio::awaitable<void> serve_admin(std::shared_ptr<client> c);
 
   // pool.cpp: lending and taking back server connections.
-  asio::awaitable<std::shared_ptr<server_conn>> acquire(client& c);
+  /// A server connection for `c`: an idle one, a new one, or the next one
+  /// returned, within query_wait_timeout.
+  asio::awaitable<std::shared_ptr<server_conn>> acquire(std::shared_ptr<client> c);
   /// An idle connection of `p`, counted busy and its wait recorded; null if
   /// there is none. acquire() without the waiting.
   std::shared_ptr<server_conn> take_idle(pool& p, steady::time_point asked);
+  /// Takes `sv` back: idle, closed, or handed straight to the first client
+  /// queued.
   void release(pool& p, std::shared_ptr<server_conn> sv, bool reusable);
+  /// Queues `c` at the back of its pool's waiters: with its request held
+  /// (client::held, from forward()), or waiting in acquire().
+  void queue_for_server(std::shared_ptr<client> c, steady::time_point now);
+  /// A connection slot came free (or the pool went): the first queued client
+  /// tries again.
+  void wake_first(pool& p);
+  /// Forwards the request a queued client held, with the server it was
+  /// handed or to try again.
+  void resume_queued(std::shared_ptr<client> c);
+  /// Arms the one timer that enforces query_wait_timeout for `deadline`,
+  /// unless it fires sooner already.
+  void watch_wait_deadline(steady::time_point deadline);
+  /// Takes out every queued client past its deadline.
+  void expire_waiters();
   std::shared_ptr<pool> make_pool(const database_state& db, const std::string& user, const secret& credentials,
                                   unsigned size, pool_mode mode, bool dynamic);
   void destroy_pool(const pool_key& key);
@@ -183,6 +203,9 @@ class service {
   std::string config_path_;
   tcp::acceptor acceptor_;
   asio::steady_timer gc_timer_;
+  /// Fires at the earliest deadline of a queued client (watch_wait_deadline).
+  asio::steady_timer wait_timer_;
+  bool wait_timer_armed_ = false;
   /// Wakes drain() when the last transaction in progress ends.
   asio::steady_timer drained_;
   /// An eventfd: request_drain() writes it, the io_context's thread reads it.

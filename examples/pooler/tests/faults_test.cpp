@@ -413,6 +413,53 @@ TEST_CASE("RELOAD moves connected clients to the new pool: visible there, and a 
   CHECK(notices.find("terminating connection due to administrator command") != std::string::npos);
 }
 
+TEST_CASE("A query queued past query_wait_timeout fails with that error and is counted, and the clients "
+          "queued behind it get the connection in turn", "[queue]") {
+  auto pg = shared_pg();
+  auto sfx = random_suffix();
+  std::string user = "pooler_qw_" + sfx, db = "qw" + sfx;
+  pg.scram_role(user, "qw-pw");
+  pooler_process pooler("query_wait_timeout = 1\n" + database_section(db, pg, "pool_size = 1\n") +
+                        user_section(db, user, "qw-pw"));
+  client_conn holder(pooler.client(db, user, "qw-pw")), late(pooler.client(db, user, "qw-pw"));
+  REQUIRE((holder.ok() && late.ok()));
+  holder.value("BEGIN");  // the pool's one connection, held
+  REQUIRE(PQsendQuery(late.get(), "SELECT 1") == 1);
+  // Queued, then told when its second is up; its session ends there.
+  REQUIRE(closed_by_server(late, 20s));
+  std::string error = PQerrorMessage(late.get());
+  INFO(error);
+  CHECK(error.find("query_wait_timeout") != std::string::npos);
+  std::string service = "service=\"" + db + "/" + user + "\"";
+  auto scrape = pooler.scrape();
+  CHECK(metric(scrape, "db_pool_connection_errors_total{" + service + ",error_type=\"timeout\"}") == 1);
+  CHECK(metric(scrape, "db_pool_connections{" + service + ",state=\"waiting\"}") == 0);
+
+  // Three queue behind the open transaction; each gets the connection when
+  // the one before it is done, inside their deadlines, in order.
+  std::vector<std::unique_ptr<client_conn>> queued;
+  for (int i = 0; i < 3; ++i) {
+    queued.push_back(std::make_unique<client_conn>(pooler.client(db, user, "qw-pw")));
+    REQUIRE(queued.back()->ok());
+    REQUIRE(PQsendQuery(queued.back()->get(), ("SELECT " + std::to_string(i)).c_str()) == 1);
+  }
+  const auto waiting = "db_pool_connections{" + service + ",state=\"waiting\"}";
+  REQUIRE(eventually([&] { return metric(pooler.scrape(), waiting) == 3; }));
+  holder.value("COMMIT");
+  for (int i = 0; i < 3; ++i) {
+    PGresult* r = PQgetResult(queued[static_cast<std::size_t>(i)]->get());
+    REQUIRE(r);
+    CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
+    CHECK(std::string(PQgetvalue(r, 0, 0)) == std::to_string(i));
+    PQclear(r);
+    while ((r = PQgetResult(queued[static_cast<std::size_t>(i)]->get()))) PQclear(r);
+  }
+  scrape = pooler.scrape();
+  CHECK(metric(scrape, "db_pool_connection_errors_total{" + service + ",error_type=\"timeout\"}") == 1);
+  CHECK(metric(scrape, waiting) == 0);
+  CHECK(metric(scrape, "db_pool_connections{" + service + ",state=\"idle\"}") == 1);
+}
+
 TEST_CASE("SHOW STATS totals never go down, though pools come and go", "[stats]") {
   auto pg = shared_pg();
   auto sfx = random_suffix();
