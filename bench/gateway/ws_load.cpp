@@ -18,6 +18,12 @@
 // of its room; one that never arrives is "lost" (the gateway dropped it for a
 // full outbound queue, or it came after the drain). One line of key=value
 // results goes to stdout.
+//
+// With --messages N, each sender sends exactly N messages instead, all of
+// them measured (no warm-up), and the run ends once every one is confirmed
+// and delivered and every ACK written, or after --seconds. The gateway then
+// does the same work in every run, which callgrind counts need
+// (bench/gateway/run): a time window holds a varying number of messages.
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -64,6 +70,7 @@ struct options {
   int senders = 16;
   int window = 4;
   double rate = 0;  // messages/s per sender; 0 is closed-loop
+  std::uint64_t messages = 0;  // per sender; 0: for --seconds
   double warmup = 1;
   double seconds = 5;
   double drain = 3;
@@ -73,7 +80,7 @@ struct options {
 
 constexpr const char* usage =
     "usage: ws_load --port P [--host H] [--clients N] [--rooms R] [--senders S] [--window W | --rate MSGS_PER_S]\n"
-    "               [--warmup S] [--seconds S] [--drain S] [--threads T] [--no-ack]\n";
+    "               [--warmup S] [--seconds S] [--messages N] [--drain S] [--threads T] [--no-ack]\n";
 
 double parse_number(std::string_view flag, std::string_view text) {
   double v = 0;
@@ -108,6 +115,7 @@ options parse_flags(int argc, char** argv) {
     else if (flag == "--rate") o.rate = parse_number(flag, value);
     else if (flag == "--warmup") o.warmup = parse_number(flag, value);
     else if (flag == "--seconds") o.seconds = parse_number(flag, value);
+    else if (flag == "--messages") o.messages = static_cast<std::uint64_t>(parse_count(flag, value));
     else if (flag == "--drain") o.drain = parse_number(flag, value);
     else if (flag == "--threads") o.threads = parse_count(flag, value);
     else throw std::invalid_argument("unknown flag " + std::string(flag));
@@ -161,6 +169,7 @@ struct run_state {
   std::vector<std::atomic<std::uint64_t>> sends_in_window;  // by room
   std::vector<int> members;                                   // by room
   std::atomic<std::uint64_t> received_in_window{0};
+  std::atomic<std::uint64_t> replies{0};  // "sent" and "error" answers to sends
   std::atomic<std::uint64_t> acks_written{0};
   std::atomic<std::uint64_t> all_sends{0};  // warmup and drain included: what the gateway's CPU time covers
   std::atomic<std::uint64_t> all_deliveries{0};
@@ -228,11 +237,11 @@ class client : public std::enable_shared_from_this<client> {
   asio::awaitable<void> send_closed_loop() {
     auto self = shared_from_this();
     const std::int64_t end = state_.window_end.load(std::memory_order_relaxed);  // Ordering: see in_window
-    while (!closing_) {
+    while (!closing_ && !sent_all()) {
       const std::int64_t t = now_ns();
       if (t >= end) break;
       if (credits_ == 0) {
-        wake_sender_.expires_after(std::chrono::nanoseconds(end - t));
+        wake_sender_.expires_at(clock_type::time_point(std::chrono::nanoseconds(end)));
         co_await wake_sender_.async_wait(token);
         continue;
       }
@@ -248,7 +257,7 @@ class client : public std::enable_shared_from_this<client> {
     const std::int64_t end = state_.window_end.load(std::memory_order_relaxed);  // Ordering: see in_window
     const auto interval = std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 / state_.opts.rate));
     auto next = clock_type::now();
-    while (!closing_ && now_ns() < end) {
+    while (!closing_ && !sent_all() && now_ns() < end) {
       if (clock_type::now() < next) {
         // Replies cancel this timer too (they refill the closed loop's window).
         wake_sender_.expires_at(next);
@@ -313,11 +322,15 @@ class client : public std::enable_shared_from_this<client> {
   }
 
   void replied() {
+    state_.replies.fetch_add(1, std::memory_order_relaxed);  // Ordering: a count the main thread polls
     ++credits_;
     wake_sender_.cancel();
   }
 
+  bool sent_all() const { return state_.opts.messages > 0 && sent_ == state_.opts.messages; }
+
   void send_message(std::int64_t t) {
+    ++sent_;
     state_.all_sends.fetch_add(1, std::memory_order_relaxed);  // Ordering: a count
     if (state_.in_window(t))
       state_.sends_in_window[index_ % state_.opts.rooms].fetch_add(1, std::memory_order_relaxed);  // Ordering: a count
@@ -362,6 +375,7 @@ class client : public std::enable_shared_from_this<client> {
   asio::steady_timer wake_writer_;
   asio::steady_timer wake_sender_;
   int credits_;
+  std::uint64_t sent_ = 0;
   bool closing_ = false;  // no new frames; errors from here on are the close's
   bool broken_ = false;   // the stream failed or was closed under it: no close handshake
 };
@@ -428,10 +442,11 @@ int run(const options& o) {
     return 1;
   }
 
-  const std::int64_t start = now_ns() + static_cast<std::int64_t>(o.warmup * 1e9);
+  // A counted run measures every message, and its senders stop at their count.
+  const std::int64_t start = now_ns() + (o.messages ? 0 : static_cast<std::int64_t>(o.warmup * 1e9));
   const std::int64_t end = start + static_cast<std::int64_t>(o.seconds * 1e9);
   state.window_start.store(start, std::memory_order_relaxed);  // Ordering: see run_state::in_window
-  state.window_end.store(end, std::memory_order_relaxed);
+  if (!o.messages) state.window_end.store(end, std::memory_order_relaxed);
   for (int i = 0; i < o.senders; ++i) {
     asio::io_context& ioc = workers[static_cast<std::size_t>(i % o.threads)]->ioc;
     auto start_sending = [&ioc, c = clients[static_cast<std::size_t>(i)], open_loop = o.rate > 0] {
@@ -440,7 +455,6 @@ int run(const options& o) {
     asio::post(ioc, start_sending);
   }
 
-  std::this_thread::sleep_for(std::chrono::nanoseconds(end - now_ns()));
   const auto expected = [&] {
     std::uint64_t n = 0;
     for (int r = 0; r < o.rooms; ++r)
@@ -448,7 +462,16 @@ int run(const options& o) {
            static_cast<std::uint64_t>(state.members[static_cast<std::size_t>(r)] - 1);
     return n;
   };
-  wait_for([&] { return state.received_in_window.load(std::memory_order_relaxed) >= expected(); }, o.drain);
+  const auto all_delivered = [&] { return state.received_in_window.load(std::memory_order_relaxed) >= expected(); };
+  if (o.messages) {
+    // Every message answered ("sent" follows its fan-out) and delivered.
+    const std::uint64_t total = o.messages * static_cast<std::uint64_t>(o.senders);
+    wait_for([&] { return state.replies.load(std::memory_order_relaxed) == total && all_delivered(); }, o.seconds);
+  } else {
+    std::this_thread::sleep_for(std::chrono::nanoseconds(end - now_ns()));
+    wait_for(all_delivered, o.drain);
+  }
+  const double seconds = o.messages ? static_cast<double>(now_ns() - start) / 1e9 : o.seconds;
   stop_all(true);
 
   std::uint64_t sends = 0;
@@ -460,8 +483,8 @@ int run(const options& o) {
   std::printf(
       "sends=%llu sends_per_s=%.0f deliveries=%llu deliveries_per_s=%.0f expected=%llu lost=%llu errors=%llu "
       "acks=%llu all_sends=%llu all_deliveries=%llu failed=%d p50_us=%.1f p90_us=%.1f p99_us=%.1f max_us=%.1f\n",
-      static_cast<unsigned long long>(sends), static_cast<double>(sends) / o.seconds,
-      static_cast<unsigned long long>(received), static_cast<double>(received) / o.seconds,
+      static_cast<unsigned long long>(sends), static_cast<double>(sends) / seconds,
+      static_cast<unsigned long long>(received), static_cast<double>(received) / seconds,
       static_cast<unsigned long long>(want), static_cast<unsigned long long>(want > received ? want - received : 0),
       static_cast<unsigned long long>(state.errors.load()), static_cast<unsigned long long>(state.acks_written.load()),
       static_cast<unsigned long long>(state.all_sends.load()), static_cast<unsigned long long>(state.all_deliveries.load()),
