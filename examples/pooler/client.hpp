@@ -28,6 +28,7 @@ struct client {
       : socket(std::move(s)), decoder(max_message), session_end(socket.get_executor()), wake(socket.get_executor()) {}
   boost::asio::ip::tcp::socket socket;
   pgwire::decoder decoder;
+  read_memory read_op;
   /// After login, callbacks carry the session (client.cpp, server.cpp) and
   /// serve_pooled waits on this timer; cancelled when the session ends, with
   /// why in `session_failure` (null: the client said Terminate, or was told
