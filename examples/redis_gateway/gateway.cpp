@@ -151,7 +151,7 @@ gateway::caller gateway::authorize(const route_match& m, const http_request_view
     key_id = key->id;
   }
   // The admin token has one bucket of the default quota, like any key.
-  if (auto d = limiter_.check(org ? token : std::string_view("\0admin", 6), quota); !d.allowed) {
+  if (auto d = limiter_.check(org ? token : std::string_view("\0admin", 6), quota, req.arrived); !d.allowed) {
     if (org) metrics.api_key_rate_limited.with(std::to_string(key_id)).increment();
     http_reply r = error(429, "rate limit exceeded");
     r.retry_after = retry_after_seconds(d.retry_after);
@@ -188,7 +188,7 @@ http_reply gateway::finish(const redis_result& r) {
 }
 
 admission gateway::check(const std::string& instance, std::optional<std::int64_t> org, std::vector<std::string> argv,
-                         reply_encoding encoding) const {
+                         std::string_view command, reply_encoding encoding) const {
   // An instance of another organization answers as one that does not exist.
   auto found = tenants_.find_instance(instance);
   if (!found || (org && found->organization_id != *org)) return {std::nullopt, error(404, "unknown instance")};
@@ -197,7 +197,7 @@ admission gateway::check(const std::string& instance, std::optional<std::int64_t
   for (std::size_t i = 2; i < argv.size(); ++i)
     if (argv[i].size() > cfg_.max_value_bytes)
       return {std::nullopt, error(413, "value longer than " + std::to_string(cfg_.max_value_bytes) + " bytes")};
-  return {redis_call{std::move(found->instance), std::move(argv), encoding}, {}};
+  return {redis_call{std::move(found->instance), std::move(argv), command, encoding}, {}};
 }
 
 admission gateway::redis_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org) {
@@ -208,7 +208,7 @@ admission gateway::redis_route(const route_match& m, const http_request_view& re
     argv.reserve(m.params.size());
     argv.emplace_back(m.route->command);
     argv.insert(argv.end(), m.params.begin() + 1, m.params.end());
-    return check(instance, org, std::move(argv), encoding);
+    return check(instance, org, std::move(argv), m.route->command, encoding);
   }
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_array() || body.empty() || !body[0].is_string())
@@ -224,9 +224,9 @@ admission gateway::redis_route(const route_match& m, const http_request_view& re
       return {std::nullopt, error(400, "arguments must be strings or numbers")};
   }
   std::transform(argv[0].begin(), argv[0].end(), argv[0].begin(), [](unsigned char c) { return std::toupper(c); });
-  if (std::find(allowed_commands.begin(), allowed_commands.end(), argv[0]) == allowed_commands.end())
-    return {std::nullopt, error(400, "unsupported command")};
-  return check(instance, org, std::move(argv), encoding);
+  const auto command = std::find(allowed_commands.begin(), allowed_commands.end(), argv[0]);
+  if (command == allowed_commands.end()) return {std::nullopt, error(400, "unsupported command")};
+  return check(instance, org, std::move(argv), *command, encoding);
 }
 
 http_reply gateway::api_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org) {

@@ -19,6 +19,7 @@
 //   http_reply r = g.handle(g.match("GET", "/api/organizations"), req);  // anything else
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -44,6 +45,7 @@ struct http_request_view {
   std::string_view authorization;  ///< the Authorization header, or empty
   std::string_view body;
   std::string_view encoding;  ///< the Upstash-Encoding header, or empty
+  std::chrono::steady_clock::time_point arrived;  ///< when it was read: the rate limiter's now
 };
 
 /// What to answer.
@@ -60,6 +62,9 @@ struct http_reply {
 struct redis_call {
   redis_instance_ptr instance;
   std::vector<std::string> argv;  ///< the command and its arguments
+  /// `argv[0]` as the `command` label, a view of the route table or of the
+  /// command list: static storage, as redis_pipeline::async_execute wants.
+  std::string_view command;
   reply_encoding encoding = reply_encoding::text;
 };
 
@@ -115,7 +120,7 @@ class gateway {
   admission redis_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org);
   http_reply api_route(const route_match& m, const http_request_view& req, std::optional<std::int64_t> org);
   admission check(const std::string& instance, std::optional<std::int64_t> org, std::vector<std::string> argv,
-                  reply_encoding encoding) const;
+                  std::string_view command, reply_encoding encoding) const;
   void maintain();
 
   const config& cfg_;

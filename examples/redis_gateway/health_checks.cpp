@@ -44,8 +44,7 @@ constexpr auto hand_over = std::chrono::milliseconds(250);
 struct health_checks::impl {
   impl(database& d, const tenants& t, std::chrono::milliseconds to)
       : db(d), tenant_cache(t), timeout(to),
-        pipes(ioc, {.timeout = to, .attempts = 1, .retry_delay = {}, .client_name = "redis_gateway-health",
-                    .counted = false}),
+        pipes(ioc, {.timeout = to, .attempts = 1, .retry_delay = {}, .client_name = "redis_gateway-health"}),
         thread([this] { ioc.run(); }) {}
 
   ~impl() {
@@ -92,7 +91,7 @@ struct health_checks::impl {
           answered(i, std::nullopt);
           continue;
         }
-        pipes.async_execute(r->instances[i], {"PING"}, reply_encoding::text,
+        pipes.async_execute(r->instances[i], {"PING"}, reply_encoding::text, {},  // probes are not counted
                             [answered, i](redis_result res) { answered(i, std::move(res)); });
       }
     });

@@ -1,11 +1,14 @@
 #include "metrics.hpp"
 
+#include <algorithm>
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <obs/histogram_config.hpp>
 #include <obs/registry.hpp>
+#include <trace_context/traceparent.hpp>
 
 namespace redis_gateway {
 
@@ -81,15 +84,20 @@ void forget_api_key(std::int64_t api_key_id) {
 
 namespace {
 
-// Each thread's series, in the order it first recorded them. A request
-// finds its own by comparing its label strings' addresses, not by hashing
-// their text in the family: the same text at another address only costs one
-// more entry. Past `series_cache_capacity` entries the last one is replaced.
+// The `method` label's values, in http_method's order.
+constexpr std::array<std::string_view, 8> method_labels{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS",
+                                                        "OTHER"};
+
+// Each thread's series. A request finds its own by comparing its path's
+// and command's addresses, not by hashing their text in the family: the same
+// text at another address only costs one more entry. The series found last
+// is first, since traffic repeats its series; past `series_cache_capacity`
+// entries the last one is replaced.
 constexpr std::size_t series_cache_capacity = 64;
 
 struct request_series {
-  const char* method;
   const char* path;
+  http_method method;
   unsigned status;
   obs::counter_handle requests;
   obs::counter_handle errors;  // only for a status of 400 or more: no empty error series
@@ -97,7 +105,7 @@ struct request_series {
 };
 
 struct command_series {
-  std::string command;
+  const char* command;
   obs::counter_handle commands;
   std::optional<obs::counter_handle> errors;  // made with the first failure: no empty error series
   obs::histogram_handle duration;
@@ -106,45 +114,50 @@ struct command_series {
 thread_local std::vector<request_series> request_cache;
 thread_local std::vector<command_series> command_cache;
 
-request_series lookup_request(std::string_view method, std::string_view path, unsigned status) {
+// The entry of `cache` that `is` accepts, moved to the front, else `make()`'s, added.
+template <class Series, class Is, class Make>
+Series& find(std::vector<Series>& cache, Is is, Make make) {
+  for (auto it = cache.begin(); it != cache.end(); ++it)
+    if (is(*it)) {
+      if (it != cache.begin()) std::iter_swap(it, cache.begin());
+      return cache.front();
+    }
+  if (cache.size() == series_cache_capacity) cache.pop_back();
+  return cache.emplace_back(make());
+}
+
+request_series lookup_request(http_method method, std::string_view path, unsigned status) {
+  const std::string_view m = method_labels[static_cast<std::size_t>(method)];
   const std::string code = std::to_string(status);
-  request_series s{method.data(), path.data(), status, metrics.http_requests.with(method, path, code), {},
-                   metrics.http_request_duration.with(method, path)};
-  if (status >= 400) s.errors = metrics.http_request_errors.with(method, path, code);
+  request_series s{path.data(), method, status, metrics.http_requests.with(m, path, code), {},
+                   metrics.http_request_duration.with(m, path)};
+  if (status >= 400) s.errors = metrics.http_request_errors.with(m, path, code);
   return s;
-}
-
-const request_series& find_request(std::string_view method, std::string_view path, unsigned status) {
-  for (const request_series& s : request_cache)
-    if (s.method == method.data() && s.path == path.data() && s.status == status) return s;
-  if (request_cache.size() == series_cache_capacity) request_cache.pop_back();
-  return request_cache.emplace_back(lookup_request(method, path, status));
-}
-
-command_series& find_command(std::string_view command) {
-  for (command_series& s : command_cache)
-    if (s.command == command) return s;
-  if (command_cache.size() == series_cache_capacity) command_cache.pop_back();
-  command_cache.push_back({std::string(command), metrics.redis_commands.with(command), std::nullopt,
-                           metrics.redis_command_duration.with(command)});
-  return command_cache.back();
 }
 
 }  // namespace
 
-void record_request(std::string_view method, std::string_view path, unsigned status, double seconds,
-                    const trace_context::request_trace& trace) {
-  const request_series& s = find_request(method, path, status);
+void record_request(http_method method, std::string_view path, unsigned status,
+                    std::chrono::steady_clock::duration took, std::string_view traceparent) {
+  const request_series& s = find(
+      request_cache, [&](const request_series& e) { return e.path == path.data() && e.method == method && e.status == status; },
+      [&] { return lookup_request(method, path, status); });
   s.requests.increment();
   if (status >= 400) s.errors.increment();
-  if (const std::optional<std::string_view> id = trace.id())
-    s.duration.record(seconds, {{"trace_id", *id}});
+  // The id is a view into the header, which outlives this call.
+  if (const std::optional<std::string_view> id = trace_context::trace_id(traceparent))
+    s.duration.record(took, {{"trace_id", *id}});
   else
-    s.duration.record(seconds);
+    s.duration.record(took);
 }
 
 void record_redis_command(std::string_view command, bool failed, std::chrono::steady_clock::duration took) {
-  command_series& s = find_command(command);
+  command_series& s = find(
+      command_cache, [&](const command_series& e) { return e.command == command.data(); },
+      [&] {
+        return command_series{command.data(), metrics.redis_commands.with(command), std::nullopt,
+                              metrics.redis_command_duration.with(command)};
+      });
   s.commands.increment();
   if (failed) {
     if (!s.errors) s.errors = metrics.redis_command_errors.with(command);

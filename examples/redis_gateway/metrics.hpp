@@ -21,7 +21,6 @@
 #include <string_view>
 
 #include <obs/handles.hpp>
-#include <trace_context/traceparent.hpp>
 
 namespace redis_gateway {
 
@@ -65,16 +64,23 @@ void register_metrics();
 /// without any of its instrumentation.
 inline constexpr bool metrics_enabled = !OBS_DISABLE;
 
+/// The values of the `method` label: GET .. OPTIONS, and `other` ("OTHER")
+/// for any other method.
+enum class http_method : std::uint8_t { get, post, put, delete_, head, patch, options, other };
+
 /// Records one answered request: http_requests_total, http_request_errors_total
-/// for a status of 400 or more, and its duration, with its trace id as
-/// exemplar if it has one. `method` is method_label()'s and `path` the
-/// router's: their series are looked up once per I/O thread by the strings'
-/// addresses, and then a request records without hashing its labels.
-void record_request(std::string_view method, std::string_view path, unsigned status, double seconds,
-                    const trace_context::request_trace& trace);
+/// for a status of 400 or more, and its duration, with the trace id of its
+/// `traceparent` header, when valid, as exemplar. `path` is the router's
+/// template or "unmatched", a view of static storage: each thread finds its
+/// series by `path`'s address, `method` and `status`, so a request records
+/// without hashing its labels.
+void record_request(http_method method, std::string_view path, unsigned status,
+                    std::chrono::steady_clock::duration took, std::string_view traceparent);
 
 /// Records one Redis command: redis_commands_total, redis_command_errors_total
-/// when it failed, and its duration; looked up once per thread and command.
+/// when it failed, and its duration. `command` is a view of static storage
+/// (the route table's or the command list's), whose series each thread finds
+/// by its address.
 void record_redis_command(std::string_view command, bool failed, std::chrono::steady_clock::duration took);
 
 /// Drops the series of a deleted API key.

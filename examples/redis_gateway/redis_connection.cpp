@@ -26,7 +26,10 @@ std::atomic<std::size_t> open_count{0};
 }  // namespace
 
 void complete(asio::io_context& ioc, redis_command_ptr cmd, redis_result r) {
-  if (cmd->counted) record_command(cmd->argv.front(), r, clock::now() - cmd->start);
+  if constexpr (metrics_enabled) {
+    if (!cmd->counted_as.empty())
+      record_redis_command(cmd->counted_as, r.result != redis_result::outcome::ok, clock::now() - cmd->start);
+  }
   asio::post(ioc, [done = std::move(cmd->done), r = std::move(r)]() mutable { std::move(done)(std::move(r)); });
 }
 

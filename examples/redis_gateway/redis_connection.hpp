@@ -27,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -45,7 +46,10 @@ namespace redis_gateway {
 struct redis_command {
   std::vector<std::string> argv;  ///< the command and its arguments
   reply_encoding encoding = reply_encoding::text;
-  bool counted = true;  ///< counted in redis_commands_total and its family (probes' PINGs are not)
+  /// The `command` label it is counted under in redis_commands_total and
+  /// its family, a view of static storage (record_redis_command finds its
+  /// series by the address); empty for one not counted (probes' PINGs).
+  std::string_view counted_as;
   std::chrono::steady_clock::time_point start;     ///< when it arrived
   std::chrono::steady_clock::time_point deadline;  ///< when it fails without a reply
   boost::asio::any_completion_handler<void(redis_result)> done;

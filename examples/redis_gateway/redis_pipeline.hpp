@@ -24,7 +24,7 @@
 // same name closes it, and forget() closes it when its instance is deleted.
 //
 //   redis_pipeline pipes(ioc, {.timeout = 2s, .attempts = 3, .retry_delay = 1s});
-//   redis_result r = co_await pipes.async_execute(inst, {"GET", "k"}, reply_encoding::text, asio::use_awaitable);
+//   redis_result r = co_await pipes.async_execute(inst, {"GET", "k"}, reply_encoding::text, "GET", asio::use_awaitable);
 //
 // Thread safety: none. Every member, and every completion, runs on the
 // io_context's single thread.
@@ -35,6 +35,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/async_result.hpp>
@@ -52,7 +53,6 @@ struct redis_pipeline_options {
   std::uint32_t attempts = 3;                 ///< connect attempts per round (MAX_RETRY_ATTEMPTS)
   std::chrono::milliseconds retry_delay{1000};  ///< between them (RETRY_DELAY_MS)
   const char* client_name = "redis_gateway-pipeline";  ///< CLIENT SETNAME of its connections
-  bool counted = true;  ///< count its commands in redis_commands_total and its family
 };
 
 /// See the header comment.
@@ -66,19 +66,21 @@ class redis_pipeline {
   redis_pipeline& operator=(const redis_pipeline&) = delete;
 
   /// Runs `argv` (`argv[0]` is the command) on `inst` and completes with its
-  /// result, its strings encoded as `encoding` asks.
+  /// result, its strings encoded as `encoding` asks; counted under the
+  /// `command` label `counted_as` (see redis_command), or not if empty.
   template <typename CompletionToken>
   auto async_execute(redis_instance_ptr inst, std::vector<std::string> argv, reply_encoding encoding,
-                     CompletionToken&& token) {
+                     std::string_view counted_as, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(redis_result)>(
-        [this](auto handler, redis_instance_ptr i, std::vector<std::string> args, reply_encoding e) {
+        [this](auto handler, redis_instance_ptr i, std::vector<std::string> args, reply_encoding e,
+               std::string_view label) {
           const auto now = std::chrono::steady_clock::now();
           // Constructed, not assigned: Boost 1.81's any_completion_handler
           // move assignment recurses until the stack overflows.
-          start(std::move(i), redis_command_ptr(new redis_command{std::move(args), e, opts_.counted, now,
+          start(std::move(i), redis_command_ptr(new redis_command{std::move(args), e, label, now,
                                                                   now + opts_.timeout, std::move(handler)}));
         },
-        token, std::move(inst), std::move(argv), encoding);
+        token, std::move(inst), std::move(argv), encoding, counted_as);
   }
 
   /// `inst` was deleted: its connection closes and its waiting commands fail.

@@ -2,8 +2,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include <string_view>
+
 #include "base64.hpp"
-#include "metrics.hpp"
 
 namespace redis_gateway {
 namespace {
@@ -35,10 +36,6 @@ nlohmann::json to_json(const redisReply& r, reply_encoding encoding) {
 redis_result from_reply(const redisReply& reply, reply_encoding encoding) {
   if (reply.type == REDIS_REPLY_ERROR) return {redis_result::outcome::redis_error, nullptr, std::string(reply.str, reply.len)};
   return {redis_result::outcome::ok, to_json(reply, encoding), {}};
-}
-
-void record_command(std::string_view command, const redis_result& r, std::chrono::steady_clock::duration took) {
-  if constexpr (metrics_enabled) record_redis_command(command, r.result != redis_result::outcome::ok, took);
 }
 
 }  // namespace redis_gateway

@@ -1,16 +1,11 @@
 // redis_gateway::redis_reply: a Redis command's outcome as the gateway
 // answers it: hiredis's reply converted to JSON (as text, or byte-exact in
-// base64 when the client asked with `Upstash-Encoding: base64`), and the
-// command counted in redis_commands_total, redis_command_errors_total and
-// redis_command_duration_seconds.
+// base64 when the client asked with `Upstash-Encoding: base64`).
 //
 //   redis_result r = from_reply(*reply, reply_encoding::base64);
-//   record_command("GET", r, std::chrono::steady_clock::now() - start);
 #pragma once
 
-#include <chrono>
 #include <string>
-#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -41,8 +36,5 @@ enum class reply_encoding {
 /// The reply as a result: a Redis error is redis_error, anything else ok
 /// with its value as JSON (string, integer, null, array).
 redis_result from_reply(const redisReply& reply, reply_encoding encoding);
-
-/// Counts one command; a result other than ok is an error.
-void record_command(std::string_view command, const redis_result& r, std::chrono::steady_clock::duration took);
 
 }  // namespace redis_gateway

@@ -1,15 +1,6 @@
 #include "router.hpp"
 
-#include <array>
-
 namespace redis_gateway {
-
-std::string_view method_label(std::string_view method) noexcept {
-  static constexpr std::array<std::string_view, 7> known{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"};
-  for (auto m : known)
-    if (m == method) return m;
-  return "OTHER";
-}
 
 router::router() {
   using enum route_id;

@@ -71,7 +71,4 @@ class router {
   std::vector<http_routes::route_template> templates_;  // routes_[i]'s, split once
 };
 
-/// The label for a method: one of a fixed set, anything else "OTHER".
-std::string_view method_label(std::string_view method) noexcept;
-
 }  // namespace redis_gateway

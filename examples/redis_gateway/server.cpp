@@ -125,12 +125,23 @@ struct server::impl {
     return m.route && m.result != route_match::outcome::not_found ? m.route->path : http_routes::unmatched;
   }
 
-  static void record(const obs::http::request& req, std::string_view path, unsigned status, clock::time_point start) {
-    if constexpr (metrics_enabled) {
-      record_request(method_label({req.method_string().data(), req.method_string().size()}), path, status,
-                     std::chrono::duration<double>(clock::now() - start).count(),
-                     trace_context::request_trace(field(req, "traceparent")));
+  // The `method` label, from the verb Beast parsed: no string compared.
+  static http_method method_of(bhttp::verb v) {
+    switch (v) {
+      case bhttp::verb::get: return http_method::get;
+      case bhttp::verb::post: return http_method::post;
+      case bhttp::verb::put: return http_method::put;
+      case bhttp::verb::delete_: return http_method::delete_;
+      case bhttp::verb::head: return http_method::head;
+      case bhttp::verb::patch: return http_method::patch;
+      case bhttp::verb::options: return http_method::options;
+      default: return http_method::other;
     }
+  }
+
+  static void record(const obs::http::request& req, const route_match& m, unsigned status, clock::duration took) {
+    if constexpr (metrics_enabled)
+      record_request(method_of(req.method()), path_label(m), status, took, field(req, "traceparent"));
   }
 
   template <class Name>
@@ -139,12 +150,13 @@ struct server::impl {
     return {v.data(), v.size()};
   }
 
-  static http_request_view view(const obs::http::request& req) {
+  static http_request_view view(const obs::http::request& req, clock::time_point arrived) {
     return {{req.method_string().data(), req.method_string().size()},
             {req.target().data(), req.target().size()},
             field(req, bhttp::field::authorization),
             req.body(),
-            field(req, "Upstash-Encoding")};
+            field(req, "Upstash-Encoding"),
+            arrived};
   }
 
   // A reply as the response to `req`: HEAD gets GET's headers, Content-Length
@@ -177,53 +189,43 @@ struct server::impl {
   }
 
   // Any route but a Redis one, on the thread place() chose.
-  obs::http::response answer(const obs::http::request& req, const route_match& m) {
-    const auto start = clock::now();
-    obs::http::response res;
+  obs::http::response answer(const obs::http::request& req, const route_match& m, clock::time_point arrived) {
     if (m.found() && (m.route->id == route_id::metrics || m.route->id == route_id::health ||
                       m.route->id == route_id::health_live || m.route->id == route_id::health_ready))
-      res = (*probes)(req);
-    else
-      res = to_response(gw.handle(m, view(req)), req);
-    record(req, path_label(m), res.result_int(), start);
-    return res;
+      return (*probes)(req);
+    return to_response(gw.handle(m, view(req, arrived)), req);
   }
 
   // A Redis route, on its I/O thread: admitted from memory, its command
   // pipelined on the thread's connection to the instance.
   asio::awaitable<obs::http::response> redis_answer(const obs::http::request& req, const route_match& m,
-                                                    io_thread& t) {
-    const auto start = clock::now();
-    admission a = gw.admit(m, view(req));
+                                                    io_thread& t, clock::time_point arrived) {
+    admission a = gw.admit(m, view(req, arrived));
     if (a.call) {
       // Not in a conditional expression: g++ 12 frees a temporary of one
       // that holds a co_await twice.
       const redis_result r = co_await t.pipes.async_execute(std::move(a.call->instance), std::move(a.call->argv),
-                                                            a.call->encoding, asio::use_awaitable);
+                                                            a.call->encoding, a.call->command, asio::use_awaitable);
       a.reply = gateway::finish(r);
     }
-    obs::http::response res = to_response(std::move(a.reply), req);
-    record(req, path_label(m), res.result_int(), start);
-    co_return res;
+    co_return to_response(std::move(a.reply), req);
   }
 
   asio::awaitable<obs::http::response> answer_on(asio::thread_pool& pool, const obs::http::request& req,
-                                                 const route_match& m) {
+                                                 const route_match& m, clock::time_point arrived) {
     co_return co_await asio::co_spawn(
-        pool, [&]() -> asio::awaitable<obs::http::response> { co_return answer(req, m); }, asio::use_awaitable);
+        pool, [&]() -> asio::awaitable<obs::http::response> { co_return answer(req, m, arrived); },
+        asio::use_awaitable);
   }
 
   // A transport-level failure (431, 413, 400): answered and counted, then
   // the connection closes, since the rest of the stream cannot be trusted.
-  obs::http::response failure(bhttp::status status, std::string_view message, const obs::http::request& head,
-                              bool header_done, clock::time_point start) {
-    const route_match m = header_done ? route_of(head) : route_match{};
+  static obs::http::response failure(bhttp::status status, std::string_view message) {
     obs::http::response res(status, 11);  // the version of a broken request is not to be trusted
     res.set(bhttp::field::content_type, "application/json");
     res.body() = std::string(R"({"error":")") + std::string(message) + "\"}";
     res.prepare_payload();
     res.keep_alive(false);
-    record(head, path_label(m), res.result_int(), start);
     return res;
   }
 
@@ -245,34 +247,35 @@ struct server::impl {
       reg.entry->reading = true;
       co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       reg.entry->reading = false;
+      // One clock read for the request's start and the rate limiter's now.
       const auto start = clock::now();
-      obs::http::response res;
       if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
-          ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+          ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
         break;
-      } else if (ec == bhttp::error::body_limit) {
-        res = failure(bhttp::status::payload_too_large, "request body too large", parser.get(),
-                      parser.is_header_done(), start);
+      const obs::http::request& req = parser.get();
+      // A broken request has a route, for its `path` label, once its header was read.
+      const route_match m = !ec || parser.is_header_done() ? route_of(req) : route_match{};
+      obs::http::response res;
+      if (ec == bhttp::error::body_limit) {
+        res = failure(bhttp::status::payload_too_large, "request body too large");
       } else if (ec == bhttp::error::header_limit) {
-        res = failure(bhttp::status::request_header_fields_too_large, "request header too large", parser.get(),
-                      parser.is_header_done(), start);
+        res = failure(bhttp::status::request_header_fields_too_large, "request header too large");
       } else if (ec) {
-        res = failure(bhttp::status::bad_request, "malformed request", parser.get(), parser.is_header_done(), start);
+        res = failure(bhttp::status::bad_request, "malformed request");
+      } else if (gateway::is_redis(m)) {
+        res = co_await redis_answer(req, m, t, start);
       } else {
-        const obs::http::request& req = parser.get();
-        const route_match m = route_of(req);
-        if (gateway::is_redis(m)) {
-          res = co_await redis_answer(req, m, t);
-        } else {
-          switch (place(m)) {
-            case runs_on::io_thread: res = answer(req, m); break;
-            case runs_on::probe_threads: res = co_await answer_on(probe_pool, req, m); break;
-            case runs_on::workers: res = co_await answer_on(workers, req, m); break;
-          }
+        switch (place(m)) {
+          case runs_on::io_thread: res = answer(req, m, start); break;
+          case runs_on::probe_threads: res = co_await answer_on(probe_pool, req, m, start); break;
+          case runs_on::workers: res = co_await answer_on(workers, req, m, start); break;
         }
       }
+      // One clock read for the request's end and the write's deadline.
+      const auto end = clock::now();
+      record(req, m, res.result_int(), end - start);
       if (t.draining) res.keep_alive(false);
-      stream.expires_after(std::chrono::seconds(10));
+      stream.expires_at(end + std::chrono::seconds(10));
       const bool keep = res.keep_alive();
       serialize(res, out);
       co_await asio::async_write(stream, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));

@@ -67,11 +67,6 @@ TEST_CASE("every template is unique per method", "[router]") {
   for (const auto& rt : r.routes()) CHECK(++seen[{rt.method, rt.path}] == 1);
 }
 
-TEST_CASE("method_label", "[router]") {
-  CHECK(method_label("GET") == "GET");
-  CHECK(method_label("BREW") == "OTHER");
-}
-
 TEST_CASE("GCRA passes a burst of rps, then one per interval", "[rate_limiter]") {
   rate_limiter lim(100);
   const auto t0 = rate_limiter::clock::now();
