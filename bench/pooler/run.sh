@@ -8,7 +8,9 @@
 # machine disturbs far less than throughput), with ratios. Then it counts the
 # instructions each pooler executes per transaction under valgrind's callgrind
 # (bench/lib/instructions.sh): a figure other load cannot move, which is what
-# resolves the instrumentation's cost against OBS_DISABLE=1. Between the two,
+# resolves the instrumentation's cost against OBS_DISABLE=1. It counts one
+# client, and 8 clients through a pool of 2, where transactions queue for a
+# connection as they do at 32 clients on the timed pool of 20. Between the two,
 # the system calls pgbouncer and the pooler make per transaction (perf).
 #
 #   OBS_TEST_PG_HOST/PORT/PASSWORD set, as tests/run sets them
@@ -26,6 +28,7 @@ rounds=${1:-5}
 seconds=${2:-8}
 counted_xacts=${3:-2000}
 pool_size=20
+queued_pool_size=2  # the counted queued load: 8 clients, so each transaction queues
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 . "$repo/bench/lib/instructions.sh"
 . "$repo/bench/lib/idle_machine.sh"
@@ -77,6 +80,15 @@ pool_size = $pool_size
 pool_mode = "transaction"
 [databases.$db.users.$user]
 password = "$password"
+# The same database through a pool of $queued_pool_size: the counted queued load.
+[databases.q$db]
+host = "$OBS_TEST_PG_HOST"
+port = $OBS_TEST_PG_PORT
+dbname = "$db"
+pool_size = $queued_pool_size
+pool_mode = "transaction"
+[databases.q$db.users.$user]
+password = "$password"
 CFG
   local args=("$1" --config "$work/pooler-$2.toml" --listen "127.0.0.1:$2" --metrics-listen "127.0.0.1:$3")
   if (($# > 3)); then
@@ -97,6 +109,7 @@ start_bouncer() {  # port [launcher...]: the pid lands in $work/pgbouncer-PORT.p
   cat >"$work/pgbouncer-$port.ini" <<CFG
 [databases]
 $db = host=$OBS_TEST_PG_HOST port=$OBS_TEST_PG_PORT dbname=$db
+q$db = host=$OBS_TEST_PG_HOST port=$OBS_TEST_PG_PORT dbname=$db pool_size=$queued_pool_size
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = $port
@@ -253,23 +266,27 @@ instructions_adopt pgbouncer "$(cat "$work/pgbouncer-$counted_bouncer_port.pid")
 declare -A counted_port_of=([pgbouncer]=$counted_bouncer_port [pooler]=$counted_port [pooler_obs_disabled]=$counted_disabled_port)
 for port in "${counted_port_of[@]}"; do wait_ready "$port"; done
 
-pgbench_xacts() {  # port flag: $INSTRUCTIONS_OPS transactions, one client
-  PGPASSWORD=$password pgbench -n $2 -c 1 -t "$INSTRUCTIONS_OPS" -h 127.0.0.1 -p "$1" -U "$user" "$db"
+pgbench_xacts() {  # port flag [clients database]: $INSTRUCTIONS_OPS transactions, one client unless told
+  local clients=${3:-1}
+  PGPASSWORD=$password pgbench -n $2 -c "$clients" -j "$((clients > 1 ? 2 : 1))" -t "$((INSTRUCTIONS_OPS / clients))" \
+    -h 127.0.0.1 -p "$1" -U "$user" "${4:-$db}"
 }
 echo
-echo "Instructions per transaction (callgrind; $counted_xacts and $((2 * counted_xacts)) transactions by one client, the difference over $counted_xacts):"
+echo "Instructions per transaction (callgrind; $counted_xacts and $((2 * counted_xacts)) transactions by one client, the difference over $counted_xacts;"
+echo "queued: the same by 8 clients through a pool of $queued_pool_size, so that nearly every transaction waits for a connection):"
 echo
 echo "| load | pgbouncer 1.18 | pooler | pooler, OBS_DISABLE=1 | pooler / pgbouncer | pooler / OBS_DISABLE=1 | in obs's code, inlined included |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
-for load in select tpcb; do
-  flag=""
-  [[ $load == select ]] && flag="-S"
+for load in select tpcb queued; do
+  flag="" queue=()
+  [[ $load != tpcb ]] && flag="-S"
+  [[ $load == queued ]] && queue=(8 "q$db")
   declare -A ir obs
   for target in pgbouncer pooler pooler_obs_disabled; do
-    read -r ir[$target] obs[$target] < <(instructions_per_op "$target" "$counted_xacts" pgbench_xacts "${counted_port_of[$target]}" "$flag")
+    read -r ir[$target] obs[$target] < <(instructions_per_op "$target" "$counted_xacts" pgbench_xacts "${counted_port_of[$target]}" "$flag" "${queue[@]}")
     echo "$load $target: ${ir[$target]} instructions/xact, ${obs[$target]} in obs" >&2
   done
-  label=$([[ $load == select ]] && echo "pgbench -S" || echo "TPC-B-like")
+  label=$(case $load in select) echo "pgbench -S" ;; tpcb) echo "TPC-B-like" ;; queued) echo "pgbench -S, queued" ;; esac)
   awk -v l="$label" -v b="${ir[pgbouncer]}" -v p="${ir[pooler]}" -v n="${ir[pooler_obs_disabled]}" -v o="${obs[pooler]}" \
     'BEGIN {printf "| %s | %d | %d | %d | %.2f | %.4f | %.1f (%.2f %%) |\n", l, b, p, n, p/b, p/n, o, 100*o/p}'
 done
