@@ -55,12 +55,16 @@ void service::closed_while_idle(const std::shared_ptr<server_conn>& sv) {
   // Handed to a queued client: its write fails, and it counts the loss.
 }
 
+void service::start_waiting(client& c, steady::time_point now) {
+  // A client woken from the queue to try again keeps its first deadline.
+  if (c.waiting) return;
+  c.waiting = true;
+  c.asked = now;
+  c.wait_deadline = now + cfg_.query_wait_timeout;
+}
+
 void service::queue_for_server(std::shared_ptr<client> c, steady::time_point now) {
-  if (!c->waiting) {
-    c->waiting = true;
-    c->asked = now;
-    c->wait_deadline = now + cfg_.query_wait_timeout;
-  }
+  start_waiting(*c, now);
   const auto deadline = c->wait_deadline;
   auto& p = *c->pool_;
   p.waiters.push_back(std::move(c));
@@ -73,7 +77,12 @@ void service::wake_first(pool& p) {
   auto c = std::move(p.waiters.front());
   p.waiters.pop_front();
   p.sync_counts();
+  resume_waiter(std::move(c));
+}
+
+void service::resume_waiter(std::shared_ptr<client> c) {
   if (c->held) {
+    // Posted: whoever took it out of the queue is midway through its own work.
     asio::post(ioc_, [this, c = std::move(c)]() mutable { resume_queued(std::move(c)); });
   } else {
     c->wake.cancel();
@@ -131,12 +140,7 @@ void service::expire_waiters() {
 
 asio::awaitable<std::shared_ptr<server_conn>> service::acquire(std::shared_ptr<client> c) {
   const auto start = steady::now();
-  // A client woken from the queue to try again keeps its first deadline.
-  if (!c->waiting) {
-    c->waiting = true;
-    c->asked = start;
-    c->wait_deadline = start + cfg_.query_wait_timeout;
-  }
+  start_waiting(*c, start);
   for (;;) {
     // Read anew each time: a RELOAD may move the client to another pool
     // while it waits.
@@ -224,13 +228,8 @@ void service::release(pool& p, std::shared_ptr<server_conn> sv, bool reusable) {
   p.busy.push_back(sv);
   p.sync_counts();
   note_lent(p, c->asked);
-  if (c->held) {
-    c->server = std::move(sv);
-    asio::post(ioc_, [this, c = std::move(c)]() mutable { resume_queued(std::move(c)); });
-  } else {
-    c->handed = std::move(sv);
-    c->wake.cancel();
-  }
+  (c->held ? c->server : c->handed) = std::move(sv);
+  resume_waiter(std::move(c));
 }
 
 std::shared_ptr<pool> service::make_pool(const database_state& db, const std::string& user, const secret& credentials,

@@ -135,12 +135,18 @@ class service {
   /// Takes `sv` back: idle, closed, or handed straight to the first client
   /// queued.
   void release(pool& p, std::shared_ptr<server_conn> sv, bool reusable);
+  /// Starts `c`'s wait for a connection (client::asked, its deadline),
+  /// unless it is waiting already.
+  void start_waiting(client& c, steady::time_point now);
   /// Queues `c` at the back of its pool's waiters: with its request held
   /// (client::held, from forward()), or waiting in acquire().
   void queue_for_server(std::shared_ptr<client> c, steady::time_point now);
   /// A connection slot came free (or the pool went): the first queued client
   /// tries again.
   void wake_first(pool& p);
+  /// Lets a client taken out of the queue go on: posts the forward of its
+  /// held request, or wakes its acquire().
+  void resume_waiter(std::shared_ptr<client> c);
   /// Forwards the request a queued client held, with the server it was
   /// handed or to try again.
   void resume_queued(std::shared_ptr<client> c);
