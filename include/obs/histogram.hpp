@@ -73,12 +73,7 @@ inline void record_histogram(series_cells* s, series_cells::cell* cells, const h
   const std::intptr_t offset = tls_slot_offset;  // < 0: unassigned or the shared slot
   if (!(v >= layout->explicit_min_observation) || offset < 0) [[unlikely]]
     return record_histogram_slow(s, cells, layout, v);
-  // Values outside the lookup's range [2^-32, 2^32), zero and negatives
-  // included, come out below 1 or at the last entry or above: one unsigned
-  // compare sends them to the slow path instead of clamping.
-  const auto j = static_cast<std::uint64_t>(histogram_buckets::lookup_position(v)) - 1;
-  if (j >= histogram_buckets::lookup_entries - 2) [[unlikely]] return record_histogram_slow(s, cells, layout, v);
-  const std::size_t k = (layout->lookup_table + 1)[j];
+  const std::size_t k = layout->lookup_entry(v);
   if (k == histogram_buckets::no_lookup) [[unlikely]] return record_histogram_slow(s, cells, layout, v);
   series_cells::cell* slot = cells + offset;
   series_cells::cell& bucket = slot[histogram_buckets::first_bucket_cell + k + !(v <= layout->bounds_with_inf[k])];

@@ -144,13 +144,14 @@ OBS_INLINE double gauge_read(const series_cells* s) noexcept {
   return value;
 }
 
-/// Records any accepted value into any histogram from any thread: the
-/// general path the two faster ones fall back to (a thread's first record,
-/// the shared slot, a value the explicit lookup cannot place).
+/// Records any value into any histogram from any thread, or refuses it: the
+/// general path the two faster ones fall back to (a value refused, a
+/// thread's first record, the shared slot, a value the explicit lookup
+/// cannot place, a native bucket's first value).
 [[gnu::noinline]] inline void record_histogram_any(series_cells* s, series_cells::cell* cells,
-                                                         const histogram_buckets* layout, double v) noexcept {
+                                                   const histogram_buckets* layout, double v) noexcept {
   const std::intptr_t offset = current_slot_offset();
-  if (layout->exponential && !record_native(s, layout, v, offset)) {
+  if (!(v >= layout->min_observation) || (layout->exponential && !record_native(s, layout, v, offset))) {
     // Ordering: relaxed; a statistic.
     s->refused->values.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -161,25 +162,28 @@ OBS_INLINE double gauge_read(const series_cells* s) noexcept {
 
 OBS_INLINE void record_histogram_slow(series_cells* s, series_cells::cell* cells, const histogram_buckets* layout,
                                       double v) noexcept {
+  // Every record of a native histogram comes here. Its common case, this
+  // thread's own stripe and a bucket counted before, with explicit buckets
+  // or without, checks all before it writes and calls nothing, so it needs
+  // no stack frame: any other case is a tail call.
   const std::intptr_t offset = tls_slot_offset;
-  // Every record of a native-only histogram comes here; its common case
-  // calls nothing, so it needs no stack frame either.
-  if (layout->exponential && !layout->classic && v >= layout->min_observation && offset != slot_unassigned)
-      [[likely]] {
-    if (record_native(s, layout, v, offset)) [[likely]] {
-      add_f64_at(cells + histogram_buckets::sum_cell, offset, v);
-      return;
-    }
-    // Ordering: relaxed; a statistic.
-    s->refused->values.fetch_add(1, std::memory_order_relaxed);
-    return;
+  const std::size_t stripe = static_cast<std::size_t>(offset) / page_cells;  // a slot < 0 comes out huge
+  if (!layout->exponential || !(v >= layout->min_observation) || stripe >= layout->scheme.stripes) [[unlikely]]
+    return record_histogram_any(s, cells, layout, v);
+  exponential_scheme::cell* count = existing_count(s->exponential_stripes[stripe], layout->scheme.locate(v));
+  if (!count) [[unlikely]] return record_histogram_any(s, cells, layout, v);
+  series_cells::cell* slot = cells + offset;
+  // Ordering: relaxed; this thread is the stripe's and the slot's only
+  // writer. A count grows by one per record and cannot reach 2^64.
+  if (layout->classic) {
+    const std::size_t k = layout->lookup_entry(v);
+    if (k == histogram_buckets::no_lookup) [[unlikely]] return record_histogram_any(s, cells, layout, v);
+    series_cells::cell& bucket = slot[histogram_buckets::first_bucket_cell + k + !(v <= layout->bounds_with_inf[k])];
+    bucket.store(bucket.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
-  if (!(v >= layout->min_observation)) {
-    // Ordering: relaxed; a statistic.
-    s->refused->values.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  record_histogram_any(s, cells, layout, v);
+  count->store(count->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  series_cells::cell& sum = slot[histogram_buckets::sum_cell];
+  sum.store(double_bits(bits_double(sum.load(std::memory_order_relaxed)) + v), std::memory_order_relaxed);
 }
 
 /// Keeps exemplar `e` of value `v` in slot `slot` of `s`'s store, made with

@@ -72,16 +72,15 @@ struct exponential_scheme {
     const std::uint64_t magnitude_bits = bits & ~(std::uint64_t{1} << 63);
     const double magnitude = std::bit_cast<double>(magnitude_bits);
     if (magnitude <= zero_threshold) return {true, 0, 0};  // NaN goes on, to the top bucket
-    const std::int64_t exponent = static_cast<std::int64_t>(magnitude_bits >> 52) - 1023;
     const std::uint32_t mantissa_cell = static_cast<std::uint32_t>(magnitude_bits >> 42) & 1023;
     const double mantissa = std::bit_cast<double>((magnitude_bits & ((std::uint64_t{1} << 52) - 1)) |
                                                   (std::uint64_t{1023} << 52));
     std::uint32_t j = sub_start[mantissa_cell];
     j += mantissa > sub_bounds[j];
-    // The native index less one: its octave above and its bucket below the schema's bits.
-    const std::int64_t index = (exponent << schema) + j - 1;
-    std::int64_t octave = index >> schema;
-    std::uint32_t bucket = static_cast<std::uint32_t>(index) & (octave_buckets - 1);
+    // Buckets include their upper bound: j = 0, a mantissa of exactly 1, is
+    // the last bucket of the octave below.
+    std::int64_t octave = static_cast<std::int64_t>(magnitude_bits >> 52) - 1023 - (j == 0);
+    std::uint32_t bucket = (j - 1) & (octave_buckets - 1);
     if (octave >= max_octave) [[unlikely]] {
       octave = max_octave - 1;
       bucket = octave_buckets - 1;
@@ -132,6 +131,18 @@ T* install_once(std::atomic<T*>& slot, Make make, Free free) noexcept {
   return expected;
 }
 
+/// The count at `at` in the stripe `stripe_slot` points to; null until
+/// the stripe and the page exist (first_page makes them).
+inline exponential_scheme::cell* existing_count(const std::atomic<exponential_stripe*>& stripe_slot,
+                                                exponential_scheme::position at) noexcept {
+  // Ordering: acquire; pairs with install_once's release, so the page is seen zeroed.
+  exponential_stripe* s = stripe_slot.load(std::memory_order_acquire);
+  if (!s) [[unlikely]] return nullptr;
+  if (at.zero) return &s->zero;
+  exponential_scheme::cell* page = s->pages()[at.page].load(std::memory_order_acquire);
+  return page ? page + at.bucket : nullptr;
+}
+
 /// Out of line: a stripe's or a page's first value. False if memory ran out.
 [[gnu::cold]] inline exponential_scheme::cell* first_page(std::atomic<exponential_stripe*>& stripe_slot,
                                                          const exponential_scheme& scheme,
@@ -164,17 +175,7 @@ inline bool record_exponential(std::atomic<exponential_stripe*>* stripes, std::s
                                const exponential_scheme& scheme, double v) noexcept {
   using cell = exponential_scheme::cell;
   const exponential_scheme::position at = scheme.locate(v);
-  // Ordering: acquire; pairs with install_once's release, so the page is seen zeroed.
-  exponential_stripe* s = stripes[stripe].load(std::memory_order_acquire);
-  cell* count = nullptr;
-  if (s) [[likely]] {
-    if (at.zero) {
-      count = &s->zero;
-    } else {
-      count = s->pages()[at.page].load(std::memory_order_acquire);
-      if (count) [[likely]] count += at.bucket;
-    }
-  }
+  cell* count = existing_count(stripes[stripe], at);
   if (!count) [[unlikely]] {
     count = first_page(stripes[stripe], scheme, at);
     if (!count) return false;

@@ -63,6 +63,15 @@ struct histogram_buckets {
   static constexpr std::size_t sum_cell = 0;
   static constexpr std::size_t first_bucket_cell = 1;
 
+  /// Explicit mode: the lookup's entry for `v`, the first bucket it can
+  /// fall in, or no_lookup: a value outside the lookup's range [2^-32, 2^32)
+  /// (zero, negatives and NaN included), or in a range holding two bounds.
+  /// One unsigned compare finds the first case, instead of clamping.
+  std::size_t lookup_entry(double v) const noexcept {
+    const auto j = static_cast<std::uint64_t>(lookup_position(v)) - 1;
+    return j < lookup_entries - 2 ? (lookup_table + 1)[j] : no_lookup;
+  }
+
   /// Explicit mode: the bucket for `v`. NaN lands in +Inf, as in Prometheus clients.
   std::size_t bucket_index(double v) const noexcept {
     const std::uint16_t k = lookup_table[lookup_slot(v)];
