@@ -105,14 +105,30 @@ inline void add_f64_at(std::atomic<std::uint64_t>* cell0, std::intptr_t offset, 
   }
 }
 
-/// Adds `n` to this thread's shard of the u64 cell at `cell0` (slot 0).
-inline void add_u64(std::atomic<std::uint64_t>* cell0, std::uint64_t n) noexcept {
+/// add_u64 from a thread without a slot yet, or in the shared slot.
+[[gnu::noinline]] inline void add_u64_elsewhere(std::atomic<std::uint64_t>* cell0, std::uint64_t n) noexcept {
   add_u64_at(cell0, current_slot_offset(), n);
 }
 
-/// Adds `v` to this thread's shard of the double cell at `cell0`.
-inline void add_f64(std::atomic<std::uint64_t>* cell0, double v) noexcept {
+/// add_f64 from a thread without a slot yet, or in the shared slot.
+[[gnu::noinline]] inline void add_f64_elsewhere(std::atomic<std::uint64_t>* cell0, double v) noexcept {
   add_f64_at(cell0, current_slot_offset(), v);
+}
+
+/// Adds `n` to this thread's shard of the u64 cell at `cell0` (slot 0). A
+/// thread with its own slot, the common case, is one compare and a plain
+/// add; any other is a call.
+inline void add_u64(std::atomic<std::uint64_t>* cell0, std::uint64_t n) noexcept {
+  const std::intptr_t offset = tls_slot_offset;  // < 0: unassigned or the shared slot
+  if (offset < 0) [[unlikely]] return add_u64_elsewhere(cell0, n);
+  add_u64_at(cell0, offset, n);
+}
+
+/// Adds `v` to this thread's shard of the double cell at `cell0`, as add_u64.
+inline void add_f64(std::atomic<std::uint64_t>* cell0, double v) noexcept {
+  const std::intptr_t offset = tls_slot_offset;
+  if (offset < 0) [[unlikely]] return add_f64_elsewhere(cell0, v);
+  add_f64_at(cell0, offset, v);
 }
 
 /// Sums the u64 cell at `cell0` over the slots ever written, saturating at
