@@ -46,6 +46,7 @@ struct http_request_view {
   std::string_view body;
   std::string_view encoding;  ///< the Upstash-Encoding header, or empty
   std::chrono::steady_clock::time_point arrived;  ///< when it was read: the rate limiter's now
+  std::string_view traceparent;  ///< the traceparent header, for the duration's exemplar, or empty
 };
 
 /// What to answer.

@@ -10,6 +10,8 @@
 #include <obs/registry.hpp>
 #include <trace_context/traceparent.hpp>
 
+#include "recording.hpp"
+
 namespace redis_gateway {
 
 namespace {
@@ -88,33 +90,11 @@ namespace {
 constexpr std::array<std::string_view, 8> method_labels{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS",
                                                         "OTHER"};
 
-// Each thread's series. A request finds its own by comparing its path's
-// and command's addresses, not by hashing their text in the family: the same
-// text at another address only costs one more entry. The series found last
-// is first, since traffic repeats its series; past `series_cache_capacity`
-// entries the last one is replaced.
+// Past this many series a thread replaces its least recent one.
 constexpr std::size_t series_cache_capacity = 64;
 
-struct request_series {
-  const char* path;
-  http_method method;
-  unsigned status;
-  obs::counter_handle requests;
-  obs::counter_handle errors;  // only for a status of 400 or more: no empty error series
-  obs::histogram_handle duration;
-};
-
-struct command_series {
-  const char* command;
-  obs::counter_handle commands;
-  std::optional<obs::counter_handle> errors;  // made with the first failure: no empty error series
-  obs::histogram_handle duration;
-};
-
-thread_local std::vector<request_series> request_cache;
-thread_local std::vector<command_series> command_cache;
-
-// The entry of `cache` that `is` accepts, moved to the front, else `make()`'s, added.
+// The entry of `cache` that `is` accepts, moved to the front, else
+// `make()`'s, added.
 template <class Series, class Is, class Make>
 Series& find(std::vector<Series>& cache, Is is, Make make) {
   for (auto it = cache.begin(); it != cache.end(); ++it)
@@ -137,33 +117,37 @@ request_series lookup_request(http_method method, std::string_view path, unsigne
 
 }  // namespace
 
-void record_request(http_method method, std::string_view path, unsigned status,
-                    std::chrono::steady_clock::duration took, std::string_view traceparent) {
-  const request_series& s = find(
-      request_cache, [&](const request_series& e) { return e.path == path.data() && e.method == method && e.status == status; },
-      [&] { return lookup_request(method, path, status); });
-  s.requests.increment();
-  if (status >= 400) s.errors.increment();
+void record_traced(const obs::histogram_handle& duration, std::chrono::steady_clock::duration took,
+                   std::string_view traceparent) {
   // The id is a view into the header, which outlives this call.
   if (const std::optional<std::string_view> id = trace_context::trace_id(traceparent))
-    s.duration.record(took, {{"trace_id", *id}});
+    duration.record(took, {{"trace_id", *id}});
   else
-    s.duration.record(took);
+    duration.record(took);
 }
 
-void record_redis_command(std::string_view command, bool failed, std::chrono::steady_clock::duration took) {
+void count_failure(command_series& s, std::string_view command) {
+  if (!s.errors) s.errors = metrics.redis_command_errors.with(command);
+  s.errors->increment();
+}
+
+void record_request_elsewhere(http_method method, std::string_view path, unsigned status,
+                              std::chrono::steady_clock::duration took, std::string_view traceparent) {
+  const request_series& s = find(
+      request_series_cache(),
+      [&](const request_series& e) { return e.path == path.data() && e.method == method && e.status == status; },
+      [&] { return lookup_request(method, path, status); });
+  count_request(s, status, took, traceparent);
+}
+
+void record_redis_command_elsewhere(std::string_view command, bool failed, std::chrono::steady_clock::duration took) {
   command_series& s = find(
-      command_cache, [&](const command_series& e) { return e.command == command.data(); },
+      command_series_cache(), [&](const command_series& e) { return e.command == command.data(); },
       [&] {
         return command_series{command.data(), metrics.redis_commands.with(command), std::nullopt,
                               metrics.redis_command_duration.with(command)};
       });
-  s.commands.increment();
-  if (failed) {
-    if (!s.errors) s.errors = metrics.redis_command_errors.with(command);
-    s.errors->increment();
-  }
-  s.duration.record(took);
+  count_command(s, command, failed, took);
 }
 
 }  // namespace redis_gateway

@@ -68,21 +68,6 @@ inline constexpr bool metrics_enabled = !OBS_DISABLE;
 /// for any other method.
 enum class http_method : std::uint8_t { get, post, put, delete_, head, patch, options, other };
 
-/// Records one answered request: http_requests_total, http_request_errors_total
-/// for a status of 400 or more, and its duration, with the trace id of its
-/// `traceparent` header, when valid, as exemplar. `path` is the router's
-/// template or "unmatched", a view of static storage: each thread finds its
-/// series by `path`'s address, `method` and `status`, so a request records
-/// without hashing its labels.
-void record_request(http_method method, std::string_view path, unsigned status,
-                    std::chrono::steady_clock::duration took, std::string_view traceparent);
-
-/// Records one Redis command: redis_commands_total, redis_command_errors_total
-/// when it failed, and its duration. `command` is a view of static storage
-/// (the route table's or the command list's), whose series each thread finds
-/// by its address.
-void record_redis_command(std::string_view command, bool failed, std::chrono::steady_clock::duration took);
-
 /// Drops the series of a deleted API key.
 void forget_api_key(std::int64_t api_key_id);
 

@@ -12,6 +12,7 @@
 #include <service/idle_socket.hpp>
 
 #include "metrics.hpp"
+#include "recording.hpp"
 
 namespace redis_gateway {
 

@@ -36,6 +36,7 @@
 #include <service/accept_loop.hpp>
 
 #include "metrics.hpp"
+#include "recording.hpp"
 #include "redis_pipeline.hpp"
 
 namespace redis_gateway {
@@ -139,24 +140,41 @@ struct server::impl {
     }
   }
 
-  static void record(const obs::http::request& req, const route_match& m, unsigned status, clock::duration took) {
-    if constexpr (metrics_enabled)
-      record_request(method_of(req.method()), path_label(m), status, took, field(req, "traceparent"));
+  static void record(const obs::http::request& req, const http_request_view& v, const route_match& m, unsigned status,
+                     clock::duration took) {
+    if constexpr (metrics_enabled) record_request(method_of(req.method()), path_label(m), status, took, v.traceparent);
   }
 
-  template <class Name>
-  static std::string_view field(const obs::http::request& req, Name name) {
-    const auto v = req[name];
-    return {v.data(), v.size()};
+  // Whether header name `name` is `expected`, ignoring case; the length
+  // first, since most names differ in it.
+  static bool is_header(beast::string_view name, std::string_view expected) {
+    return name.size() == expected.size() && beast::iequals(name, {expected.data(), expected.size()});
   }
 
-  static http_request_view view(const obs::http::request& req, clock::time_point arrived) {
-    return {{req.method_string().data(), req.method_string().size()},
-            {req.target().data(), req.target().size()},
-            field(req, bhttp::field::authorization),
-            req.body(),
-            field(req, "Upstash-Encoding"),
-            arrived};
+  // The parts of `req` the gateway reads, its headers found in one pass
+  // over them, back to front, so that the first of a repeated header wins
+  // as with req[name]. The traceparent is looked for only where requests
+  // are recorded. Inline in the session loop, its one caller, where a call
+  // of its own cost a stack frame per request.
+  [[gnu::always_inline]] static http_request_view view(const obs::http::request& req, clock::time_point arrived) {
+    http_request_view v{{req.method_string().data(), req.method_string().size()},
+                        {req.target().data(), req.target().size()},
+                        {},
+                        req.body(),
+                        {},
+                        arrived,
+                        {}};
+    for (auto it = req.end(); it != req.begin();) {
+      const auto& f = *--it;
+      const std::string_view value{f.value().data(), f.value().size()};
+      if (f.name() == bhttp::field::authorization)
+        v.authorization = value;
+      else if (is_header(f.name_string(), "upstash-encoding"))
+        v.encoding = value;
+      else if (metrics_enabled && is_header(f.name_string(), "traceparent"))
+        v.traceparent = value;
+    }
+    return v;
   }
 
   // A reply as the response to `req`: HEAD gets GET's headers, Content-Length
@@ -189,18 +207,18 @@ struct server::impl {
   }
 
   // Any route but a Redis one, on the thread place() chose.
-  obs::http::response answer(const obs::http::request& req, const route_match& m, clock::time_point arrived) {
+  obs::http::response answer(const obs::http::request& req, const http_request_view& v, const route_match& m) {
     if (m.found() && (m.route->id == route_id::metrics || m.route->id == route_id::health ||
                       m.route->id == route_id::health_live || m.route->id == route_id::health_ready))
       return (*probes)(req);
-    return to_response(gw.handle(m, view(req, arrived)), req);
+    return to_response(gw.handle(m, v), req);
   }
 
   // A Redis route, on its I/O thread: admitted from memory, its command
   // pipelined on the thread's connection to the instance.
-  asio::awaitable<obs::http::response> redis_answer(const obs::http::request& req, const route_match& m,
-                                                    io_thread& t, clock::time_point arrived) {
-    admission a = gw.admit(m, view(req, arrived));
+  asio::awaitable<obs::http::response> redis_answer(const obs::http::request& req, const http_request_view& v,
+                                                    const route_match& m, io_thread& t) {
+    admission a = gw.admit(m, v);
     if (a.call) {
       // Not in a conditional expression: g++ 12 frees a temporary of one
       // that holds a co_await twice.
@@ -212,9 +230,9 @@ struct server::impl {
   }
 
   asio::awaitable<obs::http::response> answer_on(asio::thread_pool& pool, const obs::http::request& req,
-                                                 const route_match& m, clock::time_point arrived) {
+                                                 const http_request_view& v, const route_match& m) {
     co_return co_await asio::co_spawn(
-        pool, [&]() -> asio::awaitable<obs::http::response> { co_return answer(req, m, arrived); },
+        pool, [&]() -> asio::awaitable<obs::http::response> { co_return answer(req, v, m); },
         asio::use_awaitable);
   }
 
@@ -255,6 +273,7 @@ struct server::impl {
       const obs::http::request& req = parser.get();
       // A broken request has a route, for its `path` label, once its header was read.
       const route_match m = !ec || parser.is_header_done() ? route_of(req) : route_match{};
+      const http_request_view v = view(req, start);
       obs::http::response res;
       if (ec == bhttp::error::body_limit) {
         res = failure(bhttp::status::payload_too_large, "request body too large");
@@ -263,17 +282,17 @@ struct server::impl {
       } else if (ec) {
         res = failure(bhttp::status::bad_request, "malformed request");
       } else if (gateway::is_redis(m)) {
-        res = co_await redis_answer(req, m, t, start);
+        res = co_await redis_answer(req, v, m, t);
       } else {
         switch (place(m)) {
-          case runs_on::io_thread: res = answer(req, m, start); break;
-          case runs_on::probe_threads: res = co_await answer_on(probe_pool, req, m, start); break;
-          case runs_on::workers: res = co_await answer_on(workers, req, m, start); break;
+          case runs_on::io_thread: res = answer(req, v, m); break;
+          case runs_on::probe_threads: res = co_await answer_on(probe_pool, req, v, m); break;
+          case runs_on::workers: res = co_await answer_on(workers, req, v, m); break;
         }
       }
       // One clock read for the request's end and the write's deadline.
       const auto end = clock::now();
-      record(req, m, res.result_int(), end - start);
+      record(req, v, m, res.result_int(), end - start);
       if (t.draining) res.keep_alive(false);
       stream.expires_at(end + std::chrono::seconds(10));
       const bool keep = res.keep_alive();

@@ -175,6 +175,11 @@ def auth(binary):
         text = r.gw.scrape()
         check(value(text, "api_key_auth_failures_total") == 3, "api_key_auth_failures_total == 3")
         check(value(text, "api_key_requests_total") == 2, "api_key_requests_total == 2")
+        # A repeated Authorization header: the first one counts.
+        for first, second, status in ((r.key, "not-a-key", 200), ("not-a-key", r.key, 401)):
+            reply = raw(r.gw.port, f"GET /redis/{r.inst}/ping HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {first}\r\n"
+                                   f"Authorization: Bearer {second}\r\nConnection: close\r\n\r\n".encode())
+            check(reply.startswith(f"HTTP/1.1 {status} ".encode()), f"two keys, the first {first[:9]}: {reply[:40]}")
     finally:
         r.close()
 
