@@ -16,7 +16,9 @@ namespace pooler {
 namespace {
 
 /// Records a connection lent from `p` to a client that asked at `asked`.
-void note_lent(pool& p, steady::time_point asked) {
+/// Always inline: take_idle lends for nearly every transaction, and g++
+/// kept this out of line once it recorded, at 10 instructions per call.
+[[gnu::always_inline]] inline void note_lent(pool& p, steady::time_point asked) {
   const auto now = steady::now();
   const auto waited = std::chrono::duration_cast<std::chrono::microseconds>(now - asked);
   p.stats.wait_time += waited;
