@@ -1,11 +1,12 @@
 // Recording an answered request and a Redis command. Each thread keeps the
 // series it recorded in a small cache, found by the address of its labels'
 // static text (a route template, a command name) rather than by hashing the
-// text in the family, and the series recorded last first, since traffic
-// repeats its series. The common case, that series again, is inline here:
-// in the session loop and in the reply callback it is a few compares and
-// the records, with no call and no stack frame of its own. Finding or
-// making another series is out of line, in metrics.cpp.
+// text in the family: the same text at another address only costs one more
+// entry. The series recorded last is first, since traffic repeats its
+// series. The common case, that series again, is inline here: in the
+// session loop and in the reply callback it is a few compares and the
+// records, with no call and no stack frame of its own. Finding or making
+// another series is out of line, in metrics.cpp.
 #pragma once
 
 #include <chrono>
