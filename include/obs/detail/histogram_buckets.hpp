@@ -74,23 +74,16 @@ struct histogram_buckets {
 
   /// Explicit mode: the bucket for `v`. NaN lands in +Inf, as in Prometheus clients.
   std::size_t bucket_index(double v) const noexcept {
-    const std::uint16_t k = lookup_table[lookup_slot(v)];
+    const std::size_t k = lookup_entry(v);
     if (k != no_lookup) [[likely]] return k + !(v <= bounds_with_inf[k]);
     return scan(v);
   }
 
-  /// Explicit mode: the lookup table's entry for `v`, log_linear_index over
-  /// the lookup's range computed branch-free from the bits, clamped.
-  static std::size_t lookup_slot(double v) noexcept {
-    constexpr std::int64_t last = static_cast<std::int64_t>(lookup_entries) - 1;
-    const std::int64_t j = lookup_position(v);
-    return static_cast<std::size_t>(j < 0 ? 0 : j > last ? last : j);
-  }
-
-  /// lookup_slot before clamping: the exponent and top mantissa bits of `v`
-  /// less the range's start, as a signed number, so that negative values
-  /// (and zero, and values below the range) come out below 0 and values at
-  /// or above the range (and positive NaN) at or above the last entry.
+  /// The lookup table's index for `v` (log_linear_index over the lookup's
+  /// range, from the exponent and top mantissa bits), as a signed number:
+  /// negative values, zero and values below the range come out below 1,
+  /// values at or above the range (and positive NaN) at or above the last
+  /// entry, which like the first is no_lookup.
   static std::int64_t lookup_position(double v) noexcept {
     constexpr std::int64_t bias = (std::int64_t{1023 + lookup_min_exponent} << sub_bits) - 1;
     return (std::bit_cast<std::int64_t>(v) >> (52 - sub_bits)) - bias;
