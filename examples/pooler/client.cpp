@@ -3,7 +3,6 @@
 // which go to a server connection lent for the transaction. The answers come
 // back through server.cpp.
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -308,19 +307,16 @@ void service::end_session(client& c, std::exception_ptr failure) {
 }
 
 // A read, not a wait for readability: Asio re-arms the descriptor with
-// epoll_ctl for every wait, while a read that emptied the socket queues the
-// next one with no system call at all.
+// epoll_ctl for every wait, while a read after a short one is queued with no
+// system call at all (relay_socket.hpp).
 void service::read_client(std::shared_ptr<client> c) {
   auto& socket = c->socket;
   const std::span<char> room = c->decoder.prepare(read_size);
-  auto& memory = c->read_op;
-  auto on_read = [this, c = std::move(c)](boost::system::error_code ec, std::size_t n) mutable {
+  socket.async_read_when_ready(room, [this, c = std::move(c)](boost::system::error_code ec, std::size_t n) mutable {
     if (ec) return end_session(*c, std::make_exception_ptr(boost::system::system_error(ec)));
     c->decoder.commit(n);
     on_client_data(std::move(c));
-  };
-  socket.async_read_some(asio::buffer(room.data(), room.size()),
-                         asio::bind_allocator(read_allocator<std::byte>(memory), std::move(on_read)));
+  });
 }
 
 void service::on_client_data(std::shared_ptr<client> c) {

@@ -16,6 +16,7 @@
 
 #include "pgwire/decoder.hpp"
 #include "pool.hpp"
+#include "relay_socket.hpp"
 
 namespace pooler {
 
@@ -26,9 +27,8 @@ enum class auth_source { config, auth_query };
 struct client {
   client(boost::asio::ip::tcp::socket s, std::size_t max_message)
       : socket(std::move(s)), decoder(max_message), session_end(socket.get_executor()), wake(socket.get_executor()) {}
-  boost::asio::ip::tcp::socket socket;
+  relay_socket socket;
   pgwire::decoder decoder;
-  read_memory read_op;
   /// After login, callbacks carry the session (client.cpp, server.cpp) and
   /// serve_pooled waits on this timer; cancelled when the session ends, with
   /// why in `session_failure` (null: the client said Terminate, or was told

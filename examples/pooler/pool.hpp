@@ -20,7 +20,7 @@
 #include "config.hpp"
 #include "metrics.hpp"
 #include "pgwire/decoder.hpp"
-#include "read_memory.hpp"
+#include "relay_socket.hpp"
 
 namespace pooler {
 
@@ -30,9 +30,8 @@ struct client;
 /// (then in `busy`).
 struct server_conn {
   server_conn(boost::asio::any_io_executor ex, std::size_t max_message) : socket(ex), decoder(max_message) {}
-  boost::asio::ip::tcp::socket socket;
+  relay_socket socket;
   pgwire::decoder decoder;
-  read_memory read_op;
   std::uint64_t id = 0;
   std::int32_t process_id = 0;
   std::int32_t secret_key = 0;

@@ -2,7 +2,6 @@
 // answers to the client that holds it and handing it back to the pool at the
 // end of the transaction (or of the session), and forwarding a client's
 // CancelRequest to the server running its query.
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -124,8 +123,7 @@ void service::read_server(std::shared_ptr<server_conn> sv) {
   sv->reading = true;
   auto& socket = sv->socket;
   const std::span<char> room = sv->decoder.prepare(read_size);
-  auto& memory = sv->read_op;
-  auto on_read = [this, sv = std::move(sv)](boost::system::error_code ec, std::size_t n) mutable {
+  socket.async_read_when_ready(room, [this, sv = std::move(sv)](boost::system::error_code ec, std::size_t n) mutable {
     sv->reading = false;
     std::shared_ptr<client> c = sv->link;
     if (!c) {
@@ -143,9 +141,7 @@ void service::read_server(std::shared_ptr<server_conn> sv) {
     }
     sv->decoder.commit(n);
     relay(std::move(c), std::move(sv));
-  };
-  socket.async_read_some(asio::buffer(room.data(), room.size()),
-                         asio::bind_allocator(read_allocator<std::byte>(memory), std::move(on_read)));
+  });
 }
 
 void service::relay_end(std::shared_ptr<client> c, std::shared_ptr<server_conn> sv, relay_end_kind how,
