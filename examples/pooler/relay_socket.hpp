@@ -1,14 +1,14 @@
 // The socket a session's bytes are relayed through: a TCP socket whose read
 // makes no system call while the socket is known to be empty.
 //
-// Asio 1.81's epoll reactor is edge-triggered, so it tries every read it is
-// given at once, with a recv, in case bytes came since the last read; only
-// when that finds nothing does it wait for the next edge. A pooler's reads
-// nearly always find nothing at first: it reads a request, and the client
-// waits for the answer before it sends the next one; it sends that request
-// on, and the server answers some time later. Those two empty recvs per
-// transaction were a third of the pooler's system calls, and pgbouncer,
-// level-triggered, makes neither.
+// The epoll reactor of Boost 1.81's Asio is edge-triggered, so it tries
+// every read it is given at once, with a recv, in case bytes came since the
+// last read; only when that finds nothing does it wait for the next edge. A
+// pooler's reads nearly always find nothing at first: it reads a request,
+// and the client waits for the answer before it sends the next one; it
+// sends that request on, and the server answers some time later. Those two
+// empty recvs per transaction were a third of the pooler's system calls, and
+// pgbouncer, level-triggered, makes neither.
 //
 // The reactor skips the try after a read that reports the socket exhausted,
 // until the descriptor's next edge; its own reads report that only at the
@@ -27,6 +27,13 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/query.hpp>
+#include <boost/asio/version.hpp>
+
+// What the read relies on (start_op's signature, which reads may skip their
+// try) is the reactor's own, not Asio's interface: checked for this version.
+#if BOOST_ASIO_VERSION != 102600 || !defined(BOOST_ASIO_HAS_EPOLL) || defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+#error "relay_socket drives the epoll reactor of Asio 1.26.0 (Boost 1.81); check it against this Asio before use"
+#endif
 
 #include <sys/socket.h>
 
