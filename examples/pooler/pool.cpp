@@ -230,8 +230,17 @@ void service::release(pool& p, std::shared_ptr<server_conn> sv, bool reusable) {
   p.busy.push_back(sv);
   p.sync_counts();
   note_lent(p, c->asked);
-  (c->held ? c->server : c->handed) = std::move(sv);
-  resume_waiter(std::move(c));
+  if (!c->held) {
+    c->handed = std::move(sv);
+    c->wake.cancel();
+    return;
+  }
+  // Its request goes out now, as pgbouncer's release_server does it: the
+  // server has just answered, and a query that reaches it before it sleeps
+  // in recv costs it no wake-up. forward() finds the connection lent, so it
+  // neither queues nor takes another; the caller is done with this one.
+  c->server = std::move(sv);
+  resume_queued(std::move(c));
 }
 
 std::shared_ptr<pool> service::make_pool(const database_state& db, const std::string& user, const secret& credentials,
