@@ -2,16 +2,17 @@
 # Throughput of examples/pooler against Debian's pgbouncer and direct
 # PostgreSQL, plus the pooler built with OBS_DISABLE=1 (the instrumentation's
 # cost): pgbench -S (select-only) and the default TPC-B-like script, 8 and 32
-# clients, every configuration interleaved in each round. Prints markdown
-# tables of median tps over the rounds, and of the CPU time each pooler
-# process spent per transaction (utime+stime from /proc, which a loaded
-# machine disturbs far less than throughput), with ratios. Then it counts the
-# instructions each pooler executes per transaction under valgrind's callgrind
-# (bench/lib/instructions.sh): a figure other load cannot move, which is what
-# resolves the instrumentation's cost against OBS_DISABLE=1. It counts one
-# client, and 8 clients through a pool of 2, where transactions queue for a
-# connection as they do at 32 clients on the timed pool of 20. Between the two,
-# the system calls pgbouncer and the pooler make per transaction (perf).
+# clients, every configuration interleaved in each round (every other round
+# in reverse order). Prints markdown tables of median tps over the rounds,
+# and of the CPU time each pooler process spent per transaction (utime+stime
+# from /proc, which a loaded machine disturbs far less than throughput), with
+# ratios. Then it counts the instructions each pooler executes per
+# transaction under valgrind's callgrind (bench/lib/instructions.sh): a figure
+# other load cannot move, which is what resolves the instrumentation's cost
+# against OBS_DISABLE=1. It counts one client, and 8 clients through a pool of
+# 2, where transactions queue for a connection as they do at 32 clients on the
+# timed pool of 20. Between the two, the system calls pgbouncer and the pooler
+# make per transaction (perf).
 #
 #   OBS_TEST_PG_HOST/PORT/PASSWORD set, as tests/run sets them
 #   bash bench/pooler/run.sh [ROUNDS] [SECONDS] [XACTS]
@@ -155,9 +156,13 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 declare -A results cpu
 for round in $(seq "$rounds"); do
+  # Every other round runs the targets backwards, so that none always runs
+  # right after the same one (PostgreSQL busy with its last clients' backends).
+  round_order=("${order[@]}")
+  if ((round % 2 == 0)); then round_order=(); for target in "${order[@]}"; do round_order=("$target" "${round_order[@]}"); done; fi
   for load in select tpcb; do
     for clients in 8 32; do
-      for target in "${order[@]}"; do
+      for target in "${round_order[@]}"; do
         host=${targets[$target]%:*}
         port=${targets[$target]#*:}
         flag=""
@@ -220,7 +225,7 @@ for load in select tpcb; do
   done
 done
 echo
-echo "Medians of $rounds interleaved rounds of $seconds s. $(bench_load_note)"
+echo "Medians of $rounds interleaved rounds of $seconds s, every other round in reverse order. $(bench_load_note)"
 
 # System calls per select-only transaction at 8 clients, pgbouncer's and the
 # pooler's: perf stat on the syscall tracepoints while pgbench runs. Most of
