@@ -56,7 +56,9 @@ class relay_socket : public tcp_socket {
   /// Reads what has come into `room`, at once when bytes wait, else when
   /// they come, and calls handler(error_code, bytes read) as async_read_some
   /// would. One read at a time; the handler (at most read::handler_room
-  /// bytes) is kept in the socket, so a read allocates nothing.
+  /// bytes) is kept in the socket, so a read allocates nothing, and so the
+  /// socket must outlive the read: let the handler own it, as a session's
+  /// handlers own their connection.
   template <class Handler>
   void async_read_when_ready(std::span<char> room, Handler&& handler) {
     auto& impl = impl_.get_implementation();
