@@ -476,7 +476,7 @@ asio::awaitable<bool> service::send_to_server(std::shared_ptr<client> c, std::st
     // Lent just now and dead after all (it died while idle, but the read
     // that would have seen it had not run yet): while no byte of the request
     // reached it, another connection is as good.
-    if (c->pool_->m) c->pool_->m->errors_closed.increment();
+    c->pool_->m->errors_closed.increment();
     release(*c->pool_, std::exchange(c->server, nullptr), false);
     if (written > 0 || attempt > 0) {
       tell(*c, error_message("FATAL", pgwire::sqlstate::connection_failure, "server connection closed"));

@@ -71,7 +71,10 @@ pool_metrics::pool_metrics(const std::string& service, pool_counts counts)
   gauges.push_back(reg.gauge_callback("db_pool_connections", {{"service", service}, {"state", "waiting"}}, std::move(counts.waiting)));
 }
 
-pool_metrics::~pool_metrics() {
+pool_metrics::~pool_metrics() { retire(); }
+
+void pool_metrics::retire() {
+  if (!gauges_) return;
   gauges_.reset();
   obs::registry& reg = obs::global_registry();
   reg.remove_matching("db_pool_connections", {{"service", service_}});

@@ -41,7 +41,8 @@ struct pool_counts {
   std::function<double()> active, idle, max, waiting;
 };
 
-/// Seed 001's series for one pool; destroying it removes them all.
+/// Seed 001's series for one pool. A pool keeps it as long as it lives, so
+/// recording needs no check; retire() or destruction removes the series.
 class pool_metrics {
  public:
   /// Registers the series of `service`, the gauges as callbacks on `counts`.
@@ -49,6 +50,11 @@ class pool_metrics {
   ~pool_metrics();
   pool_metrics(const pool_metrics&) = delete;
   pool_metrics& operator=(const pool_metrics&) = delete;
+
+  /// Removes the series and stops the callbacks, once: a destroyed pool's
+  /// clients may still record, into series no scrape shows, while a new pool
+  /// of the same service registers its own.
+  void retire();
 
   obs::histogram_handle acquire_duration;
   obs::counter_handle errors_timeout;
@@ -58,7 +64,7 @@ class pool_metrics {
  private:
   struct connection_gauges;  // db_pool_connections' callback registrations
   std::string service_;
-  std::unique_ptr<connection_gauges> gauges_;
+  std::unique_ptr<connection_gauges> gauges_;  // null once retired
 };
 
 /// The pooler's own series, one each: failures that belong to no pool.

@@ -24,7 +24,7 @@ namespace {
   p.stats.wait_time += waited;
   p.max_wait = std::max(p.max_wait, waited);
   p.last_used = now;
-  if (p.m) p.m->acquire_duration.record(now - asked);
+  p.m->acquire_duration.record(now - asked);
 }
 
 }  // namespace
@@ -48,7 +48,7 @@ void service::closed_while_idle(const std::shared_ptr<server_conn>& sv) {
     auto it = std::find(p.idle.begin(), p.idle.end(), sv);
     if (it == p.idle.end()) continue;
     p.idle.erase(it);
-    if (p.m) p.m->errors_closed.increment();
+    p.m->errors_closed.increment();
     p.sync_counts();
     // A queued client may connect in its place.
     wake_first(p);
@@ -132,7 +132,7 @@ void service::expire_waiters() {
       }
       c->held.reset();
       c->waiting = false;
-      if (p.m) p.m->errors_timeout.increment();
+      p.m->errors_timeout.increment();
       give_up_waiting(*c);
     }
     p.sync_counts();
@@ -159,11 +159,11 @@ asio::awaitable<std::shared_ptr<server_conn>> service::acquire(std::shared_ptr<c
       try {
         sv = co_await connect_server(*p);
       } catch (const timeout_error& e) {
-        if (p->m) p->m->errors_timeout.increment();
+        p->m->errors_timeout.increment();
         failure = std::current_exception();
         detail = e.what();
       } catch (const std::exception& e) {
-        if (p->m) p->m->errors_other.increment();
+        p->m->errors_other.increment();
         failure = std::current_exception();
         detail = describe(e);
       }
@@ -197,7 +197,7 @@ asio::awaitable<std::shared_ptr<server_conn>> service::acquire(std::shared_ptr<c
     // Whoever woke it took it out of the queue.
     if (auto sv = std::exchange(c->handed, nullptr)) co_return sv;
     if (steady::now() >= c->wait_deadline) {
-      if (c->pool_->m) c->pool_->m->errors_timeout.increment();
+      c->pool_->m->errors_timeout.increment();
       throw timeout_error("timed out waiting for a server connection");
     }
   }
@@ -232,8 +232,7 @@ void service::release(pool& p, std::shared_ptr<server_conn> sv, bool reusable) {
   note_lent(p, c->asked);
   if (!c->held) {
     c->handed = std::move(sv);
-    c->wake.cancel();
-    return;
+    return resume_waiter(std::move(c));
   }
   // Its request goes out now, as pgbouncer's release_server does it: the
   // server has just answered, and a query that reaches it before it sleeps
@@ -283,7 +282,7 @@ void service::destroy_pool(const pool_key& key) {
   for (auto& sv : p->idle) close_quietly(sv->socket);
   p->idle.clear();
   p->sync_counts();
-  p->m.reset();  // removes its db_pool_* series
+  p->m->retire();  // removes its db_pool_* series
   auto db = databases_.find(p->database);
   if (db == databases_.end()) return;
   // SHOW STATS totals are counters to whoever reads them: they stay.

@@ -105,7 +105,7 @@ struct pool {
   pool_stats stats;
   std::chrono::microseconds max_wait{0};
 
-  std::unique_ptr<metrics::pool_metrics> m;
+  std::unique_ptr<metrics::pool_metrics> m;  ///< set by make_pool, for the pool's life
 
   std::string service() const { return database + "/" + user; }
   /// No room for another connection: a client without one queues.

@@ -156,7 +156,7 @@ void service::relay_end(std::shared_ptr<client> c, std::shared_ptr<server_conn> 
       if (draining_ || p.destroyed) terminate(*c);
       break;
     case relay_end_kind::server_failed:
-      if (p.m) p.m->errors_closed.increment();
+      p.m->errors_closed.increment();
       release(p, sv, false);
       std::fprintf(stderr, "pooler: %s: server connection %d lost in use: %s\n", p.service().c_str(),
                    int{sv->process_id}, failure.c_str());
