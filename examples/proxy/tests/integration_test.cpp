@@ -9,9 +9,11 @@
 
 #include <functional>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -279,7 +281,16 @@ TEST_CASE("pgcache_bytes_total counts every byte, both ways", "[integration]") {
   auto bytes = [&](const std::string& text, const char* direction) {
     return metric(text, std::string("pgcache_bytes_total{direction=\"") + direction + "\"}");
   };
-  const std::string before = scrape(p);
+  // The proxy counts a reply once its write completes, which may be just
+  // after the client has read it: the login's reply too. So the count before
+  // the queries is taken once it has held still for 100 ms.
+  std::string before = scrape(p);
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::string again = scrape(p);
+    if (bytes(again, "client_out") == bytes(before, "client_out")) break;
+    before = std::move(again);
+  }
   const std::string sql = "SELECT id FROM pairs ORDER BY id";
   const double query_bytes = 1 + 4 + static_cast<double>(sql.size()) + 1;
   const auto from_origin = static_cast<double>(raw_query(c, sql));  // a miss
