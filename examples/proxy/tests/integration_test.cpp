@@ -285,12 +285,13 @@ TEST_CASE("pgcache_bytes_total counts every byte, both ways", "[integration]") {
   // after the client has read it: the login's reply too. So the count before
   // the queries is taken once it has held still for 100 ms.
   std::string before = scrape(p);
-  for (;;) {
+  REQUIRE(eventually([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::string again = scrape(p);
-    if (bytes(again, "client_out") == bytes(before, "client_out")) break;
+    const bool still = bytes(again, "client_out") == bytes(before, "client_out");
     before = std::move(again);
-  }
+    return still;
+  }));
   const std::string sql = "SELECT id FROM pairs ORDER BY id";
   const double query_bytes = 1 + 4 + static_cast<double>(sql.size()) + 1;
   const auto from_origin = static_cast<double>(raw_query(c, sql));  // a miss
