@@ -71,12 +71,12 @@ OBS_INLINE void record_histogram_slow(series_cells* s, series_cells::cell* cells
 /// inline, with the handle's record(): g++ kept them out of line at call
 /// sites it judged cold, a call and a return on top of that case's ~30
 /// instructions.
-[[gnu::always_inline]] inline void record_histogram(series_cells* s, series_cells::cell* cells,
+[[gnu::always_inline]] inline void record_histogram(series_cells* const& s, series_cells::cell* cells,
                                                    const histogram_buckets* layout, double v) noexcept {
   const std::intptr_t offset = tls_slot_offset;  // < 0: unassigned or the shared slot
-  if (!(v >= layout->explicit_min_observation) || offset < 0) [[unlikely]]
-    return record_histogram_slow(s, cells, layout, v);
-  const std::size_t k = layout->lookup_entry(v);
+  const std::uint64_t j = histogram_buckets::lookup_offset(v);
+  if (j >= layout->inline_lookup_limit || offset < 0) [[unlikely]] return record_histogram_slow(s, cells, layout, v);
+  const std::size_t k = (layout->lookup_table + 1)[j];
   if (k == histogram_buckets::no_lookup) [[unlikely]] return record_histogram_slow(s, cells, layout, v);
   series_cells::cell* slot = cells + offset;
   series_cells::cell& bucket = slot[histogram_buckets::first_bucket_cell + k + !(v <= layout->bounds_with_inf[k])];

@@ -45,10 +45,12 @@ struct histogram_buckets {
   /// The smallest value `record` accepts: 0 while the sum is counter-like
   /// (no negative bound; a high-resolution histogram), else -Inf.
   double min_observation = 0;
-  /// What record's common path compares a value with: min_observation in
-  /// explicit mode, NaN in exponential mode, so that the one compare also
-  /// sends every value of an exponential histogram to the slow path.
-  double explicit_min_observation = 0;
+  /// The lookup positions record's common path may use: all of them in
+  /// explicit mode, none in exponential mode. Its one range check so also
+  /// sends every value of an exponential histogram to the slow path, as it
+  /// sends every value the lookup cannot place, and so needs no check of
+  /// min_observation: zero, negatives and NaN are outside the range.
+  std::uint64_t inline_lookup_limit = lookup_entries - 2;
   // Explicit mode: the bounds, the same followed by +Inf, and the lookup table.
   const double* bound_data = nullptr;
   std::size_t bound_count = 0;
@@ -68,9 +70,13 @@ struct histogram_buckets {
   /// (zero, negatives and NaN included), or in a range holding two bounds.
   /// One unsigned compare finds the first case, instead of clamping.
   std::size_t lookup_entry(double v) const noexcept {
-    const auto j = static_cast<std::uint64_t>(lookup_position(v)) - 1;
+    const std::uint64_t j = lookup_offset(v);
     return j < lookup_entries - 2 ? (lookup_table + 1)[j] : no_lookup;
   }
+
+  /// lookup_position(v) - 1, unsigned: below lookup_entries - 2 exactly
+  /// when `v` is in the lookup's range, so one compare checks both ends.
+  static std::uint64_t lookup_offset(double v) noexcept { return static_cast<std::uint64_t>(lookup_position(v)) - 1; }
 
   /// Explicit mode: the bucket for `v`. NaN lands in +Inf, as in Prometheus clients.
   std::size_t bucket_index(double v) const noexcept {

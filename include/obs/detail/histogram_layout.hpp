@@ -71,7 +71,6 @@ struct histogram_layout : histogram_buckets {
     histogram_layout l;
     l.bounds = std::move(bounds);
     if (!l.bounds.empty() && l.bounds.front() < 0) l.min_observation = -std::numeric_limits<double>::infinity();
-    l.explicit_min_observation = l.min_observation;
     l.bounds_then_inf_ = l.bounds;
     l.bounds_then_inf_.push_back(std::numeric_limits<double>::infinity());
     const std::size_t count = log_linear_buckets(lookup_min_exponent, lookup_max_exponent);
@@ -96,7 +95,7 @@ struct histogram_layout : histogram_buckets {
     exponential = true;
     classic = !bounds.empty();
     if (!classic) min_observation = -std::numeric_limits<double>::infinity();
-    explicit_min_observation = std::numeric_limits<double>::quiet_NaN();
+    inline_lookup_limit = 0;
     export_schema = schema;
     scheme.schema = std::max(schema, 0);
     scheme.octave_buckets = std::uint32_t{1} << scheme.schema;
