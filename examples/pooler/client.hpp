@@ -14,9 +14,10 @@
 #include <string>
 #include <string_view>
 
+#include <service/relay_socket.hpp>
+
 #include "pgwire/decoder.hpp"
 #include "pool.hpp"
-#include "relay_socket.hpp"
 
 namespace pooler {
 
@@ -27,7 +28,7 @@ enum class auth_source { config, auth_query };
 struct client {
   client(boost::asio::ip::tcp::socket s, std::size_t max_message)
       : socket(std::move(s)), decoder(max_message), session_end(socket.get_executor()), wake(socket.get_executor()) {}
-  relay_socket socket;
+  ::service::relay_socket socket;
   pgwire::decoder decoder;
   /// After login, callbacks carry the session (client.cpp, server.cpp) and
   /// serve_pooled waits on this timer; cancelled when the session ends, with

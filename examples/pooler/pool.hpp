@@ -16,11 +16,12 @@
 #include <utility>
 #include <vector>
 
+#include <service/relay_socket.hpp>
+
 #include "auth.hpp"
 #include "config.hpp"
 #include "metrics.hpp"
 #include "pgwire/decoder.hpp"
-#include "relay_socket.hpp"
 
 namespace pooler {
 
@@ -30,7 +31,7 @@ struct client;
 /// (then in `busy`).
 struct server_conn {
   server_conn(boost::asio::any_io_executor ex, std::size_t max_message) : socket(ex), decoder(max_message) {}
-  relay_socket socket;
+  ::service::relay_socket socket;
   pgwire::decoder decoder;
   std::uint64_t id = 0;
   std::int32_t process_id = 0;

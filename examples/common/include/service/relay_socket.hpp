@@ -1,14 +1,15 @@
-// The socket a session's bytes are relayed through: a TCP socket whose read
-// makes no system call while the socket is known to be empty.
+// service::relay_socket: a TCP socket whose read makes no system call while
+// the socket is known to be empty.
 //
 // The epoll reactor of Boost 1.81's Asio is edge-triggered, so it tries
 // every read it is given at once, with a recv, in case bytes came since the
 // last read; only when that finds nothing does it wait for the next edge. A
-// pooler's reads nearly always find nothing at first: it reads a request,
-// and the client waits for the answer before it sends the next one; it
-// sends that request on, and the server answers some time later. Those two
-// empty recvs per transaction were a third of the pooler's system calls, and
-// pgbouncer, level-triggered, makes neither.
+// service that answers requests nearly always finds nothing at first: it
+// reads a request, and the client waits for the answer before it sends the
+// next one. A pooler relays that request on, and the server answers some
+// time later. Those empty recvs were a third of the pooler's system calls,
+// and a third of the Redis gateway's recvs; pgbouncer, level-triggered,
+// makes none.
 //
 // The reactor skips the try after a read that reports the socket exhausted,
 // until the descriptor's next edge; its own reads report that only at the
@@ -16,6 +17,11 @@
 // as exhausted: the socket was empty when the read returned, so any byte
 // that came after it raised an edge, which makes the reactor try again. Asio
 // reasons the same way about a short write.
+//
+// The read keeps its handler in the socket, in HandlerRoom bytes, so that a
+// read allocates nothing: relay_socket's 32 bytes hold a handler that
+// captures a pointer or two; a composed operation's (Beast's HTTP read, see
+// relay_stream.hpp) needs a basic_relay_socket with more.
 #pragma once
 
 // The socket first: Asio's detail headers need what it declares.
@@ -44,19 +50,20 @@
 #include <type_traits>
 #include <utility>
 
-namespace pooler {
+namespace service {
 
 using tcp_socket = boost::asio::ip::tcp::socket;
 
-class relay_socket : public tcp_socket {
+template <std::size_t HandlerRoom>
+class basic_relay_socket : public tcp_socket {
  public:
-  explicit relay_socket(const boost::asio::any_io_executor& ex) : tcp_socket(ex), reactor_(reactor_of(ex)) {}
-  explicit relay_socket(tcp_socket&& s) : tcp_socket(std::move(s)), reactor_(reactor_of(get_executor())) {}
+  explicit basic_relay_socket(const boost::asio::any_io_executor& ex) : tcp_socket(ex), reactor_(reactor_of(ex)) {}
+  explicit basic_relay_socket(tcp_socket&& s) : tcp_socket(std::move(s)), reactor_(reactor_of(get_executor())) {}
 
   /// Reads what has come into `room`, at once when bytes wait, else when
   /// they come, and calls handler(error_code, bytes read) as async_read_some
-  /// would. One read at a time; the handler (at most read::handler_room
-  /// bytes) is kept in the socket, so a read allocates nothing, and so the
+  /// would. One read at a time; the handler (at most HandlerRoom bytes)
+  /// is kept in the socket, so a read allocates nothing, and so the
   /// socket must outlive the read: let the handler own it, as a session's
   /// handlers own their connection.
   template <class Handler>
@@ -74,8 +81,6 @@ class relay_socket : public tcp_socket {
 
   class read final : public boost::asio::detail::reactor_op {
    public:
-    static constexpr std::size_t handler_room = 32;
-
     read() : reactor_op(boost::system::error_code(), &perform, &complete) {}
     read(const read&) = delete;
     read& operator=(const read&) = delete;
@@ -84,7 +89,7 @@ class relay_socket : public tcp_socket {
     template <class Handler>
     void start(Handler&& handler, int fd, std::span<char> room) {
       using stored = std::decay_t<Handler>;
-      static_assert(sizeof(stored) <= handler_room && alignof(stored) <= alignof(std::max_align_t),
+      static_assert(sizeof(stored) <= HandlerRoom && alignof(stored) <= alignof(std::max_align_t),
                     "relay_socket keeps the handler in the socket: capture less");
       new (handler_) stored(std::forward<Handler>(handler));
       call_ = [](void* memory, bool run, boost::system::error_code ec, std::size_t n) {
@@ -128,7 +133,7 @@ class relay_socket : public tcp_socket {
       self.call_(self.handler_, owner != nullptr, self.ec_, self.bytes_transferred_);
     }
 
-    alignas(std::max_align_t) unsigned char handler_[handler_room];
+    alignas(std::max_align_t) unsigned char handler_[HandlerRoom];
     void (*call_)(void*, bool, boost::system::error_code, std::size_t) = nullptr;
     int fd_ = -1;
     std::span<char> room_;
@@ -138,4 +143,6 @@ class relay_socket : public tcp_socket {
   read read_;
 };
 
-}  // namespace pooler
+using relay_socket = basic_relay_socket<32>;
+
+}  // namespace service

@@ -1,6 +1,6 @@
 // relay_socket's read: after a short read it makes no recv until the socket's
 // next edge, so these check that no byte waits for an edge that never comes.
-#include "relay_socket.hpp"
+#include <service/relay_socket.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -16,7 +16,7 @@
 
 #include <catch2/catch.hpp>
 
-using namespace pooler;
+using service::relay_socket;
 using boost::asio::ip::tcp;
 namespace asio = boost::asio;
 
