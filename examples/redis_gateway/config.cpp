@@ -91,6 +91,7 @@ config parse_config(int argc, const char* const* argv, const std::function<const
     else if (flag == "--db-timeout-ms") c.db_timeout = ms(1);
     else if (flag == "--health-timeout-ms") c.health_timeout = ms(1);
     else if (flag == "--shutdown-timeout-ms") c.shutdown_timeout = ms(0);
+    else if (flag == "--client-timeout-ms") c.client_timeout = ms(100);
     else if (flag == "--threads") c.io_threads = static_cast<unsigned>(size(1, 256));
     else if (flag == "--workers") c.workers = static_cast<unsigned>(size(1, 1024));
     else if (flag == "--db-pool-size") c.db_pool_size = size(1, 256);
@@ -126,6 +127,7 @@ std::string usage() {
          "  --db-timeout-ms N             a PostgreSQL call: connecting and the statement (2000)\n"
          "  --health-timeout-ms N         each upstream check of /health and /health/ready (1000)\n"
          "  --shutdown-timeout-ms N       after SIGTERM, for requests in flight; then 503 (10000)\n"
+         "  --client-timeout-ms N         a client's time to send a request; then its connection closes (30000)\n"
          "  --threads N                   HTTP I/O threads, which also run every Redis command (2)\n"
          "  --workers N                   threads for /api requests, which query PostgreSQL (8)\n"
          "  --db-pool-size N              idle PostgreSQL connections kept (4)\n"

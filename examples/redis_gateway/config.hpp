@@ -38,6 +38,9 @@ struct config {
   std::chrono::milliseconds db_timeout{2000};         ///< a PostgreSQL call's: connecting and the statement
   std::chrono::milliseconds health_timeout{1000};     ///< each upstream check of /health and /health/ready
   std::chrono::milliseconds shutdown_timeout{10000};  ///< after SIGTERM, for the requests in flight
+  /// A client's time to send a whole request, from its connection or the
+  /// last answer; then the connection closes.
+  std::chrono::milliseconds client_timeout{30000};
   unsigned io_threads = 2;                        ///< threads for HTTP and every Redis command
   unsigned workers = 8;                           ///< threads for /api requests, which query PostgreSQL
   std::size_t db_pool_size = 4;                   ///< idle PostgreSQL connections kept

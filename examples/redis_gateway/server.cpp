@@ -18,12 +18,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -34,6 +34,7 @@
 #include <obs/protobuf.hpp>
 #include <obs/registry.hpp>
 #include <service/accept_loop.hpp>
+#include <service/relay_stream.hpp>
 
 #include "metrics.hpp"
 #include "recording.hpp"
@@ -54,6 +55,8 @@ namespace {
 constexpr unsigned probe_threads = 2;
 // After the drain's deadline, for the 503s to go out.
 constexpr auto answer_grace = std::chrono::seconds(1);
+// A client's time to take an answer.
+constexpr auto write_timeout = std::chrono::seconds(10);
 
 // Where a request runs.
 enum class runs_on { io_thread, probe_threads, workers };
@@ -80,10 +83,12 @@ void serialize(obs::http::response& res, std::string& out) {
 
 }  // namespace
 
-// One HTTP connection, as the drain sees it.
+// One HTTP connection, as the drain and the sweep see it.
 struct session_entry {
-  beast::tcp_stream* stream;
+  service::relay_stream* stream;
   bool reading = false;  // waiting for a request: a drain closes it at once
+  // Of the read or write under way; the sweep cancels it after this.
+  clock::time_point deadline = clock::time_point::max();
 };
 
 // One I/O thread: an io_context that it alone runs, its HTTP connections and
@@ -96,6 +101,7 @@ struct io_thread {
   asio::io_context ioc{1};  // run by one thread: a hint that spares Asio some locking
   asio::executor_work_guard<asio::io_context::executor_type> busy = asio::make_work_guard(ioc);
   redis_pipeline pipes;  // after ioc: closes its connections before ioc goes
+  asio::steady_timer sweep{ioc};
   std::thread thread;
 };
 
@@ -248,7 +254,7 @@ struct server::impl {
   }
 
   asio::awaitable<void> session(tcp::socket socket, io_thread& t) {
-    beast::tcp_stream stream(std::move(socket));
+    service::relay_stream stream(std::move(socket));
     struct registration {
       io_thread& t;
       std::list<session_entry>::iterator entry;
@@ -257,17 +263,20 @@ struct server::impl {
     beast::flat_buffer buffer;
     std::string out;  // each response's bytes, its capacity kept for the next
     beast::error_code ec;
+    auto read_deadline = clock::now() + cfg.client_timeout;
     while (!t.draining) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
       parser.body_limit(cfg.max_body_bytes);
-      stream.expires_after(std::chrono::seconds(30));
+      reg.entry->deadline = read_deadline;
       reg.entry->reading = true;
       co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       reg.entry->reading = false;
+      // No deadline while the request is answered: each upstream has its own.
+      reg.entry->deadline = clock::time_point::max();
       // One clock read for the request's start and the rate limiter's now.
       const auto start = clock::now();
-      if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
+      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
           ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
         break;
       const obs::http::request& req = parser.get();
@@ -290,17 +299,37 @@ struct server::impl {
           case runs_on::workers: res = co_await answer_on(workers, req, v, m); break;
         }
       }
-      // One clock read for the request's end and the write's deadline.
+      // One clock read for the request's end and the deadlines of the
+      // write and the next read.
       const auto end = clock::now();
       record(req, v, m, res.result_int(), end - start);
       if (t.draining) res.keep_alive(false);
-      stream.expires_at(end + std::chrono::seconds(10));
+      reg.entry->deadline = end + write_timeout;
+      read_deadline = end + cfg.client_timeout;
       const bool keep = res.keep_alive();
       serialize(res, out);
       co_await asio::async_write(stream, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
       if (ec || !keep) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  // Cancels the reads and writes whose deadline has passed, a few times
+  // per --client-timeout-ms (at most once a second): one timer per thread,
+  // where a timer per request cost each request a timer's start and
+  // cancellation.
+  void sweep(io_thread& t) {
+    t.sweep.expires_after(std::min<clock::duration>(cfg.client_timeout / 4, std::chrono::seconds(1)));
+    t.sweep.async_wait([this, &t](boost::system::error_code ec) {
+      if (ec) return;
+      const auto now = clock::now();
+      for (auto& s : t.sessions)
+        if (s.deadline <= now) {
+          s.deadline = clock::time_point::max();
+          s.stream->cancel(ec);  // fails only for a closed socket, whose session is ending
+        }
+      sweep(t);
+    });
   }
 
   // Serves `socket` on the next I/O thread, or closes it beyond
@@ -384,7 +413,10 @@ void server::start() {
           *i.acceptor, "redis_gateway", [&i](tcp::socket s) { i.admit(std::move(s)); },
           [](const boost::system::error_code&) { metrics.http_accept_errors.increment(); }),
       asio::detached);
-  for (auto& t : i.io) t->thread = std::thread([&ioc = t->ioc] { ioc.run(); });
+  for (auto& t : i.io) {
+    i.sweep(*t);
+    t->thread = std::thread([&ioc = t->ioc] { ioc.run(); });
+  }
   std::printf("redis_gateway: listening on %s\n", service::to_string({i.cfg.listen.host, port()}).c_str());
   std::fflush(stdout);
 }
@@ -404,8 +436,9 @@ void server::drain(std::chrono::milliseconds timeout) {
   for (auto& t : i.io)
     asio::post(t->ioc, [&t = *t] {
       t.draining = true;
+      boost::system::error_code ignored;
       for (auto& s : t.sessions)
-        if (s.reading) s.stream->cancel();
+        if (s.reading) s.stream->cancel(ignored);
     });
   if (!i.wait_closed(deadline)) {
     i.db.stop();

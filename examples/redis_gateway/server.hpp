@@ -14,6 +14,11 @@
 // tenant's commands. With --metrics-listen, main() serves /metrics on a
 // management port instead and this port answers 404 there.
 //
+// A client has --client-timeout-ms to send each request, from its
+// connection or the last answer, and 10 s to take each answer; then its
+// connection closes. The reads make no recv that would find nothing
+// (service::relay_stream).
+//
 // The listener follows service::accept_loop: an accept error (EMFILE, ...)
 // is counted in http_accept_errors_total, logged once per burst, backed off,
 // and accepting resumes.

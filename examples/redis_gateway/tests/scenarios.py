@@ -400,6 +400,35 @@ def limits(binary):
 
 
 @scenario
+def client_timeout(binary):
+    """--client-timeout-ms: a client that stops mid-request, and one that leaves its connection idle after an
+    answer, are closed once it has passed; one that sends a request within it each time is served on."""
+    r = Run(binary, ["--client-timeout-ms", "1000"])
+    try:
+        req = b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+        stalled = socket.create_connection(("127.0.0.1", r.gw.port), timeout=DEADLINE)
+        idle = socket.create_connection(("127.0.0.1", r.gw.port), timeout=DEADLINE)
+        stalled.sendall(req[:-2])  # the header never ends
+        sent = time.monotonic()
+        idle.sendall(req)
+        check(idle.recv(65536).startswith(b"HTTP/1.1 200"), "the idle connection's request answered")
+        closed = stalled.recv(1)
+        waited = time.monotonic() - sent
+        check(closed == b"", f"the stalled connection closed: {closed!r}")
+        check(0.9 <= waited < DEADLINE, f"after the timeout: {waited:.2f} s")
+        with socket.create_connection(("127.0.0.1", r.gw.port), timeout=DEADLINE) as busy:
+            for i in range(6):  # 1.8 s in all, each request 0.3 s after the last answer
+                busy.sendall(req)
+                check(busy.recv(65536).startswith(b"HTTP/1.1 200"), f"request {i} on the busy connection")
+                time.sleep(0.3)
+        check(idle.recv(1) == b"", "the idle connection closed")
+        s, _, _ = r.gw.request("GET", "/health/live")
+        check(s == 200 and r.gw.alive(), "still serving")
+    finally:
+        r.close()
+
+
+@scenario
 def concurrency(binary):
     """1,000 connections open at once, each answered."""
     r = Run(binary, rps=1_000_000)

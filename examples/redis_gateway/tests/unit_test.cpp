@@ -157,6 +157,7 @@ TEST_CASE("config reads the seed's variables, and flags win", "[config]") {
   CHECK(c.db_timeout == 2000ms);
   CHECK(c.health_timeout == 1000ms);
   CHECK(c.shutdown_timeout == 10s);
+  CHECK(c.client_timeout == 30s);
   CHECK(!c.push.url);
   CHECK(c.push.interval == 15s);
   CHECK_FALSE(c.push.native_histograms);
@@ -178,8 +179,9 @@ TEST_CASE("config reads the seed's variables, and flags win", "[config]") {
   CHECK(c.metrics_listen->port == 9464);
 
   c = parse({"--shutdown-timeout-ms", "0", "--health-timeout-ms", "250", "--db-timeout-ms", "5000",
-             "--metrics-listen", ":9464"});
+             "--metrics-listen", ":9464", "--client-timeout-ms", "1500"});
   CHECK(c.shutdown_timeout == 0ms);
+  CHECK(c.client_timeout == 1500ms);
   CHECK(c.health_timeout == 250ms);
   CHECK(c.db_timeout == 5s);
   CHECK(c.metrics_listen->host == "127.0.0.1");  // the shared rule: a bare port is loopback
@@ -190,6 +192,7 @@ TEST_CASE("config refuses what does not parse", "[config]") {
   CHECK_THROWS_AS(parse({"--listen", "h:70000"}), config_error);
   CHECK_THROWS_AS(parse({"--metrics-listen", "::1:80"}), config_error);
   CHECK_THROWS_AS(parse({"--health-timeout-ms", "0"}), config_error);
+  CHECK_THROWS_AS(parse({"--client-timeout-ms", "50"}), config_error);
   CHECK_THROWS_AS(parse({"--redis-pool-size", "8"}), config_error);  // gone with the blocking pool
   CHECK_THROWS_AS(parse({"--rate-limit-rps", "0"}), config_error);
   CHECK_THROWS_AS(parse({"--remote-write-interval", "0s"}), config_error);
