@@ -82,7 +82,11 @@ struct redis_connection::hooks {
   static void add_write(void* data) {
     auto& c = of(data);
     c.writing_ = true;
-    c.arm_write();
+    if (c.in_posted_write_) return;  // what it could not write waits for readiness, after it
+    if (c.state_ == state::ready)
+      c.post_write();
+    else
+      c.arm_write();  // hiredis learns that the connect is done from the first write readiness
   }
   static void del_write(void* data) { of(data).writing_ = false; }
 
@@ -252,6 +256,21 @@ void redis_connection::arm_read() {
     if (ec || !self->ac_ || !self->reading_) return;
     redisAsyncHandleRead(self->ac_);
     if (self->ac_ && self->reading_) self->arm_read();
+  });
+}
+
+// A wait for write readiness would cost an epoll_ctl, since Asio re-arms the
+// descriptor for every wait, and a trip through epoll_wait.
+void redis_connection::post_write() {
+  if (write_posted_ || write_armed_ || !ac_) return;
+  write_posted_ = true;
+  asio::post(ioc_, [self = shared_from_this()] {
+    self->write_posted_ = false;
+    if (!self->ac_ || !self->writing_) return;
+    self->in_posted_write_ = true;
+    redisAsyncHandleWrite(self->ac_);
+    self->in_posted_write_ = false;
+    if (self->ac_ && self->writing_) self->arm_write();  // the socket is full
   });
 }
 

@@ -1,7 +1,11 @@
 // redis_gateway::redis_connection: one connection to one Redis instance on
 // hiredis's asynchronous API (redisAsyncContext), driven by an Asio
 // io_context: hiredis asks for read and write readiness through its event
-// hooks, and each hook arms one async_wait on the socket.
+// hooks, and each hook arms one async_wait on the socket, but for a ready
+// connection's writes: those are tried once the handlers ready to run have
+// run, as the socket nearly always has room, so that the commands all of
+// them send leave in one write; only what the socket cannot take waits for
+// write readiness.
 //
 // open() connects without blocking, then sends AUTH (when the instance has a
 // password), CLIENT SETNAME (so CLIENT LIST tells the gateway's connections
@@ -115,6 +119,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   std::string lost() const;
   void arm_read();
   void arm_write();
+  void post_write();
 
   boost::asio::io_context& ioc_;
   boost::asio::posix::stream_descriptor socket_;  // hiredis owns the descriptor: released, never closed, here
@@ -127,6 +132,8 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   bool counted_ = false;                          // in open_connections() and redis_connections_active
   bool reading_ = false, writing_ = false;        // what hiredis wants
   bool read_armed_ = false, write_armed_ = false;  // what is waiting
+  bool write_posted_ = false;                     // post_write's
+  bool in_posted_write_ = false;                  // post_write's handler is writing
   bool timer_armed_ = false;
   // The deadlines of the commands sent and not yet answered, oldest first.
   std::deque<std::chrono::steady_clock::time_point> deadlines_;
