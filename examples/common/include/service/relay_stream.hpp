@@ -14,6 +14,7 @@
 #include <span>
 #include <utility>
 
+#include <boost/asio/append.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
@@ -42,9 +43,8 @@ class relay_stream : public basic_relay_socket<relay_stream_handler_room> {
           // An empty read reads nothing, at once, as Asio's does; the
           // socket's recv would report the stream's end.
           if (first.size() == 0)
-            return boost::asio::post(get_executor(), [h = std::move(handler)]() mutable {
-              std::move(h)(boost::system::error_code(), 0);
-            });
+            return boost::asio::post(get_executor(),
+                                     boost::asio::append(std::move(handler), boost::system::error_code(), std::size_t{0}));
           async_read_when_ready(std::span<char>(static_cast<char*>(first.data()), first.size()), std::move(handler));
         },
         token, buffers);
