@@ -82,7 +82,7 @@ struct redis_connection::hooks {
   static void add_write(void* data) {
     auto& c = of(data);
     c.writing_ = true;
-    if (c.in_posted_write_) return;  // what it could not write waits for readiness, after it
+    if (c.in_write_) return;  // what it could not write waits for readiness, after it
     if (c.state_ == state::ready)
       c.post_write();
     else
@@ -267,11 +267,17 @@ void redis_connection::post_write() {
   asio::post(ioc_, [self = shared_from_this()] {
     self->write_posted_ = false;
     if (!self->ac_ || !self->writing_) return;
-    self->in_posted_write_ = true;
-    redisAsyncHandleWrite(self->ac_);
-    self->in_posted_write_ = false;
-    if (self->ac_ && self->writing_) self->arm_write();  // the socket is full
+    self->write();
   });
+}
+
+// hiredis writes what it can; what the socket cannot take waits for write
+// readiness.
+void redis_connection::write() {
+  in_write_ = true;
+  redisAsyncHandleWrite(ac_);
+  in_write_ = false;
+  if (ac_ && writing_) arm_write();
 }
 
 void redis_connection::arm_write() {
@@ -280,8 +286,7 @@ void redis_connection::arm_write() {
   socket_.async_wait(asio::posix::descriptor_base::wait_write, [self = shared_from_this()](boost::system::error_code ec) {
     self->write_armed_ = false;
     if (ec || !self->ac_ || !self->writing_) return;
-    redisAsyncHandleWrite(self->ac_);
-    if (self->ac_ && self->writing_) self->arm_write();
+    self->write();
   });
 }
 

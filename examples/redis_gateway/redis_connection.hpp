@@ -120,6 +120,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void arm_read();
   void arm_write();
   void post_write();
+  void write();
 
   boost::asio::io_context& ioc_;
   boost::asio::posix::stream_descriptor socket_;  // hiredis owns the descriptor: released, never closed, here
@@ -133,7 +134,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   bool reading_ = false, writing_ = false;        // what hiredis wants
   bool read_armed_ = false, write_armed_ = false;  // what is waiting
   bool write_posted_ = false;                     // post_write's
-  bool in_posted_write_ = false;                  // post_write's handler is writing
+  bool in_write_ = false;                         // write() is in redisAsyncHandleWrite
   bool timer_armed_ = false;
   // The deadlines of the commands sent and not yet answered, oldest first.
   std::deque<std::chrono::steady_clock::time_point> deadlines_;
