@@ -65,7 +65,8 @@ class basic_relay_socket : public tcp_socket {
   /// would. One read at a time; the handler (at most HandlerRoom bytes)
   /// is kept in the socket, so a read allocates nothing, and so the
   /// socket must outlive the read: let the handler own it, as a session's
-  /// handlers own their connection.
+  /// handlers own their connection. cancel() and close() end a read with
+  /// operation_aborted; a cancellation slot bound to the handler does not.
   template <class Handler>
   void async_read_when_ready(std::span<char> room, Handler&& handler) {
     auto& impl = impl_.get_implementation();

@@ -3,7 +3,9 @@
 // async_read_when_ready, so a keep-alive session waiting for its client's
 // next request makes no recv that finds nothing; writes are the socket's.
 //
-// It has no timeouts: its owner bounds a read or a write by cancelling it.
+// It has no timeouts: its owner bounds a read or a write by cancelling it
+// with cancel(), since a read ignores cancellation slots (so it cannot be
+// one side of an awaitable `||`).
 //
 //   service::relay_stream stream(std::move(socket));
 //   co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
