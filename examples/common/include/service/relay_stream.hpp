@@ -44,9 +44,11 @@ class relay_stream : public basic_relay_socket<relay_stream_handler_room> {
               it != boost::asio::buffer_sequence_end(b) ? *it : boost::asio::mutable_buffer();
           // An empty read reads nothing, at once, as Asio's does; the
           // socket's recv would report the stream's end.
-          if (first.size() == 0)
+          if (first.size() == 0) {
+            const std::size_t none = 0;
             return boost::asio::post(get_executor(),
-                                     boost::asio::append(std::move(handler), boost::system::error_code(), std::size_t{0}));
+                                     boost::asio::append(std::move(handler), boost::system::error_code(), none));
+          }
           async_read_when_ready(std::span<char>(static_cast<char*>(first.data()), first.size()), std::move(handler));
         },
         token, buffers);
