@@ -21,7 +21,7 @@ enum class route_id { websocket, room_messages, attachments, attachment };
 struct route_match {
   route_id id;
   std::string_view route_template;
-  std::vector<std::string> params;
+  http_routes::route_params params;
 };
 
 /// The `route` label of a request no template matches.

@@ -46,9 +46,9 @@ route_match router::match(std::string_view method, std::string_view path) const 
   const std::string_view wanted = method == "HEAD" ? std::string_view("GET") : method;
   route_match m;
   const auto segments = http_routes::split_path(path);
-  std::vector<std::string> params;
   for (std::size_t n = 0; n < routes_.size(); ++n) {
-    const outcome fit = templates_[n].match(segments, params);
+    // Into m.params, so that a found route's values are not moved again.
+    const outcome fit = templates_[n].match(segments, m.params);
     if (fit == outcome::no_match) continue;
     const route& r = routes_[n];
     if (r.method != wanted) {
@@ -61,10 +61,10 @@ route_match router::match(std::string_view method, std::string_view path) const 
     if (fit == outcome::bad_escape) return route_match{route_match::outcome::bad_path, &r, {}, {}};
     m.result = route_match::outcome::found;
     m.route = &r;
-    m.params = std::move(params);
     m.allow.clear();
     return m;
   }
+  m.params.clear();
   return m;
 }
 

@@ -8,7 +8,7 @@
 //
 //   router r;
 //   auto m = r.match("GET", "/redis/cache/get/user%3A1");
-//   // m.found(): m.route->id == route_id::redis_get, m.params == {"cache", "user:1"}
+//   // m.found(): m.route->command == "GET", m.params == {"cache", "user:1"}
 #pragma once
 
 #include <string>
@@ -49,7 +49,7 @@ struct route_match {
   enum class outcome { found, wrong_method, not_found, bad_path };
   outcome result = outcome::not_found;
   const redis_gateway::route* route = nullptr;  ///< the matched template (also for wrong_method)
-  std::vector<std::string> params;  ///< percent-decoded placeholder values, in order
+  http_routes::route_params params;  ///< percent-decoded placeholder values, in order
   std::string allow;                ///< for wrong_method: the methods the path answers
   bool found() const noexcept { return result == outcome::found; }
 };

@@ -1,6 +1,6 @@
 #include "http_routes/route_template.hpp"
 
-#include <algorithm>
+#include <utility>
 
 namespace http_routes {
 namespace {
@@ -20,10 +20,9 @@ int hex_value(char c) noexcept {
 
 std::string_view path_of(std::string_view target) noexcept { return target.substr(0, target.find('?')); }
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> out;
+path_segments split_path(std::string_view path) {
+  path_segments out;
   if (path.empty() || path.front() != '/') return out;
-  out.reserve(static_cast<std::size_t>(std::count(path.begin(), path.end(), '/')));  // one allocation
   path.remove_prefix(1);
   for (;;) {
     const auto slash = path.find('/');
@@ -53,14 +52,13 @@ std::optional<std::string> percent_decode(std::string_view s) {
 route_template::route_template(std::string_view pattern) : pattern_(pattern), segments_(split_path(pattern)) {}
 
 route_template::outcome route_template::match(std::span<const std::string_view> segments,
-                                              std::vector<std::string>& params) const {
+                                              route_params& params) const {
   params.clear();
   if (segments.size() != segments_.size()) return outcome::no_match;
   for (std::size_t i = 0; i < segments.size(); ++i) {
     const bool fits = is_placeholder(segments_[i]) ? !segments[i].empty() : segments_[i] == segments[i];
     if (!fits) return outcome::no_match;
   }
-  params.reserve(segments.size());
   for (std::size_t i = 0; i < segments.size(); ++i) {
     if (!is_placeholder(segments_[i])) continue;
     auto value = percent_decode(segments[i]);

@@ -13,16 +13,16 @@ using outcome = route_template::outcome;
 
 namespace {
 
-outcome match(const route_template& t, std::string_view path, std::vector<std::string>& params) {
+outcome match(const route_template& t, std::string_view path, route_params& params) {
   return t.match(split_path(path), params);
 }
 
 }  // namespace
 
 TEST_CASE("split_path and path_of", "[http_routes]") {
-  CHECK(split_path("/a/b") == std::vector<std::string_view>{"a", "b"});
-  CHECK(split_path("/a/") == std::vector<std::string_view>{"a", ""});
-  CHECK(split_path("/") == std::vector<std::string_view>{""});
+  CHECK(split_path("/a/b") == path_segments{"a", "b"});
+  CHECK(split_path("/a/") == path_segments{"a", ""});
+  CHECK(split_path("/") == path_segments{""});
   CHECK(split_path("").empty());
   CHECK(split_path("a/b").empty());
   CHECK(path_of("/a/b?x=1&y=2") == "/a/b");
@@ -31,7 +31,7 @@ TEST_CASE("split_path and path_of", "[http_routes]") {
 
 TEST_CASE("literal templates match themselves only", "[http_routes]") {
   const route_template t("/health/live");
-  std::vector<std::string> params{"stale"};
+  route_params params{"stale"};
   CHECK(t.pattern() == "/health/live");
   CHECK(match(t, "/health/live", params) == outcome::matched);
   CHECK(params.empty());
@@ -41,11 +41,11 @@ TEST_CASE("literal templates match themselves only", "[http_routes]") {
 
 TEST_CASE("placeholders capture one non-empty segment each, decoded", "[http_routes]") {
   const route_template t("/redis/{instance}/get/{key}");
-  std::vector<std::string> params;
+  route_params params;
   REQUIRE(match(t, "/redis/cache/get/user%3A1", params) == outcome::matched);
-  CHECK(params == std::vector<std::string>{"cache", "user:1"});
+  CHECK(params == route_params{"cache", "user:1"});
   REQUIRE(match(t, "/redis/c/get/a%2Fb+c%00d", params) == outcome::matched);
-  CHECK(params == std::vector<std::string>{"c", std::string("a/b+c\0d", 7)});
+  CHECK(params == route_params{"c", std::string("a/b+c\0d", 7)});
   CHECK(match(t, "/redis//get/k", params) == outcome::no_match);
   CHECK(match(t, "/redis/c/get/", params) == outcome::no_match);
   CHECK(match(t, "/redis/c/set/k", params) == outcome::no_match);
@@ -55,7 +55,7 @@ TEST_CASE("placeholders capture one non-empty segment each, decoded", "[http_rou
 
 TEST_CASE("malformed escapes in a fitting path are bad_escape", "[http_routes]") {
   const route_template t("/rooms/{room}/messages");
-  std::vector<std::string> params{"stale"};
+  route_params params{"stale"};
   CHECK(match(t, "/rooms/%zz/messages", params) == outcome::bad_escape);
   CHECK(params.empty());
   CHECK(match(t, "/rooms/abc%4/messages", params) == outcome::bad_escape);

@@ -76,7 +76,7 @@ TEST_CASE("routes: templates match, everything else is unmatched", "[routes]") {
   REQUIRE(m);
   CHECK(m->id == route_id::room_messages);
   CHECK(m->route_template == "/rooms/{room}/messages");
-  CHECK(m->params == std::vector<std::string>{"general"});
+  CHECK(m->params == http_routes::route_params{"general"});
   CHECK(t.match("/rooms/a%20b/messages")->params[0] == "a b");
   CHECK(t.match("/ws?user=u")->id == route_id::websocket);
   CHECK(t.match("/attachments")->id == route_id::attachments);

@@ -11,6 +11,7 @@
 #include "config.hpp"
 #include "rate_limiter.hpp"
 #include "router.hpp"
+#include "support/counting_new.hpp"
 
 using namespace redis_gateway;
 using namespace std::chrono_literals;
@@ -21,14 +22,26 @@ TEST_CASE("router matches templates and decodes placeholders", "[router]") {
   REQUIRE(m.found());
   CHECK(m.route->path == "/redis/{instance}/get/{key}");
   CHECK(m.route->command == "GET");
-  CHECK(m.params == std::vector<std::string>{"cache", "user:1"});
+  CHECK(m.params == http_routes::route_params{"cache", "user:1"});
 
   auto set = r.match("GET", "/redis/c/set/k/%00%ff%E2%82%AC");
   REQUIRE(set.found());
   CHECK(set.params.at(2) == std::string("\0\xff\xe2\x82\xac", 5));
 
   CHECK(r.match("POST", "/redis/cache").route->id == route_id::redis_command);
-  CHECK(r.match("DELETE", "/api/organizations/7/api-keys/abc").params == std::vector<std::string>{"7", "abc"});
+  CHECK(r.match("DELETE", "/api/organizations/7/api-keys/abc").params == http_routes::route_params{"7", "abc"});
+}
+
+TEST_CASE("matching a Redis path route allocates nothing but long values", "[router]") {
+  router r;
+  route_match m;
+  CHECK(obs_test::allocations_in([&] { m = r.match("GET", "/redis/cache/hset/user%3A1/name/v"); }) == 0);
+  CHECK(m.params == http_routes::route_params{"cache", "user:1", "name", "v"});
+  // A value beyond a short string's room takes its one allocation: the
+  // counter counts here.
+  const std::string long_key(64, 'k'), path = "/redis/cache/get/" + long_key;
+  CHECK(obs_test::allocations_in([&] { m = r.match("GET", path); }) == 1);
+  CHECK(m.params.at(1) == long_key);
 }
 
 TEST_CASE("router reports unmatched, wrong methods and bad encoding", "[router]") {
@@ -54,7 +67,7 @@ TEST_CASE("HEAD matches the GET routes and no others", "[router]") {
   auto head = r.match("HEAD", "/redis/cache/get/k");
   REQUIRE(head.found());
   CHECK(head.route->method == "GET");
-  CHECK(head.params == std::vector<std::string>{"cache", "k"});
+  CHECK(head.params == http_routes::route_params{"cache", "k"});
   CHECK(r.match("HEAD", "/health/live").found());
   auto post_only = r.match("HEAD", "/redis/cache");
   CHECK(post_only.result == route_match::outcome::wrong_method);

@@ -6,7 +6,7 @@
 // scanner cannot create series.
 //
 //   const http_routes::route_template t("/rooms/{room}/messages");
-//   std::vector<std::string> params;
+//   http_routes::route_params params;
 //   t.match(http_routes::split_path("/rooms/a%20b/messages"), params);  // matched, params == {"a b"}
 //
 // Immutable after construction: thread-safe.
@@ -16,7 +16,8 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include <boost/container/small_vector.hpp>
 
 namespace http_routes {
 
@@ -26,9 +27,14 @@ inline constexpr std::string_view unmatched = "unmatched";
 /// The path of a request target: everything before its query string.
 std::string_view path_of(std::string_view target) noexcept;
 
+/// A path's segments. Held inline up to 8 and a matched route's values up to
+/// 4, so that matching a request's path costs no allocation.
+using path_segments = boost::container::small_vector<std::string_view, 8>;
+using route_params = boost::container::small_vector<std::string, 4>;
+
 /// The segments of a path ("/a/b" gives {"a", "b"}; "/a/" gives {"a", ""}).
 /// A path that does not start with '/' has none, so it matches no template.
-std::vector<std::string_view> split_path(std::string_view path);
+path_segments split_path(std::string_view path);
 
 /// Decodes RFC 3986 percent-encoding (`+` stays `+`); nullopt when a `%` is
 /// not followed by two hex digits.
@@ -54,11 +60,11 @@ class route_template {
   /// Matches a path's segments (split_path()), literal segments byte for
   /// byte. `params` is overwritten with the placeholders' decoded values, in
   /// order, when matched, and cleared otherwise.
-  outcome match(std::span<const std::string_view> segments, std::vector<std::string>& params) const;
+  outcome match(std::span<const std::string_view> segments, route_params& params) const;
 
  private:
   std::string_view pattern_;
-  std::vector<std::string_view> segments_;
+  path_segments segments_;
 };
 
 }  // namespace http_routes
