@@ -61,29 +61,30 @@ http_reply database_failure(const database_error& e) {
   return error(400, "rejected by the database");
 }
 
-bool is_base64(std::string_view encoding) {
-  return encoding.size() == 6 && std::equal(encoding.begin(), encoding.end(), "base64", [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) == b;
+// Whether `s` begins with `lower`, which is lower case, ignoring the case of ASCII letters.
+bool starts_with_ignoring_case(std::string_view s, std::string_view lower) {
+  return s.size() >= lower.size() && std::equal(lower.begin(), lower.end(), s.begin(), [](char l, char c) {
+           return std::tolower(static_cast<unsigned char>(c)) == l;
          });
+}
+
+bool is_base64(std::string_view encoding) {
+  return encoding.size() == 6 && starts_with_ignoring_case(encoding, "base64");
 }
 
 json org_json(const organization& o) { return {{"id", o.id}, {"name", o.name}}; }
 
 }  // namespace
 
-std::string bearer_token(std::string_view authorization, std::string_view target) {
-  if (authorization.size() > 7) {
-    std::string scheme(authorization.substr(0, 7));
-    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (scheme == "bearer ") return std::string(authorization.substr(7));
-  }
+std::string_view bearer_token(std::string_view authorization, std::string_view target, std::string& decoded) {
+  if (authorization.size() > 7 && starts_with_ignoring_case(authorization, "bearer ")) return authorization.substr(7);
   auto q = target.find('?');
   if (q == std::string_view::npos) return {};
   std::string_view query = target.substr(q + 1);
   while (!query.empty()) {
     auto amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
-    if (pair.starts_with("_token=")) return http_routes::percent_decode(pair.substr(7)).value_or("");
+    if (pair.starts_with("_token=")) return decoded = http_routes::percent_decode(pair.substr(7)).value_or("");
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
   }
@@ -133,7 +134,8 @@ gateway::caller gateway::authorize(const route_match& m, const http_request_view
     return {{}, std::move(r)};
   }
 
-  const std::string token = bearer_token(req.authorization, req.target);
+  std::string decoded;
+  const std::string_view token = bearer_token(req.authorization, req.target, decoded);
   std::optional<std::int64_t> org;  // nullopt: the admin
   std::optional<std::uint32_t> quota;
   std::int64_t key_id = 0;

@@ -135,7 +135,7 @@ class gateway {
 };
 
 /// The token of `Authorization: Bearer <token>` (scheme case-insensitive),
-/// else of `?_token=` in `target`, else empty.
-std::string bearer_token(std::string_view authorization, std::string_view target);
+/// else of `?_token=` in `target`, percent-decoded into `decoded`, else empty.
+std::string_view bearer_token(std::string_view authorization, std::string_view target, std::string& decoded);
 
 }  // namespace redis_gateway

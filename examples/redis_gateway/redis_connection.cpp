@@ -9,6 +9,7 @@
 #include <utility>
 
 #include <boost/asio/post.hpp>
+#include <boost/container/small_vector.hpp>
 #include <service/idle_socket.hpp>
 
 #include "metrics.hpp"
@@ -164,10 +165,10 @@ void redis_connection::send_step(const char* const* argv, int argc, void (*fn)(r
 }
 
 void redis_connection::send(redis_command_ptr cmd) {
-  std::vector<const char*> args;
-  std::vector<std::size_t> lens;
-  args.reserve(cmd->argv.size());
-  lens.reserve(cmd->argv.size());
+  // On the stack for the commands the path routes send: their arguments
+  // cost no allocation.
+  boost::container::small_vector<const char*, 4> args;
+  boost::container::small_vector<std::size_t, 4> lens;
   for (const auto& a : cmd->argv) args.push_back(a.data()), lens.push_back(a.size());
   const auto deadline = cmd->deadline;
   if (!ac_ || state_ != state::ready ||

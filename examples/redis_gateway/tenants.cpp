@@ -52,7 +52,7 @@ void tenants::load() {
   publish_counts();
 }
 
-std::optional<api_key_info> tenants::find_key(const std::string& key) const {
+std::optional<api_key_info> tenants::find_key(std::string_view key) const {
   std::shared_lock lock(mutex_);
   auto it = keys_.find(key);
   if (it == keys_.end()) return std::nullopt;

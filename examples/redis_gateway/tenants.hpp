@@ -69,7 +69,7 @@ class tenants {
   void load();
 
   /// The grants of `key`, or nullopt for an unknown key.
-  std::optional<api_key_info> find_key(const std::string& key) const;
+  std::optional<api_key_info> find_key(std::string_view key) const;
   /// Instance `name` and its owner, or nullopt.
   std::optional<owned_instance> find_instance(std::string_view name) const;
   /// Every instance.
