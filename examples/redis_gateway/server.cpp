@@ -3,12 +3,17 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdio>
 #include <list>
+#include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
@@ -27,7 +32,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/message.hpp>
 
 #include <obs/http/handler.hpp>
 #include <obs/http/registry_source.hpp>
@@ -61,24 +66,34 @@ constexpr auto write_timeout = std::chrono::seconds(10);
 // Where a request runs.
 enum class runs_on { io_thread, probe_threads, workers };
 
-// `res` as the bytes on the wire, into `out`. Beast's serializer walks the
-// header's and body's buffers once here; handed to the stream instead, their
-// nested buffer sequences cost more than the rest of a Redis request does.
-void serialize(obs::http::response& res, std::string& out) {
-  bhttp::response_serializer<bhttp::string_body> sr(res);
-  beast::error_code ec;
+// A request's header fields, and those of a Redis command's answer, are
+// allocated from their session's arena, which each request starts over:
+// with std::allocator, Beast's fields cost an allocation per field.
+using request = bhttp::request<bhttp::string_body, bhttp::basic_fields<std::pmr::polymorphic_allocator<char>>>;
+// Room for a typical request's fields and its answer's; more comes from the heap.
+constexpr std::size_t arena_bytes = 1024;
+
+// A copy of `req` for obs::http's handler (the probes and /metrics).
+obs::http::request to_obs(const request& req) {
+  obs::http::request copy(req.method(), req.target(), req.version(), req.body());
+  for (const auto& f : req) copy.insert(f.name_string(), f.value());
+  return copy;
+}
+
+// `res` as the bytes on the wire, into `out`: its header as the fields'
+// writer (Beast's FieldsWriter) gives it, then its body. Beast's serializer
+// wraps those buffers in views whose walk cost more than the rest of a Redis
+// request's answer. Every answer here has a Content-Length (to_response,
+// failure, and obs::http's handler prepares its payload), so none is chunked.
+template <class Fields>
+void serialize(const bhttp::response<bhttp::string_body, Fields>& res, std::string& out) {
+  if (res.chunked()) throw std::logic_error("redis_gateway: a chunked answer");
+  const typename Fields::writer writer(res.base(), res.version(), res.result_int());
+  const auto header = writer.get();  // named: the range below refers to it
   out.clear();
-  while (!sr.is_done() && !ec) {
-    sr.next(ec, [&](beast::error_code&, const auto& buffers) {
-      std::size_t n = 0;
-      for (const asio::const_buffer b : beast::buffers_range_ref(buffers)) {
-        out.append(static_cast<const char*>(b.data()), b.size());
-        n += b.size();
-      }
-      sr.consume(n);
-    });
-  }
-  if (ec) throw beast::system_error(ec);  // a string body has nothing that fails
+  for (const asio::const_buffer b : beast::buffers_range_ref(header))
+    out.append(static_cast<const char*>(b.data()), b.size());
+  out += res.body();
 }
 
 }  // namespace
@@ -146,7 +161,7 @@ struct server::impl {
     }
   }
 
-  static void record(const obs::http::request& req, const http_request_view& v, const route_match& m, unsigned status,
+  static void record(const request& req, const http_request_view& v, const route_match& m, unsigned status,
                      clock::duration took) {
     if constexpr (metrics_enabled) record_request(method_of(req.method()), path_label(m), status, took, v.traceparent);
   }
@@ -162,7 +177,7 @@ struct server::impl {
   // as with req[name]. The traceparent is looked for only where requests
   // are recorded. Inline in the session loop, its one caller, where a call
   // of its own cost a stack frame per request.
-  [[gnu::always_inline]] static http_request_view view(const obs::http::request& req, clock::time_point arrived) {
+  [[gnu::always_inline]] static http_request_view view(const request& req, clock::time_point arrived) {
     http_request_view v{{req.method_string().data(), req.method_string().size()},
                         {req.target().data(), req.target().size()},
                         {},
@@ -183,10 +198,15 @@ struct server::impl {
     return v;
   }
 
-  // A reply as the response to `req`: HEAD gets GET's headers, Content-Length
-  // included, and no body (RFC 9110 section 9.3.2).
-  static obs::http::response to_response(http_reply r, const obs::http::request& req) {
-    obs::http::response res(static_cast<bhttp::status>(r.status), req.version());
+  // A reply as the response to `req`, its fields allocated by `fields`:
+  // HEAD gets GET's headers, Content-Length included, and no body (RFC 9110
+  // section 9.3.2).
+  template <class Allocator>
+  static bhttp::response<bhttp::string_body, bhttp::basic_fields<Allocator>> to_response(http_reply r,
+                                                                                         const request& req,
+                                                                                         const Allocator& fields) {
+    bhttp::response<bhttp::string_body, bhttp::basic_fields<Allocator>> res(static_cast<bhttp::status>(r.status),
+                                                                            req.version(), std::string(), fields);
     res.set(bhttp::field::content_type, "application/json");
     if (r.retry_after) res.set(bhttp::field::retry_after, std::to_string(*r.retry_after));
     if (!r.allow.empty()) res.set(bhttp::field::allow, r.allow);
@@ -199,11 +219,11 @@ struct server::impl {
 
   // /metrics (when it is served here) and the probes are obs::http's; a
   // /metrics moved to the management port is a 404 here, and "unmatched".
-  route_match route_of(const obs::http::request& req) const {
+  route_match route_of(const request& req) const {
     route_match m = gw.match({req.method_string().data(), req.method_string().size()},
                              {req.target().data(), req.target().size()});
-    if (m.found() && m.route->id == route_id::metrics && !metrics_here()) return route_match{};
-    return m;
+    if (m.found() && m.route->id == route_id::metrics && !metrics_here()) m = route_match{};
+    return m;  // one return, of one object: no copy of its values
   }
 
   static runs_on place(const route_match& m) {
@@ -213,29 +233,14 @@ struct server::impl {
   }
 
   // Any route but a Redis one, on the thread place() chose.
-  obs::http::response answer(const obs::http::request& req, const http_request_view& v, const route_match& m) {
+  obs::http::response answer(const request& req, const http_request_view& v, const route_match& m) {
     if (m.found() && (m.route->id == route_id::metrics || m.route->id == route_id::health ||
                       m.route->id == route_id::health_live || m.route->id == route_id::health_ready))
-      return (*probes)(req);
-    return to_response(gw.handle(m, v), req);
+      return (*probes)(to_obs(req));
+    return to_response(gw.handle(m, v), req, std::allocator<char>());
   }
 
-  // A Redis route, on its I/O thread: admitted from memory, its command
-  // pipelined on the thread's connection to the instance.
-  asio::awaitable<obs::http::response> redis_answer(const obs::http::request& req, const http_request_view& v,
-                                                    const route_match& m, io_thread& t) {
-    admission a = gw.admit(m, v);
-    if (a.call) {
-      // Not in a conditional expression: g++ 12 frees a temporary of one
-      // that holds a co_await twice.
-      const redis_result r = co_await t.pipes.async_execute(std::move(a.call->instance), std::move(a.call->argv),
-                                                            a.call->encoding, a.call->command, asio::use_awaitable);
-      a.reply = gateway::finish(r);
-    }
-    co_return to_response(std::move(a.reply), req);
-  }
-
-  asio::awaitable<obs::http::response> answer_on(asio::thread_pool& pool, const obs::http::request& req,
+  asio::awaitable<obs::http::response> answer_on(asio::thread_pool& pool, const request& req,
                                                  const http_request_view& v, const route_match& m) {
     co_return co_await asio::co_spawn(
         pool, [&]() -> asio::awaitable<obs::http::response> { co_return answer(req, v, m); },
@@ -262,10 +267,15 @@ struct server::impl {
     } reg{t, t.sessions.insert(t.sessions.end(), session_entry{&stream})};
     beast::flat_buffer buffer;
     std::string out;  // each response's bytes, its capacity kept for the next
+    alignas(std::max_align_t) std::byte arena_buffer[arena_bytes];
+    std::pmr::monotonic_buffer_resource arena(arena_buffer, sizeof arena_buffer);
+    const std::pmr::polymorphic_allocator<char> fields(&arena);
     beast::error_code ec;
     auto read_deadline = clock::now() + cfg.client_timeout;
     while (!t.draining) {
-      bhttp::request_parser<bhttp::string_body> parser;
+      arena.release();  // the last request's and answer's fields
+      bhttp::request_parser<bhttp::string_body, std::pmr::polymorphic_allocator<char>> parser(
+          std::piecewise_construct, std::make_tuple(), std::make_tuple(fields));
       parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
       parser.body_limit(cfg.max_body_bytes);
       reg.entry->deadline = read_deadline;
@@ -279,35 +289,52 @@ struct server::impl {
       if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
           ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
         break;
-      const obs::http::request& req = parser.get();
+      const request& req = parser.get();
       // A broken request has a route, for its `path` label, once its header was read.
       const route_match m = !ec || parser.is_header_done() ? route_of(req) : route_match{};
       const http_request_view v = view(req, start);
-      obs::http::response res;
+      unsigned status = 0;  // the answer's, whose bytes put() leaves in `out`
+      bool keep = false;
+      const auto put = [&](auto&& res) {
+        if (t.draining) res.keep_alive(false);
+        status = res.result_int();
+        keep = res.keep_alive();
+        serialize(res, out);
+      };
       if (ec == bhttp::error::body_limit) {
-        res = failure(bhttp::status::payload_too_large, "request body too large");
+        put(failure(bhttp::status::payload_too_large, "request body too large"));
       } else if (ec == bhttp::error::header_limit) {
-        res = failure(bhttp::status::request_header_fields_too_large, "request header too large");
+        put(failure(bhttp::status::request_header_fields_too_large, "request header too large"));
       } else if (ec) {
-        res = failure(bhttp::status::bad_request, "malformed request");
+        put(failure(bhttp::status::bad_request, "malformed request"));
       } else if (gateway::is_redis(m)) {
-        res = co_await redis_answer(req, v, m, t);
+        // Admitted from memory, its command pipelined on the thread's
+        // connection to the instance. Here in the loop, where a coroutine
+        // of its own cost each command a frame.
+        admission a = gw.admit(m, v);
+        if (a.call) {
+          // Not in a conditional expression: g++ 12 frees a temporary of one
+          // that holds a co_await twice.
+          const redis_result r = co_await t.pipes.async_execute(std::move(a.call->instance), std::move(a.call->argv),
+                                                                a.call->encoding, a.call->command, asio::use_awaitable);
+          a.reply = gateway::finish(r);
+        }
+        put(to_response(std::move(a.reply), req, fields));
       } else {
+        obs::http::response res;
         switch (place(m)) {
           case runs_on::io_thread: res = answer(req, v, m); break;
           case runs_on::probe_threads: res = co_await answer_on(probe_pool, req, v, m); break;
           case runs_on::workers: res = co_await answer_on(workers, req, v, m); break;
         }
+        put(res);
       }
       // One clock read for the request's end and the deadlines of the
       // write and the next read.
       const auto end = clock::now();
-      record(req, v, m, res.result_int(), end - start);
-      if (t.draining) res.keep_alive(false);
+      record(req, v, m, status, end - start);
       reg.entry->deadline = end + write_timeout;
       read_deadline = end + cfg.client_timeout;
-      const bool keep = res.keep_alive();
-      serialize(res, out);
       co_await asio::async_write(stream, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
       if (ec || !keep) break;
     }
