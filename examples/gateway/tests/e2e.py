@@ -13,6 +13,7 @@ which also lets it send frames no well-behaved library would.
 """
 
 import argparse
+import atexit
 import base64
 import http.client
 import json
@@ -120,6 +121,8 @@ class pg_cluster:
         self.url = ("host=127.0.0.1 port=%d user=postgres password=%s dbname=postgres connect_timeout=5"
                     % (self.port, self.password))
         self.hung = []
+        self.removed = False
+        atexit.register(self.remove)  # also when the scenario fails before its cleanup
         self.start()
 
     def _run(self, *a):
@@ -145,8 +148,12 @@ class pg_cluster:
         self.hung = []
 
     def remove(self):
+        """Stops and deletes the cluster, however far it got; once."""
+        if self.removed:
+            return
+        self.removed = True
         self.resume()
-        self.stop()
+        subprocess.run(["bash", self.script, "stop", self.dir], capture_output=True, timeout=120)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -160,6 +167,7 @@ class s3_server:
         self.port = free_port()
         self.endpoint = "http://127.0.0.1:%d" % self.port
         self.proc = None
+        atexit.register(self.remove)  # also when the scenario fails before its cleanup
         self.start()
 
     def start(self):
@@ -187,7 +195,7 @@ class s3_server:
         self.proc.send_signal(signal.SIGCONT)
 
     def remove(self):
-        if self.proc.poll() is None:
+        if self.proc and self.proc.poll() is None:
             self.kill()
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -207,6 +215,7 @@ class gateway:
             if nofile:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=limit_descriptors)
+        atexit.register(self.proc.kill)  # a no-op once it has ended, as stop() ends it
         self.port = self.management_port = None
 
         def started():

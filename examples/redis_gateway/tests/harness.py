@@ -2,6 +2,7 @@
 against the PostgreSQL and Redis that tests/run starts, talk HTTP to it, read
 its metrics, and clean up what a scenario created (its schema, its Redis keys).
 """
+import atexit
 import http.client
 import json
 import os
@@ -64,6 +65,7 @@ class Gateway:
                 "--admin-token", admin, *extra]
         limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (max_files, max_files))) if max_files else None
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr, text=True, preexec_fn=limit)
+        atexit.register(self.proc.kill)  # a no-op once it has ended, as stop() ends it
         self.port = None
         self.metrics_port = None
         management = "--metrics-listen" in extra
@@ -210,6 +212,7 @@ class RedisServer:
         self.port = free_port()
         self.password = password
         self.proc = None
+        atexit.register(self.stop)  # also when the scenario fails before its cleanup
         self.start()
 
     def start(self):
@@ -261,6 +264,7 @@ class PgCluster:
         os.chmod(self.dir, 0o755)
         self.port, self.password = free_port(), "pw-" + suffix()
         self.url = f"host=127.0.0.1 port={self.port} user=postgres password={self.password} dbname=postgres"
+        atexit.register(self.remove)  # also when the scenario fails before its cleanup
         self.start()
 
     def start(self):
