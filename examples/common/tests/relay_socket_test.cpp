@@ -16,21 +16,15 @@
 
 #include <catch2/catch.hpp>
 
+#include "loopback_pair.hpp"
+
 using service::relay_socket;
 using boost::asio::ip::tcp;
 namespace asio = boost::asio;
 
 namespace {
 
-struct connected_pair {
-  explicit connected_pair(asio::io_context& ioc)
-      : acceptor(ioc, {asio::ip::address_v4::loopback(), 0}),
-        far(ioc),
-        near((far.connect(acceptor.local_endpoint()), acceptor.accept())) {}
-  tcp::acceptor acceptor;
-  tcp::socket far;
-  relay_socket near;
-};
+using connected_pair = service_test::loopback_pair<relay_socket>;
 
 void send(tcp::socket& s, const std::string& bytes) { asio::write(s, asio::buffer(bytes)); }
 

@@ -21,6 +21,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "loopback_pair.hpp"
+
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using boost::asio::ip::tcp;
@@ -50,15 +52,12 @@ asio::awaitable<void> serve(service::relay_stream& stream, served& out) {
   }
 }
 
+// `client` sends requests to `server`, which serve() answers.
 struct connection {
-  connection()
-      : acceptor(ioc, {asio::ip::address_v4::loopback(), 0}),
-        client(ioc),
-        server((client.connect(acceptor.local_endpoint()), acceptor.accept())) {}
   asio::io_context ioc;
-  tcp::acceptor acceptor;
-  tcp::socket client;
-  service::relay_stream server;
+  service_test::loopback_pair<service::relay_stream> pair{ioc};
+  tcp::socket& client = pair.far;
+  service::relay_stream& server = pair.near;
   served out;
 
   void start() { asio::co_spawn(ioc, serve(server, out), asio::detached); }
