@@ -80,12 +80,10 @@ OBS_INLINE void record_histogram_slow(series_cells* s, series_cells::cell* cells
   const std::size_t k = (layout->lookup_table + 1)[j];
   if (k == histogram_buckets::no_lookup) [[unlikely]] return record_histogram_slow(s, cells, layout, v);
   series_cells::cell* slot = cells + offset;
-  series_cells::cell& bucket = slot[histogram_buckets::first_bucket_cell + k + !(v <= layout->bounds_with_inf[k])];
-  series_cells::cell& sum = slot[histogram_buckets::sum_cell];
-  // Ordering: relaxed; this thread is the slot's only writer (thread_slot.hpp).
-  // A bucket count grows by one per record and cannot reach 2^64.
-  bucket.store(bucket.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  sum.store(double_bits(bits_double(sum.load(std::memory_order_relaxed)) + v), std::memory_order_relaxed);
+  // This thread is the slot's only writer (thread_slot.hpp). A bucket count
+  // grows by one per record and cannot reach 2^64.
+  single_writer_increment(slot[histogram_buckets::first_bucket_cell + k + !(v <= layout->bounds_with_inf[k])]);
+  single_writer_add_f64(slot[histogram_buckets::sum_cell], v);
 }
 
 }  // namespace detail

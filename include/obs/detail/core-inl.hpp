@@ -173,17 +173,15 @@ OBS_INLINE void record_histogram_slow(series_cells* s, series_cells::cell* cells
   exponential_scheme::cell* count = existing_count(s->exponential_stripes[stripe], layout->scheme.locate(v));
   if (!count) [[unlikely]] return record_histogram_any(s, cells, layout, v);
   series_cells::cell* slot = cells + offset;
-  // Ordering: relaxed; this thread is the stripe's and the slot's only
-  // writer. A count grows by one per record and cannot reach 2^64.
+  // This thread is the stripe's and the slot's only writer. A count grows
+  // by one per record and cannot reach 2^64.
   if (layout->classic) {
     const std::size_t k = layout->lookup_entry(v);
     if (k == histogram_buckets::no_lookup) [[unlikely]] return record_histogram_any(s, cells, layout, v);
-    series_cells::cell& bucket = slot[histogram_buckets::first_bucket_cell + k + !(v <= layout->bounds_with_inf[k])];
-    bucket.store(bucket.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    single_writer_increment(slot[histogram_buckets::first_bucket_cell + k + !(v <= layout->bounds_with_inf[k])]);
   }
-  count->store(count->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  series_cells::cell& sum = slot[histogram_buckets::sum_cell];
-  sum.store(double_bits(bits_double(sum.load(std::memory_order_relaxed)) + v), std::memory_order_relaxed);
+  single_writer_increment(*count);
+  single_writer_add_f64(slot[histogram_buckets::sum_cell], v);
 }
 
 /// Keeps exemplar `e` of value `v` in slot `slot` of `s`'s store, made with

@@ -33,6 +33,7 @@
 #include <new>
 
 #include "obs/detail/config.hpp"
+#include "obs/detail/single_writer.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
@@ -181,8 +182,7 @@ inline bool record_exponential(std::atomic<exponential_stripe*>* stripes, std::s
     if (!count) return false;
   }
   if (exclusive) {
-    // Ordering: relaxed; this thread is the stripe's only writer.
-    count->store(count->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    single_writer_increment(*count);  // this thread is the stripe's only writer
   } else {
     // Ordering: relaxed; the shared stripe needs atomicity, not ordering.
     count->fetch_add(1, std::memory_order_relaxed);

@@ -67,7 +67,7 @@ inline void gauge_add_to_slot(series_cells::cell* slot, std::uint64_t epoch, dou
   // stored with release after the delta it starts, so a reader that sees
   // the epoch (acquire) sees that delta or a later one.
   if (delta_epoch.load(std::memory_order_relaxed) == epoch) {
-    delta.store(double_bits(bits_double(delta.load(std::memory_order_relaxed)) + v), std::memory_order_relaxed);
+    single_writer_add_f64(delta, v);
   } else {
     delta.store(double_bits(v), std::memory_order_relaxed);
     delta_epoch.store(epoch, std::memory_order_release);

@@ -2,8 +2,8 @@
 //
 // Sharded storage keeps one copy of each cell per slot. A thread takes a slot
 // the first time it records and keeps it until it exits, so it is the only
-// writer of its slot's cells and can add with a plain load + store instead of
-// a locked read-modify-write. When the thread exits its slot goes back to a
+// writer of its slot's cells and adds without a locked read-modify-write
+// (single_writer.hpp). When the thread exits its slot goes back to a
 // free list with its values in place: the next owner keeps adding to the same
 // totals, so increments from exited threads are never lost.
 //
@@ -21,11 +21,11 @@
 #pragma once
 
 #include <atomic>
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 
 #include "obs/detail/config.hpp"
+#include "obs/detail/single_writer.hpp"
 
 OBS_NAMESPACE_BEGIN
 namespace detail {
@@ -63,23 +63,11 @@ inline std::intptr_t current_slot_offset() noexcept {
   return offset;
 }
 
-inline std::uint64_t double_bits(double v) noexcept { return std::bit_cast<std::uint64_t>(v); }
-inline double bits_double(std::uint64_t v) noexcept { return std::bit_cast<double>(v); }
-
-/// `a + b`, or UINT64_MAX when that would wrap: counters saturate instead of
-/// silently restarting near zero.
-inline std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) noexcept {
-  std::uint64_t r;
-  return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
-}
-
 /// Adds `n` to the shard at `offset` (from current_slot_offset) of the u64
 /// cell whose slot-0 copy is `cell0`, saturating at UINT64_MAX.
 inline void add_u64_at(std::atomic<std::uint64_t>* cell0, std::intptr_t offset, std::uint64_t n) noexcept {
   if (offset >= 0) [[likely]] {
-    std::atomic<std::uint64_t>& cell = cell0[offset];
-    // Ordering: relaxed; this thread is the slot's only writer and readers only sum.
-    cell.store(saturating_add(cell.load(std::memory_order_relaxed), n), std::memory_order_relaxed);
+    single_writer_add_u64(cell0[offset], n);  // this thread is the slot's only writer
   } else {
     std::atomic<std::uint64_t>& cell = cell0[~offset];
     // Ordering: relaxed CAS loop; a shared slot needs atomicity, not ordering.
@@ -93,9 +81,7 @@ inline void add_u64_at(std::atomic<std::uint64_t>* cell0, std::intptr_t offset, 
 /// stored in a u64 cell).
 inline void add_f64_at(std::atomic<std::uint64_t>* cell0, std::intptr_t offset, double v) noexcept {
   if (offset >= 0) [[likely]] {
-    std::atomic<std::uint64_t>& cell = cell0[offset];
-    // Ordering: relaxed; single writer, as in add_u64_at.
-    cell.store(double_bits(bits_double(cell.load(std::memory_order_relaxed)) + v), std::memory_order_relaxed);
+    single_writer_add_f64(cell0[offset], v);
     return;
   }
   std::atomic<std::uint64_t>& cell = cell0[~offset];
