@@ -176,6 +176,13 @@ TEST_CASE("the explicit bucket lookup agrees with a plain search everywhere") {
   };
   for (const auto& bounds : bound_sets) {
     auto layout = obs::detail::histogram_layout::explicit_buckets(bounds);
+    // record() uses any entry below lookup_limit unchecked; bounds the
+    // lookup cannot place send every value to the general path.
+    const bool close_bounds = bounds.size() == 4 && bounds[1] == 1.001;
+    CHECK(layout.lookup_limit == (close_bounds ? 0 : obs::detail::histogram_buckets::lookup_entries - 2));
+    CHECK(layout.inline_lookup_limit == layout.lookup_limit);
+    for (std::uint64_t j = 0; j < layout.lookup_limit; ++j)
+      REQUIRE(layout.lookup_table[j + 1] != obs::detail::histogram_buckets::no_lookup);
     std::vector<double> probes = {0.0, -0.0, -1.0, 1e-300, 1e300, std::numeric_limits<double>::infinity(),
                                   -std::numeric_limits<double>::infinity(),
                                   std::numeric_limits<double>::quiet_NaN(), 0x1p-32, 0x1p32};

@@ -160,6 +160,31 @@ TEST_CASE("explicit buckets with native ones record both") {
   CHECK(only_series(s, "obs_rejected_values_total").value.as_integer() == 1);
 }
 
+TEST_CASE("explicit bounds closer than the lookup resolves still land right beside native ones") {
+  // 1.001 and 1.002 share a range of the explicit lookup, whose entries the
+  // native record then may not use; every value takes the general path.
+  const std::vector<double> bounds = {1, 1.001, 1.002, 2};
+  obs::registry reg;
+  reg.set_histogram_config(obs::matcher::full("close_seconds"),
+                           obs::histogram_config::explicit_buckets(bounds).with_native({.schema = 3}));
+  obs::histogram h = reg.histogram("close_seconds");
+  const std::vector<double> values = {0.5, 1, 1.0005, 1.001, 1.0015, 1.002, 1.5, 2, 3};
+  for (double v : values) h.record(v);
+  obs::snapshot s = reg.snapshot();
+  const auto& series = only_series(s, "close_seconds");
+  REQUIRE(series.buckets.size() == bounds.size() + 1);
+  const std::vector<std::uint64_t> cumulative = {2, 4, 6, 8, 9};  // a value on a bound counts in its bucket
+  for (std::size_t i = 0; i < cumulative.size(); ++i) {
+    INFO("bucket " << i);
+    CHECK(series.buckets[i].cumulative_count == cumulative[i]);
+  }
+  REQUIRE(series.native != nullptr);
+  std::uint64_t native_total = 0;
+  for (const auto& [index, count] : expand(series.native->positive_spans, series.native->positive_counts))
+    native_total += count;
+  CHECK(native_total == values.size());
+}
+
 TEST_CASE("more populated buckets than max_buckets halve the exported resolution, exactly") {
   obs::registry reg;
   reg.set_histogram_config(obs::matcher::full("wide_seconds"),

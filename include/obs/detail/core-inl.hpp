@@ -161,14 +161,15 @@ OBS_INLINE double gauge_read(const series_cells* s) noexcept {
 }
 
 OBS_INLINE void record_histogram_slow(series_cells* s, series_cells::cell* cells, const histogram_buckets* layout,
-                                      double v) noexcept {
+                                      double v, std::uint64_t j) noexcept {
   // Every record of a native histogram comes here. Its common case, this
   // thread's own stripe and a bucket counted before, with explicit buckets
   // or without, checks all before it writes and calls nothing, so it needs
-  // no stack frame: any other case is a tail call.
+  // no stack frame: any other case is a tail call. An explicit-only layout
+  // has no stripes, so the stripe check sends all of its values on too.
   const std::intptr_t offset = tls_slot_offset;
   const std::size_t stripe = static_cast<std::size_t>(offset) / page_cells;  // a slot < 0 comes out huge
-  if (!layout->exponential || !(v >= layout->min_observation) || stripe >= layout->scheme.stripes) [[unlikely]]
+  if (stripe >= layout->scheme.stripes || !(v >= layout->min_observation)) [[unlikely]]
     return record_histogram_any(s, cells, layout, v);
   exponential_scheme::cell* count = existing_count(s->exponential_stripes[stripe], layout->scheme.locate(v));
   if (!count) [[unlikely]] return record_histogram_any(s, cells, layout, v);
@@ -176,8 +177,8 @@ OBS_INLINE void record_histogram_slow(series_cells* s, series_cells::cell* cells
   // This thread is the stripe's and the slot's only writer. A count grows
   // by one per record and cannot reach 2^64.
   if (layout->classic) {
-    const std::size_t k = layout->lookup_entry(v);
-    if (k == histogram_buckets::no_lookup) [[unlikely]] return record_histogram_any(s, cells, layout, v);
+    if (j >= layout->lookup_limit) [[unlikely]] return record_histogram_any(s, cells, layout, v);
+    const std::size_t k = (layout->lookup_table + 1)[j];
     single_writer_increment(slot[histogram_buckets::first_bucket_cell + k + !(v <= layout->bounds_with_inf[k])]);
   }
   single_writer_increment(*count);

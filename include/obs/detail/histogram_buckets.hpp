@@ -45,11 +45,16 @@ struct histogram_buckets {
   /// The smallest value `record` accepts: 0 while the sum is counter-like
   /// (no negative bound; a high-resolution histogram), else -Inf.
   double min_observation = 0;
-  /// The lookup positions record's common path may use: all of them in
+  /// The lookup positions whose entries all name a bucket, so that a
+  /// record can use one unchecked: all of them, or none when two bounds
+  /// share a range of the lookup (closer than 1/64 of a power of two apart).
+  std::uint64_t lookup_limit = lookup_entries - 2;
+  /// The lookup positions record's common path may use: lookup_limit in
   /// explicit mode, none in exponential mode. Its one range check so also
-  /// sends every value of an exponential histogram to the slow path, as it
-  /// sends every value the lookup cannot place, and so needs no check of
-  /// min_observation: zero, negatives and NaN are outside the range.
+  /// sends every value of an exponential histogram, or of bounds the lookup
+  /// cannot place, to the slow path, as it sends every value outside the
+  /// lookup, and so needs no check of min_observation: zero, negatives and
+  /// NaN are outside the range.
   std::uint64_t inline_lookup_limit = lookup_entries - 2;
   // Explicit mode: the bounds, the same followed by +Inf, and the lookup table.
   const double* bound_data = nullptr;

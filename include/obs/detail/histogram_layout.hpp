@@ -82,7 +82,10 @@ struct histogram_layout : histogram_buckets {
       // The first bound >= lo; one compare against it suffices when no
       // further bound lies below hi.
       auto k = static_cast<std::size_t>(std::lower_bound(l.bounds.begin(), l.bounds.end(), lo) - l.bounds.begin());
-      if (k + 1 >= l.bounds.size() || !(l.bounds[k + 1] < hi)) l.lookup_[j] = static_cast<std::uint16_t>(k);
+      if (k + 1 >= l.bounds.size() || !(l.bounds[k + 1] < hi))
+        l.lookup_[j] = static_cast<std::uint16_t>(k);
+      else
+        l.lookup_limit = l.inline_lookup_limit = 0;  // two bounds in one range: no entry is trusted
     }
     l.bind();
     return l;
