@@ -49,16 +49,24 @@ struct exponential_scheme {
   /// Octaves kept: [min_octave, max_octave); zero_threshold = 2^min_octave.
   int min_octave = 0, max_octave = 0;
   double zero_threshold = 0;
-  /// The index within an octave from a double's top 10 mantissa bits:
-  /// `sub_start[m]` is the bucket a mantissa at the start of cell `m` lies
-  /// in, and one compare with `sub_bounds` (2^(j / 2^schema), j = 0..2^schema)
-  /// finishes, since a cell 1/1024 wide holds at most one bound up to schema 8.
+  /// zero_threshold's bits: a magnitude's bits compare with them as it does
+  /// with the threshold.
+  std::uint64_t zero_threshold_bits = 0;
+  /// max_octave - min_octave, and min_octave's biased exponent (1023 + min_octave).
+  std::size_t octave_count = 0;
+  std::uint64_t min_exponent = 1023;
+  /// The bucket within an octave from the top 10 of a mantissa's 52 bits:
+  /// `sub_start[c]` is the bucket of a mantissa at the start of cell `c`,
+  /// and one compare with `sub_bound_mantissas[sub_start[c]]`, the
+  /// mantissa bits of that bucket's upper bound (2^((b + 1) / 2^schema); 2^52,
+  /// above every mantissa, for the last bucket), finishes, since a cell
+  /// 1/1024 wide holds at most one bound up to schema 8.
   const std::uint16_t* sub_start = nullptr;
-  const double* sub_bounds = nullptr;
+  const std::uint64_t* sub_bound_mantissas = nullptr;
   /// Stripes owned by the first slots; one more is shared.
   std::size_t stripes = 0;
 
-  std::size_t octaves() const noexcept { return static_cast<std::size_t>(max_octave - min_octave); }
+  std::size_t octaves() const noexcept { return octave_count; }
 
   /// Where a value goes: the zero bucket, or page `page` (the octave's index
   /// from min_octave, negatives after the positives) at `bucket`.
@@ -68,26 +76,27 @@ struct exponential_scheme {
     std::uint32_t bucket;
   };
 
+  /// In integer arithmetic on the bits of the double just below |v|: a
+  /// bucket holds (lower, upper], and the double below a value lies in
+  /// [lower, upper) exactly when the value lies in (lower, upper], so its
+  /// exponent is the octave, a power of two included, and a mantissa at or
+  /// above a bound is past it. Nonnegative doubles order as their bits do.
   position locate(double v) const noexcept {
     const std::uint64_t bits = std::bit_cast<std::uint64_t>(v);
     const std::uint64_t magnitude_bits = bits & ~(std::uint64_t{1} << 63);
-    const double magnitude = std::bit_cast<double>(magnitude_bits);
-    if (magnitude <= zero_threshold) return {true, 0, 0};  // NaN goes on, to the top bucket
-    const std::uint32_t mantissa_cell = static_cast<std::uint32_t>(magnitude_bits >> 42) & 1023;
-    const double mantissa = std::bit_cast<double>((magnitude_bits & ((std::uint64_t{1} << 52) - 1)) |
-                                                  (std::uint64_t{1023} << 52));
-    std::uint32_t j = sub_start[mantissa_cell];
-    j += mantissa > sub_bounds[j];
-    // Buckets include their upper bound: j = 0, a mantissa of exactly 1, is
-    // the last bucket of the octave below.
-    std::int64_t octave = static_cast<std::int64_t>(magnitude_bits >> 52) - 1023 - (j == 0);
-    std::uint32_t bucket = (j - 1) & (octave_buckets - 1);
-    if (octave >= max_octave) [[unlikely]] {
-      octave = max_octave - 1;
+    if (magnitude_bits <= zero_threshold_bits) return {true, 0, 0};  // NaN's bits are above: the top bucket
+    const std::uint64_t below = magnitude_bits - 1;
+    const std::uint64_t mantissa = below & ((std::uint64_t{1} << 52) - 1);
+    std::uint32_t bucket = sub_start[mantissa >> 42];
+    bucket += mantissa >= sub_bound_mantissas[bucket];
+    // Above zero_threshold, so at or above min_octave; unsigned, so one
+    // compare finds the octaves above max_octave.
+    std::size_t octave = (below >> 52) - min_exponent;
+    if (octave >= octave_count) [[unlikely]] {
+      octave = octave_count - 1;
       bucket = octave_buckets - 1;
     }
-    const std::size_t page = static_cast<std::size_t>(octave - min_octave) + (bits >> 63) * octaves();
-    return {false, page, bucket};
+    return {false, octave + (bits >> 63) * octave_count, bucket};
   }
 };
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -35,7 +36,7 @@ struct histogram_layout : histogram_buckets {
       : histogram_buckets(other), bounds(other.bounds), summary(other.summary), quantiles(other.quantiles),
         export_schema(other.export_schema), max_buckets(other.max_buckets),
         bounds_then_inf_(other.bounds_then_inf_), lookup_(other.lookup_), sub_start_(other.sub_start_),
-        sub_bounds_(other.sub_bounds_) {
+        sub_bound_mantissas_(other.sub_bound_mantissas_) {
     bind();
   }
   histogram_layout& operator=(const histogram_layout& other) {
@@ -46,7 +47,7 @@ struct histogram_layout : histogram_buckets {
       : histogram_buckets(other), bounds(std::move(other.bounds)), summary(other.summary),
         quantiles(std::move(other.quantiles)), export_schema(other.export_schema), max_buckets(other.max_buckets),
         bounds_then_inf_(std::move(other.bounds_then_inf_)), lookup_(std::move(other.lookup_)),
-        sub_start_(std::move(other.sub_start_)), sub_bounds_(std::move(other.sub_bounds_)) {
+        sub_start_(std::move(other.sub_start_)), sub_bound_mantissas_(std::move(other.sub_bound_mantissas_)) {
     bind();
     other.bind();
   }
@@ -60,7 +61,7 @@ struct histogram_layout : histogram_buckets {
     bounds_then_inf_ = std::move(other.bounds_then_inf_);
     lookup_ = std::move(other.lookup_);
     sub_start_ = std::move(other.sub_start_);
-    sub_bounds_ = std::move(other.sub_bounds_);
+    sub_bound_mantissas_ = std::move(other.sub_bound_mantissas_);
     bind();
     other.bind();
     return *this;
@@ -105,19 +106,29 @@ struct histogram_layout : histogram_buckets {
     scheme.min_octave = min_octave;
     scheme.max_octave = max_octave;
     scheme.zero_threshold = std::ldexp(1.0, min_octave);
+    scheme.zero_threshold_bits = std::bit_cast<std::uint64_t>(scheme.zero_threshold);
+    scheme.octave_count = static_cast<std::size_t>(max_octave - min_octave);
+    scheme.min_exponent = static_cast<std::uint64_t>(1023 + min_octave);
     scheme.stripes = stripes;
+    // Bucket b of an octave ends at 2^((b + 1) / 2^schema): as the mantissa
+    // bits of that double, and 2^52 for the last bucket, whose end is the
+    // next power of two. The mantissa of the double just below a value
+    // (see locate) lies in bucket b when it is below the end of b and at
+    // or above the end of b - 1; sub_start_ holds that b for each cell's start.
+    constexpr std::uint64_t mantissa_mask = (std::uint64_t{1} << 52) - 1;
     const double per_octave = scheme.octave_buckets;
-    sub_bounds_.resize(scheme.octave_buckets + 1);
-    for (std::size_t j = 0; j <= scheme.octave_buckets; ++j)
-      sub_bounds_[j] = j == scheme.octave_buckets ? 2.0 : std::exp2(static_cast<double>(j) / per_octave);
-    // A mantissa m in [1, 2) lies in bucket j of its octave, the first with
-    // m <= 2^(j / 2^schema); sub_start_ holds that j for each cell's start.
+    sub_bound_mantissas_.resize(scheme.octave_buckets);
+    for (std::size_t b = 0; b < scheme.octave_buckets; ++b)
+      sub_bound_mantissas_[b] =
+          b + 1 == scheme.octave_buckets
+              ? std::uint64_t{1} << 52
+              : std::bit_cast<std::uint64_t>(std::exp2(static_cast<double>(b + 1) / per_octave)) & mantissa_mask;
     sub_start_.resize(1024);
     for (std::size_t cell = 0; cell < 1024; ++cell) {
-      const double start = 1.0 + static_cast<double>(cell) / 1024;
-      std::size_t j = 0;
-      while (sub_bounds_[j] < start) ++j;
-      sub_start_[cell] = static_cast<std::uint16_t>(j);
+      const std::uint64_t start = std::uint64_t{cell} << 42;
+      std::size_t b = 0;
+      while (sub_bound_mantissas_[b] <= start) ++b;
+      sub_start_[cell] = static_cast<std::uint16_t>(b);
     }
     bind();
     return std::move(*this);
@@ -149,13 +160,13 @@ struct histogram_layout : histogram_buckets {
     bounds_with_inf = bounds_then_inf_.data();
     lookup_table = lookup_.data();
     scheme.sub_start = sub_start_.data();
-    scheme.sub_bounds = sub_bounds_.data();
+    scheme.sub_bound_mantissas = sub_bound_mantissas_.data();
   }
 
   std::vector<double> bounds_then_inf_;
   std::vector<std::uint16_t> lookup_;
   std::vector<std::uint16_t> sub_start_;
-  std::vector<double> sub_bounds_;
+  std::vector<std::uint64_t> sub_bound_mantissas_;
 };
 
 }  // namespace detail
