@@ -257,7 +257,7 @@ std::shared_ptr<pool> service::make_pool(const database_state& db, const std::st
   p->sync_counts();
   auto* raw = p.get();
   // Ordering: relaxed; each gauge is one value read at scrape time.
-  p->m = std::make_unique<metrics::pool_metrics>(
+  p->m.emplace(
       p->service(),
       metrics::pool_counts{[raw] { return double(raw->n_active.load(std::memory_order_relaxed)); },
                            [raw] { return double(raw->n_idle.load(std::memory_order_relaxed)); },

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -106,7 +107,9 @@ struct pool {
   pool_stats stats;
   std::chrono::microseconds max_wait{0};
 
-  std::unique_ptr<metrics::pool_metrics> m;  ///< set by make_pool, for the pool's life
+  /// Set by make_pool, for the pool's life; held in place, so that a
+  /// record through it loads no pointer first.
+  std::optional<metrics::pool_metrics> m;
 
   std::string service() const { return database + "/" + user; }
   /// No room for another connection: a client without one queues.
