@@ -11,15 +11,21 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <fstream>
+#include <future>
+#include <string>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <catch2/catch.hpp>
 
 #include "service/accept_loop.hpp"
+#include "service/busy_poll.hpp"
 #include "service/idle_socket.hpp"
 #include "service/stop_signals.hpp"
 
@@ -133,4 +139,57 @@ TEST_CASE("accept loop: out of descriptors it counts, backs off, and accepts aga
     std::_Exit(errors > 0 && accepted.size() == clients.size() ? 0 : 2);
   });
   CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+}
+
+namespace {
+
+// A thread's scheduler state from /proc: 'R' running or runnable, 'S' asleep.
+char thread_state(pid_t tid) {
+  std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto paren = line.rfind(')');
+  return paren == std::string::npos || paren + 2 >= line.size() ? '?' : line[paren + 2];
+}
+
+}  // namespace
+
+TEST_CASE("run_io: with or without a busy-poll window, it runs what comes, sleeps when idle, and stops") {
+  namespace asio = boost::asio;
+  using namespace std::chrono_literals;
+  for (const auto window : {0us, 50us, 20'000us}) {
+    INFO("window " << window.count() << " us");
+    asio::io_context ioc;
+    int ran = 0;
+    asio::steady_timer timer(ioc, 20ms);
+    timer.async_wait([&](boost::system::error_code) { ++ran; });
+    asio::post(ioc, [&] { ++ran; });
+    service::run_io(ioc, window);  // returns once both have run: out of work
+    CHECK(ran == 2);
+
+    ioc.restart();
+    auto busy = asio::make_work_guard(ioc);
+    std::atomic<pid_t> tid{0};
+    asio::post(ioc, [&] { tid = gettid(); });
+    std::thread thread([&] { service::run_io(ioc, window); });
+    // Posted from another thread: one at once, while the window's polls may
+    // still run, and one after an idle spell, which wakes a sleeping thread.
+    for (const auto pause : {0ms, 100ms}) {
+      std::this_thread::sleep_for(pause);
+      std::promise<void> done;
+      asio::post(ioc, [&] { done.set_value(); });
+      CHECK(done.get_future().wait_for(10s) == std::future_status::ready);
+    }
+    // Past its window with nothing to do, the thread sleeps in epoll_wait
+    // rather than polling on.
+    bool slept = false;
+    for (int i = 0; i < 500 && !slept; ++i) {
+      std::this_thread::sleep_for(10ms);
+      slept = thread_state(tid) == 'S';
+    }
+    CHECK(slept);
+    ioc.stop();
+    thread.join();
+    CHECK(ioc.stopped());
+  }
 }
