@@ -93,6 +93,7 @@ config parse_config(int argc, const char* const* argv, const std::function<const
     else if (flag == "--shutdown-timeout-ms") c.shutdown_timeout = ms(0);
     else if (flag == "--client-timeout-ms") c.client_timeout = ms(100);
     else if (flag == "--threads") c.io_threads = static_cast<unsigned>(size(1, 256));
+    else if (flag == "--busy-poll-us") c.busy_poll = std::chrono::microseconds(size(0, 1'000'000));
     else if (flag == "--workers") c.workers = static_cast<unsigned>(size(1, 1024));
     else if (flag == "--db-pool-size") c.db_pool_size = size(1, 256);
     else if (flag == "--max-connections") c.max_connections = size(1, 1'000'000);
@@ -129,6 +130,7 @@ std::string usage() {
          "  --shutdown-timeout-ms N       after SIGTERM, for requests in flight; then 503 (10000)\n"
          "  --client-timeout-ms N         a client's time to send a request; then its connection closes (30000)\n"
          "  --threads N                   HTTP I/O threads, which also run every Redis command (2)\n"
+         "  --busy-poll-us N              an idle I/O thread polls this long before it sleeps (0)\n"
          "  --workers N                   threads for /api requests, which query PostgreSQL (8)\n"
          "  --db-pool-size N              idle PostgreSQL connections kept (4)\n"
          "  --max-connections N           open HTTP connections (4096)\n"

@@ -42,6 +42,9 @@ struct config {
   /// last answer; then the connection closes.
   std::chrono::milliseconds client_timeout{30000};
   unsigned io_threads = 2;                        ///< threads for HTTP and every Redis command
+  /// How long an I/O thread with nothing to do polls before it sleeps
+  /// (service::run_io); zero: it sleeps at once.
+  std::chrono::microseconds busy_poll{0};
   unsigned workers = 8;                           ///< threads for /api requests, which query PostgreSQL
   std::size_t db_pool_size = 4;                   ///< idle PostgreSQL connections kept
   std::size_t max_connections = 4096;             ///< open HTTP connections at most

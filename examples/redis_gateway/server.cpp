@@ -40,6 +40,7 @@
 #include <obs/protobuf.hpp>
 #include <obs/registry.hpp>
 #include <service/accept_loop.hpp>
+#include <service/busy_poll.hpp>
 #include <service/relay_stream.hpp>
 
 #include "metrics.hpp"
@@ -449,7 +450,7 @@ void server::start() {
       asio::detached);
   for (auto& t : i.io) {
     i.sweep(*t);
-    t->thread = std::thread([&ioc = t->ioc] { ioc.run(); });
+    t->thread = std::thread([&ioc = t->ioc, poll = i.cfg.busy_poll] { service::run_io(ioc, poll); });
   }
   std::printf("redis_gateway: listening on %s\n", service::to_string({i.cfg.listen.host, port()}).c_str());
   std::fflush(stdout);

@@ -904,10 +904,12 @@ def probes_while_hung(binary, pg_cluster):
 @scenario
 def command_timeout(binary):
     """A hung Redis (SIGSTOP): a command fails with 503 once --redis-timeout-ms has passed since it arrived, not
-    later (it took up to twice that, or the retry loop's seconds); commands flow again when Redis does."""
+    later (it took up to twice that, or the retry loop's seconds); commands flow again when Redis does. The I/O
+    threads busy-poll, so the deadlines' timers fire from their polls as from their sleeps."""
     pg, _, _ = servers()
     redis = RedisServer()
-    gw = Gateway(binary, pg, "redis_gateway_t_" + suffix(), ["--redis-timeout-ms", "800", "--threads", "2"])
+    gw = Gateway(binary, pg, "redis_gateway_t_" + suffix(),
+                 ["--redis-timeout-ms", "800", "--threads", "2", "--busy-poll-us", "50"])
     hammers = Hammers(gw)
     try:
         org, inst, key = gw.tenant("127.0.0.1", redis.port, rps=1_000_000)
@@ -932,11 +934,13 @@ def command_timeout(binary):
 @scenario
 def sigterm(binary, pg_cluster):
     """SIGTERM during an outage (Redis and PostgreSQL hung): the listener closes, idle connections close, the
-    requests waiting on Redis and on PostgreSQL get 503 at --shutdown-timeout-ms, and the gateway exits 0."""
+    requests waiting on Redis and on PostgreSQL get 503 at --shutdown-timeout-ms, and the gateway exits 0, its
+    busy-polling I/O threads stopped."""
     pg = PgCluster(pg_cluster)
     redis = RedisServer()
     gw = Gateway(binary, pg.url, "redis_gateway",
-                 ["--shutdown-timeout-ms", "1500", "--redis-timeout-ms", "60000", "--db-timeout-ms", "60000"])
+                 ["--shutdown-timeout-ms", "1500", "--redis-timeout-ms", "60000", "--db-timeout-ms", "60000",
+                  "--busy-poll-us", "50"])
     try:
         org, inst, key = gw.tenant("127.0.0.1", redis.port)
         idle = gw.conn()

@@ -171,6 +171,7 @@ TEST_CASE("config reads the seed's variables, and flags win", "[config]") {
   CHECK(c.health_timeout == 1000ms);
   CHECK(c.shutdown_timeout == 10s);
   CHECK(c.client_timeout == 30s);
+  CHECK(c.busy_poll == 0us);
   CHECK(!c.push.url);
   CHECK(c.push.interval == 15s);
   CHECK_FALSE(c.push.native_histograms);
@@ -192,8 +193,9 @@ TEST_CASE("config reads the seed's variables, and flags win", "[config]") {
   CHECK(c.metrics_listen->port == 9464);
 
   c = parse({"--shutdown-timeout-ms", "0", "--health-timeout-ms", "250", "--db-timeout-ms", "5000",
-             "--metrics-listen", ":9464", "--client-timeout-ms", "1500"});
+             "--metrics-listen", ":9464", "--client-timeout-ms", "1500", "--busy-poll-us", "20"});
   CHECK(c.shutdown_timeout == 0ms);
+  CHECK(c.busy_poll == 20us);
   CHECK(c.client_timeout == 1500ms);
   CHECK(c.health_timeout == 250ms);
   CHECK(c.db_timeout == 5s);
@@ -211,6 +213,8 @@ TEST_CASE("config refuses what does not parse", "[config]") {
   CHECK_THROWS_AS(parse({"--remote-write-interval", "0s"}), config_error);
   CHECK_THROWS_AS(parse({"--bogus"}), config_error);
   CHECK_THROWS_AS(parse({"--threads"}), config_error);
+  CHECK_THROWS_AS(parse({"--busy-poll-us", "-1"}), config_error);
+  CHECK_THROWS_AS(parse({"--busy-poll-us", "1000001"}), config_error);
   CHECK_THROWS_AS(parse({}, {{"METRICS_ENABLED", "maybe"}}), config_error);
   CHECK_THROWS_WITH(parse_config(1, std::vector<const char*>{"x"}.data(), [](const char*) { return nullptr; }),
                     Catch::Contains("DATABASE_URL"));
