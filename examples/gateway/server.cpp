@@ -40,6 +40,7 @@
 #include "readiness.hpp"
 #include "routes.hpp"
 #include "s3_client.hpp"
+#include "throttled_log.hpp"
 #include "upstream_errors.hpp"
 
 namespace gateway {
@@ -199,6 +200,7 @@ struct server::impl {
     auto copy = payload;
     if (!c.outbox.try_push(std::move(copy))) {
       metrics.channel_dropped_messages.increment();
+      outbound_drops("a client is not reading and its queue is full: message dropped (--outbound-queue)");
       return;
     }
     c.wake.cancel();
@@ -217,6 +219,7 @@ struct server::impl {
   void enqueue_ack(ack a) {
     if (!acks.try_push(std::move(a))) {
       metrics.channel_dropped_messages.increment();
+      ack_drops("the database is behind and the queue is full: ACK dropped (--ack-queue)");
       return;
     }
     if (acks.size() >= cfg.ack_batch_size) ack_timer.cancel();
@@ -757,6 +760,10 @@ struct server::impl {
   std::size_t open_connections = 0;  // public connections, HTTP and WebSocket
   std::uint16_t port = 0;
   upstream_errors errors;
+  // Drops are counted in channel_dropped_messages_total, and logged too:
+  // an OBS_DISABLE=1 build, or one nobody scrapes, still tells of them.
+  throttled_log outbound_drops{"outbound queue", "messages dropped"};
+  throttled_log ack_drops{"ACK queue", "ACKs dropped"};
   bool stopping = false, aborting = false, drained = false;
   bool ack_writer_running = false;
   bool started = false;

@@ -1,9 +1,10 @@
-// gateway::throttled_log: a stderr log for failures that come in bursts (an
-// upstream that went away fails every request that needs it): a failure is
-// written at once unless a line was written less than a second ago; those
-// held back are counted, and the count is written with the next line.
+// gateway::throttled_log: a stderr log for events that come in bursts (an
+// upstream that went away fails every request that needs it; a full queue
+// drops everything offered to it): an event is written at once unless a
+// line was written less than a second ago; those held back are counted,
+// and the count is written with the next line.
 //
-// Thread safety: none; one per upstream, used on the gateway's I/O thread.
+// Thread safety: none; one per kind of event, used on the gateway's I/O thread.
 #pragma once
 
 #include <chrono>
@@ -15,8 +16,10 @@ namespace gateway {
 /// See the header comment.
 class throttled_log {
  public:
-  /// Lines start with "gateway: `subject`: ".
-  explicit throttled_log(const char* subject) noexcept : subject_(subject) {}
+  /// Lines start with "gateway: `subject`: "; the count of those held back
+  /// reads "N more `events` since the line before".
+  explicit throttled_log(const char* subject, const char* events = "failures") noexcept
+      : subject_(subject), events_(events) {}
 
   /// Logs `detail`, or counts it if a line was written less than a second ago.
   void operator()(std::string_view detail) {
@@ -26,7 +29,7 @@ class throttled_log {
       return;
     }
     if (held_back_ > 0)
-      std::fprintf(stderr, "gateway: %s: %lu more failures since the line before\n", subject_, held_back_);
+      std::fprintf(stderr, "gateway: %s: %lu more %s since the line before\n", subject_, held_back_, events_);
     std::fprintf(stderr, "gateway: %s: %.*s\n", subject_, static_cast<int>(detail.size()), detail.data());
     written_ = true;
     last_ = now;
@@ -35,6 +38,7 @@ class throttled_log {
 
  private:
   const char* subject_;
+  const char* events_;
   bool written_ = false;
   std::chrono::steady_clock::time_point last_;
   unsigned long held_back_ = 0;

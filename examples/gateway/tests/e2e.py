@@ -597,6 +597,8 @@ def scenario_slow_consumer(args):
         depth = gw.value("channel_queue_depth", type="outbound")
         check(depth <= capacity, "outbound depth %s while only the slow client is behind" % depth)
         check(dropped >= n - 2 * capacity - 200, "dropped only %s of %d (kernel buffers hold ~4 KiB)" % (dropped, n))
+        check("gateway: outbound queue: a client is not reading" in gw.output(),
+              "the log does not tell of the drops:\n" + gw.output())
         status, _, _ = gw.request("GET", "/rooms/r/messages?limit=1")
         check(status == 200, "the gateway stays responsive")
         slow.sock.close()
@@ -913,6 +915,47 @@ def scenario_database_outage(args):
         wait_for(lambda: psql(pg.url, "SELECT count(*) FROM gateway_acks") == "1", "the held ACK written after")
         c.close()
         print("database outage: 503 and unready while down, ACK kept and written after, no address told")
+    finally:
+        shut_down(gw, [pg])
+
+
+def scenario_ack_queue_full(args):
+    """ACKs while the database is away fill the ACK queue: the ones that do not fit are dropped,
+    counted and logged, and every ACK is either written once the database is back or counted."""
+    pg = pg_cluster(args.pg_cluster)
+    capacity, batch, n = 4, 2, 24
+    gw = gateway(args.gateway, pg.url, os.environ["OBS_TEST_S3_ENDPOINT"], bucket_name("ackfull"),
+                 "--ack-queue", str(capacity), "--ack-batch", str(batch))
+    try:
+        c = joined(gw.port, "ann", "r")
+        ids = []
+        for i in range(n):
+            status, _, _ = gw.request("POST", "/rooms/r/messages", body=json.dumps({"body": str(i)}),
+                                      headers={"Authorization": "Bearer bob"})
+            check(status == 201, "post %d answered %d" % (i, status))
+            ids.append(c.recv()["id"])
+        pg.stop()
+        for i in ids:
+            c.send({"type": "ack", "id": i})
+        # A connection's frames are handled in order: once the join is answered, every ACK
+        # before it was queued or dropped.
+        c.send({"type": "join", "room": "sync"})
+        check(c.recv() == {"type": "joined", "room": "sync"}, "the join after the ACKs is not answered")
+        dropped = int(gw.value("channel_dropped_messages_total"))
+        # The writer holds one batch, retried while the database is away; the queue the rest.
+        check(n - capacity - batch <= dropped <= n - capacity,
+              "%d of %d ACKs dropped with --ack-queue %d --ack-batch %d" % (dropped, n, capacity, batch))
+        check(gw.value("channel_queue_depth", type="ack") >= capacity - batch, "the ACK queue is not full")
+        check("gateway: ACK queue: the database is behind and the queue is full: ACK dropped" in gw.output(),
+              "the log does not tell of the dropped ACKs:\n" + gw.output())
+        pg.start()
+        wait_for(lambda: psql(pg.url, "SELECT count(*) FROM gateway_acks") == str(n - dropped),
+                 "the %d ACKs kept to be written" % (n - dropped))
+        wait_for(lambda: gw.value("channel_queue_depth", type="ack") == 0, "the ACK queue to drain")
+        check(gw.value("channel_dropped_messages_total") == dropped, "more drops once the database was back")
+        c.close()
+        print("ACK queue full: %d of %d ACKs dropped, counted and logged; the other %d written after"
+              % (dropped, n, n - dropped))
     finally:
         shut_down(gw, [pg])
 
