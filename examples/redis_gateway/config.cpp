@@ -129,7 +129,7 @@ std::string usage() {
          "  --health-timeout-ms N         each upstream check of /health and /health/ready (1000)\n"
          "  --shutdown-timeout-ms N       after SIGTERM, for requests in flight; then 503 (10000)\n"
          "  --client-timeout-ms N         a client's time to send a request; then its connection closes (30000)\n"
-         "  --threads N                   HTTP I/O threads, which also run every Redis command (2)\n"
+         "  --threads N                   HTTP I/O threads, which also run every Redis command (1)\n"
          "  --busy-poll-us N              an idle I/O thread polls this long before it sleeps (0)\n"
          "  --workers N                   threads for /api requests, which query PostgreSQL (8)\n"
          "  --db-pool-size N              idle PostgreSQL connections kept (4)\n"

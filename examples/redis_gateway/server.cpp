@@ -40,7 +40,7 @@
 #include <obs/protobuf.hpp>
 #include <obs/registry.hpp>
 #include <service/accept_loop.hpp>
-#include <service/busy_poll.hpp>
+#include <service/run_io.hpp>
 #include <service/relay_stream.hpp>
 
 #include "metrics.hpp"

@@ -25,7 +25,7 @@
 #include <catch2/catch.hpp>
 
 #include "service/accept_loop.hpp"
-#include "service/busy_poll.hpp"
+#include "service/run_io.hpp"
 #include "service/idle_socket.hpp"
 #include "service/stop_signals.hpp"
 

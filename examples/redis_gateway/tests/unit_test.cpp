@@ -171,6 +171,7 @@ TEST_CASE("config reads the seed's variables, and flags win", "[config]") {
   CHECK(c.health_timeout == 1000ms);
   CHECK(c.shutdown_timeout == 10s);
   CHECK(c.client_timeout == 30s);
+  CHECK(c.io_threads == 1);
   CHECK(c.busy_poll == 0us);
   CHECK(!c.push.url);
   CHECK(c.push.interval == 15s);
@@ -193,9 +194,10 @@ TEST_CASE("config reads the seed's variables, and flags win", "[config]") {
   CHECK(c.metrics_listen->port == 9464);
 
   c = parse({"--shutdown-timeout-ms", "0", "--health-timeout-ms", "250", "--db-timeout-ms", "5000",
-             "--metrics-listen", ":9464", "--client-timeout-ms", "1500", "--busy-poll-us", "20"});
+             "--metrics-listen", ":9464", "--client-timeout-ms", "1500", "--busy-poll-us", "20", "--threads", "4"});
   CHECK(c.shutdown_timeout == 0ms);
   CHECK(c.busy_poll == 20us);
+  CHECK(c.io_threads == 4);
   CHECK(c.client_timeout == 1500ms);
   CHECK(c.health_timeout == 250ms);
   CHECK(c.db_timeout == 5s);

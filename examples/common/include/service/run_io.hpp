@@ -4,12 +4,13 @@
 // A thread that runs out of handlers sleeps in epoll_wait, and the next
 // request's bytes wake it. Where a service shares a few cores with its
 // clients and upstreams, each waiting on another, those sleeps leave cores
-// idle while work is in flight: on 2 cores, the Redis gateway, wrk and Redis
-// left 10 to 19 % of the machine idle at full load. Within the window, the
-// thread polls instead (a non-blocking epoll_wait) and yields its core
-// between polls to any thread that can run; it sleeps once the window passes
-// with nothing to do. The cost is CPU time: up to one window per idle spell,
-// which a core nothing else wants would have spent idle.
+// idle while work is in flight: on 2 cores, the Redis gateway with two I/O
+// threads, wrk and Redis left 10 to 19 % of the machine idle at full load.
+// Within the window, the thread polls instead (a non-blocking epoll_wait)
+// and yields its core between polls to any thread that can run; it sleeps
+// once the window passes with nothing to do. The cost is CPU time: up to
+// one window per idle spell, which a core nothing else wants would have
+// spent idle.
 //
 //   std::thread t([&] { service::run_io(ioc, std::chrono::microseconds(20)); });
 #pragma once
