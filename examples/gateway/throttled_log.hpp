@@ -2,7 +2,7 @@
 // upstream that went away fails every request that needs it; a full queue
 // drops everything offered to it): an event is written at once unless a
 // line was written less than a second ago; those held back are counted,
-// and the count is written with the next line.
+// and the count is written with the next line, or when the log ends.
 //
 // Thread safety: none; one per kind of event, used on the gateway's I/O thread.
 #pragma once
@@ -20,6 +20,9 @@ class throttled_log {
   /// reads "N more `events` since the line before".
   explicit throttled_log(const char* subject, const char* events = "failures") noexcept
       : subject_(subject), events_(events) {}
+  throttled_log(const throttled_log&) = delete;
+  throttled_log& operator=(const throttled_log&) = delete;
+  ~throttled_log() { write_held_back(); }
 
   /// Logs `detail`, or counts it if a line was written less than a second ago.
   void operator()(std::string_view detail) {
@@ -28,15 +31,19 @@ class throttled_log {
       ++held_back_;
       return;
     }
-    if (held_back_ > 0)
-      std::fprintf(stderr, "gateway: %s: %lu more %s since the line before\n", subject_, held_back_, events_);
+    write_held_back();
     std::fprintf(stderr, "gateway: %s: %.*s\n", subject_, static_cast<int>(detail.size()), detail.data());
     written_ = true;
     last_ = now;
-    held_back_ = 0;
   }
 
  private:
+  void write_held_back() noexcept {
+    if (held_back_ > 0)
+      std::fprintf(stderr, "gateway: %s: %lu more %s since the line before\n", subject_, held_back_, events_);
+    held_back_ = 0;
+  }
+
   const char* subject_;
   const char* events_;
   bool written_ = false;

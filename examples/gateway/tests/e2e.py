@@ -217,6 +217,7 @@ class gateway:
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=limit_descriptors)
         atexit.register(self.proc.kill)  # a no-op once it has ended, as stop() ends it
         self.port = self.management_port = None
+        self.final_output = None  # all it wrote, once stopped
 
         def started():
             if self.proc.poll() is not None:
@@ -236,7 +237,9 @@ class gateway:
 
     def stop(self):
         """SIGTERM, and a clean exit; a gateway that already ended must have ended cleanly too (a crash
-        during the scenario ends it early)."""
+        during the scenario ends it early). Once is enough: a second call does nothing."""
+        if self.final_output is not None:
+            return
         rc = self.proc.poll()
         if rc is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -246,8 +249,9 @@ class gateway:
                 self.proc.kill()
                 fail("gateway did not stop on SIGTERM:\n" + self.output())
         check(rc == 0, "gateway exited with %d:\n%s" % (rc, self.output()))
+        self.final_output = self.output()
         if os.environ.get("E2E_KEEP_LOG"):
-            print(self.output())
+            print(self.final_output)
         os.unlink(self.log.name)
 
     def request(self, method, path, body=None, headers=None, management=False, timeout=DEADLINE):
@@ -954,6 +958,13 @@ def scenario_ack_queue_full(args):
         wait_for(lambda: gw.value("channel_queue_depth", type="ack") == 0, "the ACK queue to drain")
         check(gw.value("channel_dropped_messages_total") == dropped, "more drops once the database was back")
         c.close()
+        gw.stop()
+        # One line for the first drop, then "N more ACKs dropped" lines, the last one at exit.
+        logged = sum(1 if m[1] is None else int(m[1]) for m in re.finditer(
+            r"gateway: ACK queue: (?:the database is behind and the queue is full: ACK dropped|(\d+) more ACKs dropped)",
+            gw.final_output))
+        check(logged == dropped, "the log tells of %d dropped ACKs, the counter of %d:\n%s"
+              % (logged, dropped, gw.final_output))
         print("ACK queue full: %d of %d ACKs dropped, counted and logged; the other %d written after"
               % (dropped, n, n - dropped))
     finally:
