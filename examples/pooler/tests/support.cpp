@@ -250,10 +250,18 @@ http_reply http_conn::get(const std::string& path) {
 pooler_process::pooler_process(const std::string& config_body, unsigned max_files) : max_files_(max_files) {
   char tmpl[] = "/tmp/pooler_test_XXXXXX";
   dir_ = ::mkdtemp(tmpl);
-  port_ = free_port();
-  metrics_port_ = free_port();
   write_config(config_body);
-  start();
+  // A port is free when picked, and a test running beside this one may
+  // bind it before the pooler does: such a start is tried again on others.
+  for (int attempt = 1;; ++attempt) {
+    port_ = free_port();
+    metrics_port_ = free_port();
+    if (try_start()) return;
+    const std::string text = log();
+    if (attempt == 3 || text.find("Address already in use") == std::string::npos)
+      FAIL("the pooler exited as it started:\n" << text);
+    std::ofstream(dir_ + "/log", std::ios::trunc);
+  }
 }
 
 pooler_process::~pooler_process() {
@@ -272,10 +280,14 @@ void pooler_process::write_config(const std::string& body) {
 }
 
 void pooler_process::start() {
+  if (!try_start()) FAIL("the pooler exited as it started:\n" << log());
+}
+
+bool pooler_process::try_start() {
   std::string listen = "127.0.0.1:" + std::to_string(port_);
   std::string metrics_listen = "127.0.0.1:" + std::to_string(metrics_port_);
   std::string config = dir_ + "/pooler.toml";
-  std::string log = dir_ + "/log";
+  std::string log_path = dir_ + "/log";
   const char* argv[] = {POOLER_BINARY, "--config", config.c_str(), "--listen", listen.c_str(),
                         "--metrics-listen", metrics_listen.c_str(), nullptr};
   pid_ = ::fork();
@@ -285,18 +297,34 @@ void pooler_process::start() {
       const rlimit files{max_files_, max_files_};
       ::setrlimit(RLIMIT_NOFILE, &files);
     }
-    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int out = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(out, 1);
     ::dup2(out, 2);
     ::close(out);
     ::execv(POOLER_BINARY, const_cast<char**>(argv));
     ::_exit(127);
   }
-  REQUIRE(eventually([&] {
+  // Up once it accepts clients and answers a scrape; ended, it never will be.
+  bool ended = false;
+  const bool up = eventually([&] {
+    int status = 0;
+    ended = ::waitpid(pid_, &status, WNOHANG) == pid_;
+    if (ended) return true;
     int fd = connect_tcp(port_);
     if (fd >= 0) ::close(fd);
     return fd >= 0 && !scrape().empty();
-  }));
+  });
+  if (ended) {
+    pid_ = -1;
+    return false;
+  }
+  if (!up) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    FAIL("the pooler did not answer within 30 s of its start:\n" << log());
+  }
+  return true;
 }
 
 bool pooler_process::stop() {

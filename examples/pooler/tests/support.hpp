@@ -189,6 +189,10 @@ class pooler_process {
   const std::string& dir() const { return dir_; }
 
  private:
+  /// Starts it and waits until it is up: true, or false if it ended
+  /// first (its log says why); fails the test if it is neither in 30 s.
+  bool try_start();
+
   std::string dir_;
   int port_ = 0, metrics_port_ = 0;
   unsigned max_files_ = 0;
