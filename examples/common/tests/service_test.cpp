@@ -25,8 +25,8 @@
 #include <catch2/catch.hpp>
 
 #include "service/accept_loop.hpp"
-#include "service/run_io.hpp"
 #include "service/idle_socket.hpp"
+#include "service/run_io.hpp"
 #include "service/stop_signals.hpp"
 
 using service::endpoint;
