@@ -93,17 +93,22 @@ constexpr std::array<std::string_view, 8> method_labels{"GET", "POST", "PUT", "D
 // Past this many series a thread replaces its least recent one.
 constexpr std::size_t series_cache_capacity = 64;
 
-// The entry of `cache` that `is` accepts, moved to the front, else
-// `make()`'s, added.
+// Each thread's series, the one recorded last (the last_*_series pointer) first.
+thread_local std::vector<request_series> request_series_cache;
+thread_local std::vector<command_series> command_series_cache;
+
+// The entry of `cache` that `is` accepts, else `make()`'s, added; moved to
+// the front and pointed at by `last`.
 template <class Series, class Is, class Make>
-Series& find(std::vector<Series>& cache, Is is, Make make) {
-  for (auto it = cache.begin(); it != cache.end(); ++it)
-    if (is(*it)) {
-      if (it != cache.begin()) std::iter_swap(it, cache.begin());
-      return cache.front();
-    }
-  if (cache.size() == series_cache_capacity) cache.pop_back();
-  return cache.emplace_back(make());
+Series& find(std::vector<Series>& cache, Series*& last, Is is, Make make) {
+  auto it = std::find_if(cache.begin(), cache.end(), is);
+  if (it == cache.end()) {
+    if (cache.size() == series_cache_capacity) cache.pop_back();
+    cache.push_back(make());
+    it = cache.end() - 1;
+  }
+  if (it != cache.begin()) std::iter_swap(it, cache.begin());
+  return *(last = &cache.front());
 }
 
 request_series lookup_request(http_method method, std::string_view path, unsigned status) {
@@ -134,7 +139,7 @@ void count_failure(command_series& s, std::string_view command) {
 void record_request_elsewhere(http_method method, std::string_view path, unsigned status,
                               std::chrono::steady_clock::duration took, std::string_view traceparent) {
   const request_series& s = find(
-      request_series_cache(),
+      request_series_cache, last_request_series,
       [&](const request_series& e) { return e.path == path.data() && e.method == method && e.status == status; },
       [&] { return lookup_request(method, path, status); });
   count_request(s, status, took, traceparent);
@@ -142,7 +147,7 @@ void record_request_elsewhere(http_method method, std::string_view path, unsigne
 
 void record_redis_command_elsewhere(std::string_view command, bool failed, std::chrono::steady_clock::duration took) {
   command_series& s = find(
-      command_series_cache(), [&](const command_series& e) { return e.command == command.data(); },
+      command_series_cache, last_command_series, [&](const command_series& e) { return e.command == command.data(); },
       [&] {
         return command_series{command.data(), metrics.redis_commands.with(command), std::nullopt,
                               metrics.redis_command_duration.with(command)};

@@ -1,18 +1,16 @@
 // Recording an answered request and a Redis command. Each thread keeps the
-// series it recorded in a small cache, found by the address of its labels'
-// static text (a route template, a command name) rather than by hashing the
-// text in the family: the same text at another address only costs one more
-// entry. The series recorded last is first, since traffic repeats its
-// series. The common case, that series again, is inline here: in the
-// session loop and in the reply callback it is a few compares and the
-// records, with no call and no stack frame of its own. Finding or making
-// another series is out of line, in metrics.cpp.
+// series it recorded in a small cache (metrics.cpp), found by the address of
+// their labels' static text (a route template, a command name) rather than
+// by hashing the text in the family: the same text at another address only
+// costs one more entry. The common case, the series the thread recorded
+// last again (traffic repeats its series), is inline here: a few compares
+// through a thread_local pointer, and the records. Finding or making another
+// series is out of line.
 #pragma once
 
 #include <chrono>
 #include <optional>
 #include <string_view>
-#include <vector>
 
 #include <obs/handles.hpp>
 
@@ -38,20 +36,14 @@ struct command_series {
   obs::histogram_handle duration;
 };
 
-/// Each thread's series, the one recorded last first. Block-scope: their
-/// first use is checked inline, where a namespace-scope thread_local in a
-/// header costs a call to its initialisation on every use.
-inline std::vector<request_series>& request_series_cache() {
-  thread_local std::vector<request_series> cache;
-  return cache;
-}
-inline std::vector<command_series>& command_series_cache() {
-  thread_local std::vector<command_series> cache;
-  return cache;
-}
+/// The series this thread recorded last, in its cache; null before its
+/// first record. Plain pointers: their use needs no check that the
+/// thread_local was initialised, which a cache's vector here cost.
+inline thread_local constinit request_series* last_request_series = nullptr;
+inline thread_local constinit command_series* last_command_series = nullptr;
 
 /// record_request and record_redis_command for any series but the one
-/// recorded last: found further in the cache, or made.
+/// recorded last: found further in the cache, or made, and made the last.
 void record_request_elsewhere(http_method method, std::string_view path, unsigned status,
                               std::chrono::steady_clock::duration took, std::string_view traceparent);
 void record_redis_command_elsewhere(std::string_view command, bool failed, std::chrono::steady_clock::duration took);
@@ -88,22 +80,20 @@ inline void count_command(command_series& s, std::string_view command, bool fail
 /// template or "unmatched", a view of static storage.
 inline void record_request(http_method method, std::string_view path, unsigned status,
                            std::chrono::steady_clock::duration took, std::string_view traceparent) {
-  const std::vector<request_series>& cache = request_series_cache();
-  if (cache.empty()) [[unlikely]] return record_request_elsewhere(method, path, status, took, traceparent);
-  const request_series& last = cache.front();
-  if (last.path != path.data() || last.method != method || last.status != status) [[unlikely]]
+  const request_series* last = last_request_series;
+  if (!last || last->path != path.data() || last->method != method || last->status != status) [[unlikely]]
     return record_request_elsewhere(method, path, status, took, traceparent);
-  count_request(last, status, took, traceparent);
+  count_request(*last, status, took, traceparent);
 }
 
 /// Records one Redis command: redis_commands_total, redis_command_errors_total
 /// when it failed, and its duration. `command` is a view of static storage
 /// (the route table's or the command list's).
 inline void record_redis_command(std::string_view command, bool failed, std::chrono::steady_clock::duration took) {
-  std::vector<command_series>& cache = command_series_cache();
-  if (cache.empty() || cache.front().command != command.data()) [[unlikely]]
+  command_series* last = last_command_series;
+  if (!last || last->command != command.data()) [[unlikely]]
     return record_redis_command_elsewhere(command, failed, took);
-  count_command(cache.front(), command, failed, took);
+  count_command(*last, command, failed, took);
 }
 
 }  // namespace redis_gateway
