@@ -79,11 +79,10 @@ OBS_INLINE void record_histogram_slow(series_cells* s, series_cells::cell* cells
   const std::uint64_t j = histogram_buckets::lookup_offset(v);
   if (j >= layout->inline_lookup_limit || offset < 0) [[unlikely]]
     return record_histogram_slow(s, cells, layout, v, j);
-  const std::size_t k = (layout->lookup_table + 1)[j];  // never no_lookup below inline_lookup_limit
   series_cells::cell* slot = cells + offset;
   // This thread is the slot's only writer (thread_slot.hpp). A bucket count
   // grows by one per record and cannot reach 2^64.
-  single_writer_increment(slot[histogram_buckets::first_bucket_cell + k + !(v <= layout->bounds_with_inf[k])]);
+  single_writer_increment(slot[histogram_buckets::first_bucket_cell + layout->bucket_at(v, j)]);
   single_writer_add_f64(slot[histogram_buckets::sum_cell], v);
 }
 

@@ -178,8 +178,7 @@ OBS_INLINE void record_histogram_slow(series_cells* s, series_cells::cell* cells
   // by one per record and cannot reach 2^64.
   if (layout->classic) {
     if (j >= layout->lookup_limit) [[unlikely]] return record_histogram_any(s, cells, layout, v);
-    const std::size_t k = (layout->lookup_table + 1)[j];
-    single_writer_increment(slot[histogram_buckets::first_bucket_cell + k + !(v <= layout->bounds_with_inf[k])]);
+    single_writer_increment(slot[histogram_buckets::first_bucket_cell + layout->bucket_at(v, j)]);
   }
   single_writer_increment(*count);
   single_writer_add_f64(slot[histogram_buckets::sum_cell], v);

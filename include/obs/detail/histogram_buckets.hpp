@@ -79,6 +79,14 @@ struct histogram_buckets {
     return j < lookup_entries - 2 ? (lookup_table + 1)[j] : no_lookup;
   }
 
+  /// Explicit mode: the bucket for `v` at its lookup offset `j`
+  /// (lookup_offset(v)) below lookup_limit, where every entry names a
+  /// bucket: that bucket, or the next when `v` is above its bound.
+  std::size_t bucket_at(double v, std::uint64_t j) const noexcept {
+    const std::size_t k = (lookup_table + 1)[j];
+    return k + !(v <= bounds_with_inf[k]);
+  }
+
   /// lookup_position(v) - 1, unsigned: below lookup_entries - 2 exactly
   /// when `v` is in the lookup's range, so one compare checks both ends.
   static std::uint64_t lookup_offset(double v) noexcept { return static_cast<std::uint64_t>(lookup_position(v)) - 1; }
