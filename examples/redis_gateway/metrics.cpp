@@ -90,7 +90,7 @@ namespace {
 constexpr std::array<std::string_view, 8> method_labels{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS",
                                                         "OTHER"};
 
-// Past this many series a thread replaces its least recent one.
+// Past this many series a thread drops its cache's last entry for a new one.
 constexpr std::size_t series_cache_capacity = 64;
 
 // Each thread's series, the one recorded last (the last_*_series pointer) first.

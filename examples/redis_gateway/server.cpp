@@ -168,9 +168,9 @@ struct server::impl {
     return i < labels.size() ? labels[i] : http_method::other;
   }
 
-  // Out of line: inlined into the session's coroutine, the records cost its
-  // Beast code about 90 more instructions a request in spills (callgrind),
-  // where the call costs about 25.
+  // Out of line: inlined into the session's coroutine, the records made g++
+  // compile the coroutine's Beast code with about 90 more instructions a
+  // request (callgrind), where the call costs about 25.
   [[gnu::noinline]] static void record(const request& req, const http_request_view& v, const route_match& m,
                                        unsigned status, clock::duration took) {
     if constexpr (metrics_enabled) record_request(method_of(req.method()), path_label(m), status, took, v.traceparent);
